@@ -1,0 +1,77 @@
+// CMicroHTTPD: libmicrohttpd as a Clang module for Swift, plus the few shims Swift needs.
+//
+// Why shims exist: Swift cannot call C variadic functions, and libmicrohttpd's entry points for
+// starting a daemon and reading daemon information are variadic. Each CMicroHTTPD_* function is
+// a fixed-arity inline wrapper around exactly one such call. Nothing else lives here.
+#ifndef CMICROHTTPD_H
+#define CMICROHTTPD_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+/// Everything `CMicroHTTPD_start_daemon` passes to MHD besides flags, port and the access handler.
+typedef struct CMicroHTTPD_DaemonOptions {
+    unsigned int thread_pool_size;          // MHD_OPTION_THREAD_POOL_SIZE (0 = no pool)
+    unsigned int connection_limit;          // MHD_OPTION_CONNECTION_LIMIT
+    unsigned int per_ip_connection_limit;   // MHD_OPTION_PER_IP_CONNECTION_LIMIT (0 = unlimited)
+    unsigned int connection_timeout;        // MHD_OPTION_CONNECTION_TIMEOUT, seconds (0 = none)
+    size_t connection_memory_limit;         // MHD_OPTION_CONNECTION_MEMORY_LIMIT, bytes
+    unsigned int listen_backlog;            // MHD_OPTION_LISTEN_BACKLOG_SIZE
+    const char *bind_ipv4;                  // dotted quad to bind, or NULL for every interface
+    MHD_RequestCompletedCallback completed; // MHD_OPTION_NOTIFY_COMPLETED
+    void *completed_cls;
+} CMicroHTTPD_DaemonOptions;
+
+/// Starts a daemon: MHD_start_daemon with its options as an MHD_OPTION_ARRAY (the variadic call
+/// Swift cannot make). Returns NULL when MHD refuses (port taken, bad address, ...).
+static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(unsigned int flags,
+                                                          uint16_t port,
+                                                          MHD_AccessHandlerCallback handler,
+                                                          void *handler_cls,
+                                                          const CMicroHTTPD_DaemonOptions *o)
+{
+    struct sockaddr_in address;
+    memset(&address, 0, sizeof(address));
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (o->bind_ipv4 != NULL && inet_pton(AF_INET, o->bind_ipv4, &address.sin_addr) != 1) {
+        return NULL;
+    }
+    struct MHD_OptionItem items[] = {
+        { MHD_OPTION_SOCK_ADDR, 0, &address },
+        { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)o->connection_limit, NULL },
+        { MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)o->per_ip_connection_limit, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)o->connection_timeout, NULL },
+        { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)o->connection_memory_limit, NULL },
+        { MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)o->listen_backlog, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)o->completed, o->completed_cls },
+        { o->thread_pool_size > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+          (intptr_t)o->thread_pool_size, NULL },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
+                            MHD_OPTION_ARRAY, items, MHD_OPTION_END);
+}
+
+/// The port the daemon is bound to: MHD_get_daemon_info(MHD_DAEMON_INFO_BIND_PORT); 0 if unknown.
+static inline uint16_t CMicroHTTPD_bound_port(struct MHD_Daemon *daemon)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info == NULL ? 0 : info->port;
+}
+
+/// Open connections: MHD_get_daemon_info(MHD_DAEMON_INFO_CURRENT_CONNECTIONS); 0 if unknown.
+static inline unsigned int CMicroHTTPD_current_connections(struct MHD_Daemon *daemon)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info == NULL ? 0 : info->num_connections;
+}
+
+#endif

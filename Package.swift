@@ -1,0 +1,98 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// One set of compiler settings for every target of ours (STYLE §13): warnings are defects.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "hls-orchestrator",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hls-orchestrator", targets: ["HLSOrchestrator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // libmicrohttpd as a Clang module; its header also carries the CMicroHTTPD_* shims.
+        .systemLibrary(
+            name: "CMicroHTTPD",
+            path: "Modules/CMicroHTTPD",
+            pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"])]
+        ),
+        // The only Swift target that touches C.
+        .target(
+            name: "MicroHTTPD",
+            dependencies: ["CMicroHTTPD"],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "HLSModel", swiftSettings: swiftSettings),
+        .target(name: "SegmentRegistry", dependencies: ["HLSModel"], swiftSettings: swiftSettings),
+        .target(name: "PlaylistRenderer", dependencies: ["HLSModel"], swiftSettings: swiftSettings),
+        .target(
+            name: "OrchestratorApp",
+            dependencies: [
+                "MicroHTTPD", "HLSModel", "SegmentRegistry", "PlaylistRenderer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "HLSOrchestrator",
+            dependencies: [
+                "OrchestratorApp",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Helpers shared by the test targets: a running app on port 0, blocking clients off the
+        // Swift concurrency pool. Not part of the product.
+        .target(
+            name: "OrchestratorTesting",
+            dependencies: ["MicroHTTPD", "OrchestratorApp"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MicroHTTPDTests",
+            dependencies: ["MicroHTTPD", "OrchestratorTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "HLSModelTests", dependencies: ["HLSModel"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SegmentRegistryTests",
+            dependencies: ["SegmentRegistry", "HLSModel", "PlaylistRenderer"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PlaylistRendererTests",
+            dependencies: ["PlaylistRenderer", "HLSModel"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OrchestratorAppTests",
+            dependencies: ["OrchestratorApp", "OrchestratorTesting", "MicroHTTPD", "HLSModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HLSOrchestratorTests",
+            dependencies: ["MicroHTTPD", "OrchestratorTesting"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,32 @@
+/// The small JSON writer the app needs for bodies such as `{"error": "..."}`.
+public enum JSONWriter {
+    /// Returns `s` as a JSON string literal, quotes included (RFC 8259 §7).
+    ///
+    /// Escapes `"` and `\` with a backslash and every control character (U+0000–U+001F,
+    /// U+007F) as `\uXXXX`; everything else is copied as UTF-8.
+    /// - Complexity: O(*n*) in the UTF-8 length of `s`.
+    public static func quoted(_ s: String) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count + 2)
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(byte)
+            case ..<0x20, 0x7F:
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                out.append(hexDigit(byte >> 4))
+                out.append(hexDigit(byte & 0x0F))
+            default:
+                out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    }
+}

@@ -1,0 +1,283 @@
+// Plain Swift values that cross the C wall: requests in, responses out. No C type appears here.
+import Synchronization
+
+/// An HTTP request method, as sent on the request line.
+public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    public static let get = HTTPMethod(rawValue: "GET")
+    public static let head = HTTPMethod(rawValue: "HEAD")
+    public static let post = HTTPMethod(rawValue: "POST")
+    public static let put = HTTPMethod(rawValue: "PUT")
+    public static let delete = HTTPMethod(rawValue: "DELETE")
+    public static let options = HTTPMethod(rawValue: "OPTIONS")
+}
+
+/// An HTTP status code with its reason phrase.
+public struct HTTPStatus: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public var description: String { String(rawValue) }
+    /// Whether this status reports a failure (4xx or 5xx).
+    public var isError: Bool { rawValue >= 400 }
+
+    public static let ok = HTTPStatus(rawValue: 200)
+    public static let created = HTTPStatus(rawValue: 201)
+    public static let noContent = HTTPStatus(rawValue: 204)
+    public static let notModified = HTTPStatus(rawValue: 304)
+    public static let badRequest = HTTPStatus(rawValue: 400)
+    public static let notFound = HTTPStatus(rawValue: 404)
+    public static let methodNotAllowed = HTTPStatus(rawValue: 405)
+    public static let conflict = HTTPStatus(rawValue: 409)
+    public static let contentTooLarge = HTTPStatus(rawValue: 413)
+    public static let unsupportedMediaType = HTTPStatus(rawValue: 415)
+    public static let unprocessableContent = HTTPStatus(rawValue: 422)
+    public static let tooManyRequests = HTTPStatus(rawValue: 429)
+    public static let internalServerError = HTTPStatus(rawValue: 500)
+    public static let serviceUnavailable = HTTPStatus(rawValue: 503)
+}
+
+/// An ordered list of header fields; lookups ignore the case of names.
+public struct HTTPHeaders: Sendable, Equatable, Sequence {
+    public private(set) var fields: [(name: String, value: String)]
+
+    public init(_ fields: [(name: String, value: String)] = []) { self.fields = fields }
+
+    /// The first value of the field `name`, compared case-insensitively.
+    public subscript(name: String) -> String? {
+        for field in fields where field.name.count == name.count && field.name.lowercased() == name.lowercased() {
+            return field.value
+        }
+        return nil
+    }
+
+    /// Appends a field; repeated names are kept in order.
+    public mutating func add(_ name: String, _ value: String) { fields.append((name, value)) }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+
+    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
+        lhs.fields.count == rhs.fields.count
+            && zip(lhs.fields, rhs.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+    }
+}
+
+/// A complete request as the router sees it: everything was copied out of C memory.
+public struct HTTPRequest: Sendable {
+    public var method: HTTPMethod
+    /// The path, percent-decoded once by libmicrohttpd, without the query string.
+    public var path: String
+    /// Query arguments in arrival order, percent-decoded; `nil` value for a bare `?key`.
+    public var query: [(name: String, value: String?)]
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(
+        method: HTTPMethod, path: String, query: [(name: String, value: String?)] = [],
+        headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []
+    ) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The first value of query argument `name`, if present.
+    public func queryValue(_ name: String) -> String?? {
+        for item in query where item.name == name { return .some(item.value) }
+        return nil
+    }
+}
+
+/// Immutable bytes shared by many responses without copying.
+///
+/// Unsafe inside, safe outside: the storage is allocated and filled once in `init`, never written
+/// again, and freed in `deinit`, so every reader sees the same stable bytes for as long as it
+/// holds a reference. libmicrohttpd sends straight from this storage (see `MicroHTTPServer`).
+public final class SharedBytes: @unchecked Sendable, Equatable {
+    /// Written once in `init`, read-only afterwards: this is what makes the unchecked Sendable hold.
+    private let storage: UnsafeMutableRawBufferPointer
+
+    /// Copies `bytes` once into storage of its own.
+    public init(_ bytes: some Collection<UInt8>) {
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+        _ = storage.initializeMemory(as: UInt8.self, from: bytes)
+        self.storage = UnsafeMutableRawBufferPointer(rebasing: storage[0..<bytes.count])
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Number of bytes.
+    public var count: Int { storage.count }
+
+    /// Calls `body` with the bytes; the pointer is valid only inside `body`.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(storage))
+    }
+
+    /// A copy of the bytes as an array.
+    public var array: [UInt8] { Array(UnsafeRawBufferPointer(storage)) }
+
+    /// Base address for libmicrohttpd; valid while `self` is alive.
+    var baseAddress: UnsafeMutableRawPointer? { storage.baseAddress }
+
+    public static func == (lhs: SharedBytes, rhs: SharedBytes) -> Bool {
+        lhs === rhs || lhs.storage.elementsEqual(rhs.storage)
+    }
+}
+
+/// A response body: bytes owned by this response, or bytes shared with others.
+public enum HTTPBody: Sendable, Equatable {
+    case bytes([UInt8])
+    case shared(SharedBytes)
+
+    public static let empty = HTTPBody.bytes([])
+
+    /// Length in bytes.
+    public var count: Int {
+        switch self {
+        case .bytes(let bytes): bytes.count
+        case .shared(let shared): shared.count
+        }
+    }
+
+    /// A copy of the bytes as an array.
+    public var array: [UInt8] {
+        switch self {
+        case .bytes(let bytes): bytes
+        case .shared(let shared): shared.array
+        }
+    }
+}
+
+/// A complete response: status, header fields and body.
+public struct HTTPResponse: Sendable {
+    public var status: HTTPStatus
+    public var headers: HTTPHeaders
+    public var body: HTTPBody
+
+    public init(status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(), body: HTTPBody = .empty) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// What a responder does with a request: answer now, or hold the connection and answer later.
+public enum HTTPReply: Sendable {
+    /// Answer at once.
+    case response(HTTPResponse)
+    /// The connection is suspended until `SuspendedRequest.resume(with:)` is called.
+    case suspended(SuspendedRequest)
+}
+
+/// The synchronous entry point a server hands every complete request to.
+///
+/// Called on a libmicrohttpd worker thread: it must not block, throw or trap. To wait for
+/// something (an LL-HLS blocking reload), call `suspender.suspend()` and return `.suspended`;
+/// the thread goes back to serving others.
+public protocol HTTPResponder: Sendable {
+    /// Returns the reply for `request`.
+    func reply(to request: HTTPRequest, suspender: RequestSuspender) -> HTTPReply
+}
+
+/// Lets a responder hold the current request without holding a thread.
+public struct RequestSuspender: Sendable {
+    let connection: ConnectionHandle
+
+    /// Creates the handle for holding the current request; return it as `.suspended`.
+    public func suspend() -> SuspendedRequest { SuspendedRequest(connection: connection) }
+}
+
+/// A libmicrohttpd connection pointer carried across threads.
+///
+/// `@unchecked Sendable` because it is only an address: it is dereferenced by libmicrohttpd alone,
+/// and only while the connection is known to be alive (suspended connections are never freed
+/// before they are resumed, and `SuspendedRequest` resumes at most once).
+struct ConnectionHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+/// A request whose connection is parked until someone answers it.
+///
+/// Thread-safe: `resume(with:)` may be called from any thread; the first answer wins.
+public final class SuspendedRequest: Sendable, Hashable {
+    enum State {
+        /// Handed out; the server has not parked the connection yet.
+        case created
+        /// The connection is parked in libmicrohttpd.
+        case parked
+        /// Answered; the response waits for the server to send it.
+        case answered(HTTPResponse)
+        /// The response was taken by the server.
+        case sent
+    }
+
+    let connection: ConnectionHandle
+    private let state = Mutex(State.created)
+
+    init(connection: ConnectionHandle) { self.connection = connection }
+
+    /// Answers the held request with `response`; returns false if it had been answered already.
+    @discardableResult
+    public func resume(with response: HTTPResponse) -> Bool {
+        state.withLock { state in
+            switch state {
+            case .created:
+                state = .answered(response)
+                return true
+            case .parked:
+                state = .answered(response)
+                // Under the lock, so a shutdown cannot stop the daemon between the state change
+                // and the wake-up (libmicrohttpd requires every suspended connection resumed).
+                resumeParkedConnection(connection)
+                return true
+            case .answered, .sent:
+                return false
+            }
+        }
+    }
+
+    /// Whether an answer has been given.
+    public var isAnswered: Bool {
+        state.withLock { state in
+            switch state {
+            case .created, .parked: false
+            case .answered, .sent: true
+            }
+        }
+    }
+
+    /// Parks the request unless it was answered already; returns the early answer if there is one.
+    /// `park` runs under the lock, so no answer can slip in between the check and the parking.
+    func parkUnlessAnswered(_ park: () -> Void) -> HTTPResponse? {
+        state.withLock { state in
+            switch state {
+            case .created:
+                state = .parked
+                park()
+                return nil
+            case .answered(let response):
+                state = .sent
+                return response
+            case .parked, .sent:
+                return nil
+            }
+        }
+    }
+
+    /// Takes the answer after the connection was woken; nil if there is none (a spurious call).
+    func takeAnswer() -> HTTPResponse? {
+        state.withLock { state in
+            guard case .answered(let response) = state else { return nil }
+            state = .sent
+            return response
+        }
+    }
+
+    public static func == (lhs: SuspendedRequest, rhs: SuspendedRequest) -> Bool { lhs === rhs }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+}

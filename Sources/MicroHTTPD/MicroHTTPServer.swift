@@ -1,0 +1,402 @@
+// The one Swift file that talks to libmicrohttpd. Every MHD call of the project is in here.
+private import CMicroHTTPD
+import Synchronization
+
+#if canImport(Glibc)
+private import Glibc
+#endif
+
+/// How the libmicrohttpd daemon is started.
+public struct ServerConfiguration: Sendable, Equatable {
+    /// TCP port; 0 picks a free one (read it back from `MicroHTTPServer.port`).
+    public var port: UInt16
+    /// IPv4 address to bind, or nil for every interface.
+    public var bindAddress: String?
+    /// Worker threads of MHD's internal epoll thread pool (`MHD_OPTION_THREAD_POOL_SIZE`).
+    public var threads: Int
+    /// Most connections open at once (`MHD_OPTION_CONNECTION_LIMIT`).
+    public var connectionLimit: Int
+    /// Most connections open at once from one IP address; 0 = no limit.
+    public var perIPConnectionLimit: Int
+    /// Seconds an idle connection may stay open (`MHD_OPTION_CONNECTION_TIMEOUT`); 0 = forever.
+    public var connectionTimeoutSeconds: Int
+    /// Largest request body accepted; larger ones get 413 Content Too Large.
+    public var maxBodyBytes: Int
+    /// Listen backlog (`MHD_OPTION_LISTEN_BACKLOG_SIZE`).
+    public var listenBacklog: Int
+
+    public init(
+        port: UInt16 = 8080,
+        bindAddress: String? = nil,
+        threads: Int = 2,
+        connectionLimit: Int = 10_000,
+        perIPConnectionLimit: Int = 0,
+        connectionTimeoutSeconds: Int = 30,
+        maxBodyBytes: Int = 64 * 1024,
+        listenBacklog: Int = 1024
+    ) {
+        self.port = port
+        self.bindAddress = bindAddress
+        self.threads = threads
+        self.connectionLimit = connectionLimit
+        self.perIPConnectionLimit = perIPConnectionLimit
+        self.connectionTimeoutSeconds = connectionTimeoutSeconds
+        self.maxBodyBytes = maxBodyBytes
+        self.listenBacklog = listenBacklog
+    }
+}
+
+/// Why the server could not start.
+public enum ServerError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// `MHD_start_daemon` refused: the port is taken, not permitted, or the address is invalid.
+    case cannotListen(address: String, port: UInt16)
+    /// `start()` was called on a server that already ran.
+    case alreadyStarted
+
+    public var description: String {
+        switch self {
+        case .cannotListen(let address, let port):
+            "cannot listen on \(address):\(port) (port in use, not permitted, or bad address)"
+        case .alreadyStarted:
+            "the server was started already"
+        }
+    }
+}
+
+/// An HTTP/1.1 server on libmicrohttpd's internal epoll thread pool.
+///
+/// Requests are read completely (body capped at `maxBodyBytes`) and handed, on the worker
+/// thread, to a synchronous `HTTPResponder`. Lifecycle: `start()`, then for a graceful stop
+/// `stopAccepting()`, `drain(timeout:)`, `stop()` — or `stop()` alone.
+public final class MicroHTTPServer: Sendable {
+    private let core: ServerCore
+    private let daemon = Mutex(DaemonState())
+
+    /// Creates a server; nothing listens until `start()`.
+    public init(configuration: ServerConfiguration, responder: any HTTPResponder) {
+        core = ServerCore(configuration: configuration, responder: responder)
+    }
+
+    /// The configuration the server was created with.
+    public var configuration: ServerConfiguration { core.configuration }
+
+    /// Starts listening: wraps `MHD_start_daemon` (through `CMicroHTTPD_start_daemon`).
+    public func start() throws(ServerError) {
+        let configuration = core.configuration
+        let result: Result<Void, ServerError> = daemon.withLock { state in
+            guard state.handle == nil, !state.stopped else { return .failure(.alreadyStarted) }
+            let flags =
+                MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
+                | MHD_ALLOW_SUSPEND_RESUME.rawValue
+            // One retain for the whole life of the daemon; released in `stop()` after
+            // MHD_stop_daemon returned, when no callback can run any more.
+            let context = Unmanaged.passRetained(core).toOpaque()
+            let started: OpaquePointer? = withOptionalCString(configuration.bindAddress) { bind in
+                var options = CMicroHTTPD_DaemonOptions(
+                    thread_pool_size: UInt32(clamping: max(1, configuration.threads)),
+                    connection_limit: UInt32(clamping: configuration.connectionLimit),
+                    per_ip_connection_limit: UInt32(clamping: configuration.perIPConnectionLimit),
+                    connection_timeout: UInt32(clamping: configuration.connectionTimeoutSeconds),
+                    connection_memory_limit: 64 * 1024,
+                    listen_backlog: UInt32(clamping: configuration.listenBacklog),
+                    bind_ipv4: bind,
+                    completed: requestCompletedTrampoline,
+                    completed_cls: context
+                )
+                return CMicroHTTPD_start_daemon(
+                    flags, configuration.port, accessHandlerTrampoline, context, &options)
+            }
+            guard let started else {
+                Unmanaged<ServerCore>.fromOpaque(context).release()  // the daemon never started
+                return .failure(
+                    .cannotListen(address: configuration.bindAddress ?? "0.0.0.0", port: configuration.port))
+            }
+            state.handle = DaemonHandle(pointer: started)
+            state.context = context
+            state.port = CMicroHTTPD_bound_port(started)
+            return .success(())
+        }
+        try result.get()
+    }
+
+    /// The bound port (useful after starting on port 0); 0 before `start()`.
+    public var port: UInt16 { daemon.withLock { $0.port } }
+
+    /// Requests received and not yet completed, parked ones included.
+    public var inFlightRequests: Int { core.inFlight.load(ordering: .relaxed) }
+
+    /// Requests currently parked by a responder.
+    public var suspendedRequests: Int { core.parked.withLock { $0.count } }
+
+    /// Stops accepting new connections (wraps `MHD_quiesce_daemon`); requests on open
+    /// connections are still served, each answered with `Connection: close`.
+    public func stopAccepting() {
+        daemon.withLock { state in
+            guard let handle = state.handle, state.quiescedSocket == nil else { return }
+            core.draining.store(true, ordering: .relaxed)
+            let socket = MHD_quiesce_daemon(handle.pointer)
+            // The listening socket is ours now; with worker threads it may only be closed after
+            // MHD_stop_daemon (libmicrohttpd manual), which `stop()` does.
+            state.quiescedSocket = socket >= 0 ? socket : -1
+        }
+    }
+
+    /// Waits until no request is in flight, or `timeout` passes; returns whether it drained.
+    public func drain(timeout: Duration) async -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while inFlightRequests > 0 {
+            if clock.now >= deadline { return false }
+            do {
+                try await Task.sleep(for: .milliseconds(5))
+            } catch {
+                return inFlightRequests == 0  // cancelled: stop waiting
+            }
+        }
+        return true
+    }
+
+    /// Stops the daemon (wraps `MHD_stop_daemon`). Parked requests are answered with `parkedReply`
+    /// first, because libmicrohttpd requires every suspended connection resumed before it stops.
+    /// Idempotent.
+    public func stop(parkedReply: HTTPResponse = MicroHTTPServer.shuttingDownResponse) {
+        core.draining.store(true, ordering: .relaxed)
+        let parked = core.parked.withLock { Array($0) }
+        for request in parked {
+            request.resume(with: parkedReply)
+        }
+        if !parked.isEmpty {
+            // Give the workers a moment to send those answers before the daemon goes away.
+            for _ in 0..<500 where core.inFlight.load(ordering: .relaxed) > 0 {
+                _ = usleep(2_000)
+            }
+        }
+        daemon.withLock { state in
+            guard let handle = state.handle else { return }
+            MHD_stop_daemon(handle.pointer)
+            if let socket = state.quiescedSocket, socket >= 0 { _ = close(socket) }
+            if let context = state.context {
+                Unmanaged<ServerCore>.fromOpaque(context).release()  // the retain taken in start()
+            }
+            state = DaemonState()
+            state.stopped = true
+        }
+    }
+
+    /// The answer given to requests still parked when the server stops.
+    public static let shuttingDownResponse = HTTPResponse(
+        status: .serviceUnavailable,
+        headers: HTTPHeaders([("Content-Type", "application/json"), ("Retry-After", "1")]),
+        body: .bytes(Array(#"{"error":"server is shutting down"}"#.utf8))
+    )
+}
+
+/// What the server holds while a daemon runs.
+private struct DaemonState {
+    var handle: DaemonHandle?
+    var context: UnsafeMutableRawPointer?
+    var port: UInt16 = 0
+    var quiescedSocket: Int32?
+    var stopped = false
+}
+
+/// The daemon pointer. `@unchecked Sendable`: only used under `MicroHTTPServer.daemon`'s lock.
+private struct DaemonHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+/// Calls `body` with `string` as a C string, or with nil.
+private func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let string else { return body(nil) }
+    return string.withCString { body($0) }
+}
+
+// MARK: - The state the callbacks share
+
+/// Everything the C callbacks need; reached through the daemon's `cls` pointer.
+final class ServerCore: Sendable {
+    let configuration: ServerConfiguration
+    let responder: any HTTPResponder
+    let inFlight = Atomic<Int>(0)
+    let draining = Atomic<Bool>(false)
+    let parked = Mutex(Set<SuspendedRequest>())
+
+    init(configuration: ServerConfiguration, responder: any HTTPResponder) {
+        self.configuration = configuration
+        self.responder = responder
+    }
+}
+
+/// Per-request state between the calls of the access handler, owned by libmicrohttpd's
+/// `con_cls` slot (one retain per request, released in `requestCompletedTrampoline`).
+/// Only touched by the worker thread currently serving its connection.
+private final class RequestContext {
+    let method: HTTPMethod
+    let path: String
+    let query: [(name: String, value: String?)]
+    let headers: HTTPHeaders
+    var body: [UInt8] = []
+    var discardedBytes = 0
+    var suspended: SuspendedRequest?
+
+    init(method: HTTPMethod, path: String, query: [(name: String, value: String?)], headers: HTTPHeaders) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+    }
+}
+
+// MARK: - Trampolines
+
+/// `MHD_AccessHandlerCallback`: called on the first line+headers, on every body chunk, and once
+/// the request is complete (and again after a suspended connection is resumed).
+private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
+    cls, connection, url, method, _, uploadData, uploadDataSize, conCls in
+    guard let cls, let connection, let uploadDataSize, let conCls else { return .NO }
+    let core = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
+
+    guard let existing = conCls.pointee else {
+        // First call: headers only. Copy everything out of C memory now; answer on a later call
+        // (a response queued on this call makes MHD close the connection).
+        let context = RequestContext(
+            method: HTTPMethod(rawValue: method.map { String(cString: $0) } ?? "GET"),
+            path: url.map { String(cString: $0) } ?? "/",
+            query: collectValues(connection, kind: .GET_ARGUMENT_KIND),
+            headers: HTTPHeaders(collectValues(connection, kind: .HEADER_KIND).map { ($0.name, $0.value ?? "") })
+        )
+        core.inFlight.add(1, ordering: .relaxed)
+        conCls.pointee = Unmanaged.passRetained(context).toOpaque()  // released in requestCompletedTrampoline
+        if let declared = context.headers["Content-Length"].flatMap({ Int($0) }),
+            declared > core.configuration.maxBodyBytes
+        {
+            // Refusing before reading the body: MHD discards it and closes the connection.
+            return queue(tooLargeResponse(core), on: connection, core: core)
+        }
+        return .YES
+    }
+    let context = Unmanaged<RequestContext>.fromOpaque(existing).takeUnretainedValue()
+
+    if uploadDataSize.pointee > 0 {
+        let size = uploadDataSize.pointee
+        if context.discardedBytes == 0, context.body.count + size <= core.configuration.maxBodyBytes,
+            let uploadData
+        {
+            context.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: size))
+        } else {
+            context.discardedBytes += size
+            // A chunked body far past the cap is not read to its end: drop the connection.
+            if context.discardedBytes > 16 * core.configuration.maxBodyBytes { return .NO }
+        }
+        uploadDataSize.pointee = 0
+        return .YES
+    }
+
+    if let suspended = context.suspended {
+        // Called again after MHD_resume_connection.
+        guard let response = suspended.takeAnswer() else { return .YES }
+        core.parked.withLock { _ = $0.remove(suspended) }
+        return queue(response, on: connection, core: core)
+    }
+    if context.discardedBytes > 0 {
+        return queue(tooLargeResponse(core), on: connection, core: core)
+    }
+
+    let request = HTTPRequest(
+        method: context.method, path: context.path, query: context.query,
+        headers: context.headers, body: context.body)
+    let suspender = RequestSuspender(connection: ConnectionHandle(pointer: connection))
+    switch core.responder.reply(to: request, suspender: suspender) {
+    case .response(let response):
+        return queue(response, on: connection, core: core)
+    case .suspended(let suspended):
+        context.suspended = suspended
+        let early = suspended.parkUnlessAnswered {
+            core.parked.withLock { _ = $0.insert(suspended) }
+            MHD_suspend_connection(connection)
+        }
+        if let early { return queue(early, on: connection, core: core) }
+        return .YES
+    }
+}
+
+/// `MHD_RequestCompletedCallback`: the request is over (answered, aborted or timed out).
+private let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, _, conCls, _ in
+    guard let cls, let conCls, let raw = conCls.pointee else { return }
+    let core = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
+    // The release matching the passRetained of the access handler's first call.
+    let context = Unmanaged<RequestContext>.fromOpaque(raw).takeRetainedValue()
+    conCls.pointee = nil
+    if let suspended = context.suspended {
+        core.parked.withLock { _ = $0.remove(suspended) }
+    }
+    core.inFlight.subtract(1, ordering: .relaxed)
+}
+
+/// `MHD_ContentReaderFreeCallback` for shared bodies: drops the response's reference.
+private let sharedBytesReleaseTrampoline: MHD_ContentReaderFreeCallback = { cls in
+    guard let cls else { return }
+    Unmanaged<SharedBytes>.fromOpaque(cls).release()  // the retain taken in makeResponse
+}
+
+/// Wakes a parked connection: wraps `MHD_resume_connection`.
+func resumeParkedConnection(_ connection: ConnectionHandle) {
+    MHD_resume_connection(connection.pointer)
+}
+
+// MARK: - Helpers around MHD calls
+
+/// Reads all values of one kind: wraps `MHD_get_connection_values`.
+private func collectValues(_ connection: OpaquePointer, kind: MHD_ValueKind) -> [(name: String, value: String?)] {
+    var values: [(name: String, value: String?)] = []
+    withUnsafeMutablePointer(to: &values) { pointer in
+        _ = MHD_get_connection_values(
+            connection, kind,
+            { cls, _, key, value in
+                guard let cls, let key else { return .YES }
+                let values = cls.assumingMemoryBound(to: [(name: String, value: String?)].self)
+                values.pointee.append((String(cString: key), value.map { String(cString: $0) }))
+                return .YES
+            }, pointer)
+    }
+    return values
+}
+
+private func tooLargeResponse(_ core: ServerCore) -> HTTPResponse {
+    HTTPResponse(
+        status: .contentTooLarge,
+        headers: HTTPHeaders([("Content-Type", "application/json")]),
+        body: .bytes(Array("{\"error\":\"request body exceeds \(core.configuration.maxBodyBytes) bytes\"}".utf8)))
+}
+
+/// Builds the MHD response, queues it (`MHD_queue_response`) and drops our reference.
+private func queue(_ response: HTTPResponse, on connection: OpaquePointer, core: ServerCore) -> MHD_Result {
+    guard let mhdResponse = makeResponse(response.body) else { return .NO }
+    for field in response.headers {
+        _ = MHD_add_response_header(mhdResponse, field.name, field.value)
+    }
+    if core.draining.load(ordering: .relaxed) {
+        _ = MHD_add_response_header(mhdResponse, "Connection", "close")
+    }
+    let result = MHD_queue_response(connection, UInt32(response.status.rawValue), mhdResponse)
+    MHD_destroy_response(mhdResponse)
+    return result
+}
+
+/// Creates an MHD response over the body; shared bodies are sent without a copy.
+private func makeResponse(_ body: HTTPBody) -> OpaquePointer? {
+    switch body {
+    case .bytes(let bytes):
+        return bytes.withUnsafeBytes { buffer in
+            MHD_create_response_from_buffer(
+                buffer.count, UnsafeMutableRawPointer(mutating: buffer.baseAddress), .RESPMEM_MUST_COPY)
+        }
+    case .shared(let shared):
+        // One retain per MHD response; released by sharedBytesReleaseTrampoline when MHD frees it.
+        let retained = Unmanaged.passRetained(shared).toOpaque()
+        let made = MHD_create_response_from_buffer_with_free_callback_cls(
+            shared.count, shared.baseAddress, sharedBytesReleaseTrampoline, retained)
+        if made == nil { Unmanaged<SharedBytes>.fromOpaque(retained).release() }  // MHD refused
+        return made
+    }
+}

@@ -1,0 +1,200 @@
+import Logging
+
+/// Every setting of the service, parsed once from the environment (and `.env`) at start-up.
+///
+/// Variable names are the contract: `.env.example` and the README list each with its default.
+public struct AppConfiguration: Sendable, Equatable {
+    /// `PORT`: TCP port to listen on (0 = any free port).
+    public var port: UInt16 = 8080
+    /// `BIND_ADDRESS`: IPv4 address to listen on.
+    public var bindAddress: String = "0.0.0.0"
+    /// `SLIDING_WINDOW_SIZE`: segments listed in a live playlist (RFC 8216 §6.2.2 may add more).
+    public var slidingWindowSize: Int = 6
+    /// `TARGET_DURATION`: fixes `#EXT-X-TARGETDURATION` (seconds) for every rendition; nil = from
+    /// the first segment of each rendition.
+    public var targetDuration: Int64?
+    /// `LOG_LEVEL`: trace, debug, info, notice, warn, error, critical.
+    public var logLevel: Logger.Level = .info
+    /// `LOG_FORMAT`: json or text.
+    public var logFormat: LogFormat = .json
+    /// `HTTP_THREADS`: libmicrohttpd worker threads; default = CPU count.
+    public var httpThreads: Int
+    /// `MAX_CONNECTIONS`: connections open at once.
+    public var maxConnections: Int = 10_000
+    /// `MAX_CONNECTIONS_PER_IP`: connections open at once from one address (0 = no limit).
+    public var maxConnectionsPerIP: Int = 0
+    /// `CONNECTION_TIMEOUT`: seconds an idle connection is kept open.
+    public var connectionTimeoutSeconds: Int = 30
+    /// `MAX_REQUEST_BODY_BYTES`: larger request bodies get 413.
+    public var maxRequestBodyBytes: Int = 64 * 1024
+    /// `SHUTDOWN_TIMEOUT`: seconds to let in-flight requests finish on SIGTERM/SIGINT.
+    public var shutdownTimeoutSeconds: Int = 10
+
+    /// Log output formats.
+    public enum LogFormat: String, Sendable, Equatable {
+        case json
+        case text
+    }
+
+    /// The defaults, with `httpThreads` workers.
+    public init(httpThreads: Int) {
+        self.httpThreads = max(1, httpThreads)
+    }
+
+    /// The variables this service reads, with their defaults as documented in `.env.example`.
+    public static let variables: [(name: String, defaultValue: String)] = [
+        ("PORT", "8080"),
+        ("BIND_ADDRESS", "0.0.0.0"),
+        ("SLIDING_WINDOW_SIZE", "6"),
+        ("TARGET_DURATION", ""),
+        ("LOG_LEVEL", "info"),
+        ("LOG_FORMAT", "json"),
+        ("HTTP_THREADS", "number of CPUs"),
+        ("MAX_CONNECTIONS", "10000"),
+        ("MAX_CONNECTIONS_PER_IP", "0"),
+        ("CONNECTION_TIMEOUT", "30"),
+        ("MAX_REQUEST_BODY_BYTES", "65536"),
+        ("SHUTDOWN_TIMEOUT", "10"),
+    ]
+
+    /// Parses `environment`; unset or empty variables keep their defaults.
+    /// - Throws: `ConfigurationError` naming the first invalid variable.
+    public init(environment: [String: String], cpuCount: Int) throws(ConfigurationError) {
+        self.init(httpThreads: cpuCount)
+        let reader = VariableReader(environment: environment)
+        if let port = try reader.integer("PORT", in: 0...65535, "an integer from 0 to 65535") {
+            self.port = UInt16(port)
+        }
+        if let address = reader.string("BIND_ADDRESS") {
+            guard Self.isIPv4(address) else {
+                throw ConfigurationError(variable: "BIND_ADDRESS", value: address, expected: "an IPv4 address such as 0.0.0.0")
+            }
+            bindAddress = address
+        }
+        if let size = try reader.integer("SLIDING_WINDOW_SIZE", in: 1...10_000, "an integer from 1 to 10000") {
+            slidingWindowSize = size
+        }
+        if let target = try reader.integer("TARGET_DURATION", in: 1...3600, "a whole number of seconds from 1 to 3600") {
+            targetDuration = Int64(target)
+        }
+        if let level = reader.string("LOG_LEVEL") {
+            guard let parsed = Self.logLevels[level.lowercased()] else {
+                throw ConfigurationError(
+                    variable: "LOG_LEVEL", value: level, expected: "one of trace, debug, info, notice, warn, error, critical")
+            }
+            logLevel = parsed
+        }
+        if let format = reader.string("LOG_FORMAT") {
+            guard let parsed = LogFormat(rawValue: format.lowercased()) else {
+                throw ConfigurationError(variable: "LOG_FORMAT", value: format, expected: "json or text")
+            }
+            logFormat = parsed
+        }
+        if let threads = try reader.integer("HTTP_THREADS", in: 1...1024, "an integer from 1 to 1024") {
+            httpThreads = threads
+        }
+        if let limit = try reader.integer("MAX_CONNECTIONS", in: 1...1_000_000, "an integer from 1 to 1000000") {
+            maxConnections = limit
+        }
+        if let limit = try reader.integer("MAX_CONNECTIONS_PER_IP", in: 0...1_000_000, "an integer from 0 (no limit) to 1000000") {
+            maxConnectionsPerIP = limit
+        }
+        if let seconds = try reader.integer("CONNECTION_TIMEOUT", in: 1...3600, "a whole number of seconds from 1 to 3600") {
+            connectionTimeoutSeconds = seconds
+        }
+        if let bytes = try reader.integer("MAX_REQUEST_BODY_BYTES", in: 1024...(16 << 20), "an integer from 1024 to 16777216") {
+            maxRequestBodyBytes = bytes
+        }
+        if let seconds = try reader.integer("SHUTDOWN_TIMEOUT", in: 0...3600, "a whole number of seconds from 0 to 3600") {
+            shutdownTimeoutSeconds = seconds
+        }
+    }
+
+    private static let logLevels: [String: Logger.Level] = [
+        "trace": .trace, "debug": .debug, "info": .info, "notice": .notice,
+        "warn": .warning, "warning": .warning, "error": .error, "critical": .critical,
+    ]
+
+    private static func isIPv4(_ address: String) -> Bool {
+        let parts = address.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4
+            && parts.allSatisfy { part in
+                !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCIIDigit) && (Int(part) ?? 256) <= 255
+            }
+    }
+}
+
+/// A configuration variable with an unusable value; start-up stops with this message.
+public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let variable: String
+    public let value: String
+    public let expected: String
+
+    public var description: String { "invalid \(variable)=\"\(value)\": expected \(expected)" }
+}
+
+/// Reads variables, treating unset and empty as "use the default".
+private struct VariableReader {
+    let environment: [String: String]
+
+    func string(_ name: String) -> String? {
+        guard let value = environment[name]?.trimmingWhitespace(), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func integer(_ name: String, in range: ClosedRange<Int>, _ expected: String) throws(ConfigurationError) -> Int? {
+        guard let raw = string(name) else { return nil }
+        guard raw.allSatisfy(\.isASCIIDigit), let value = Int(raw), range.contains(value) else {
+            throw ConfigurationError(variable: name, value: raw, expected: expected)
+        }
+        return value
+    }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
+        return String(scalars[first...last])
+    }
+}
+
+/// The `.env` file format: `KEY=VALUE` lines, `#` comments, optional `export ` and quotes.
+public enum DotEnv {
+    /// Parses `.env` text into variables; malformed lines are reported by number.
+    public static func parse(_ text: String) throws(ConfigurationError) -> [String: String] {
+        var result: [String: String] = [:]
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var line = String(rawLine).trimmingWhitespace()
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingWhitespace() }
+            guard let equals = line.firstIndex(of: "="),
+                case let key = String(line[..<equals]).trimmingWhitespace(),
+                !key.isEmpty, key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
+            else {
+                throw ConfigurationError(variable: ".env line \(index + 1)", value: line, expected: "KEY=VALUE")
+            }
+            var value = String(line[line.index(after: equals)...]).trimmingWhitespace()
+            if value.count >= 2, let quote = value.first, quote == "\"" || quote == "'", value.last == quote {
+                value = String(value.dropFirst().dropLast())
+            } else if let comment = value.indices.first(where: { index in
+                value[index] == "#" && index > value.startIndex && value[value.index(before: index)].isWhitespace
+            }) {
+                value = String(value[..<comment]).trimmingWhitespace()
+            }
+            result[key] = value
+        }
+        return result
+    }
+
+    /// The environment the service sees: `.env` values overridden by the process environment.
+    public static func merge(dotEnv: [String: String], environment: [String: String]) -> [String: String] {
+        dotEnv.merging(environment) { _, process in process }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import HLSModel
+import Logging
+import MicroHTTPD
+import Prometheus
+import ServiceLifecycle
+
+/// The running service: the libmicrohttpd server in front of the `Orchestrator`.
+///
+/// As a swift-service-lifecycle `Service`, `run()` serves until graceful shutdown is requested,
+/// then stops accepting, drains in-flight requests (bounded by `SHUTDOWN_TIMEOUT`) and stops.
+public final class Application: Service, Sendable {
+    public let configuration: AppConfiguration
+    public let orchestrator: Orchestrator
+    private let server: MicroHTTPServer
+    private let logger: Logger
+
+    init(configuration: AppConfiguration, orchestrator: Orchestrator, logger: Logger) {
+        self.configuration = configuration
+        self.orchestrator = orchestrator
+        self.logger = logger
+        server = MicroHTTPServer(
+            configuration: ServerConfiguration(
+                port: configuration.port,
+                bindAddress: configuration.bindAddress,
+                threads: configuration.httpThreads,
+                connectionLimit: configuration.maxConnections,
+                perIPConnectionLimit: configuration.maxConnectionsPerIP,
+                connectionTimeoutSeconds: configuration.connectionTimeoutSeconds,
+                maxBodyBytes: configuration.maxRequestBodyBytes),
+            responder: orchestrator)
+    }
+
+    /// Starts listening (without waiting for anything).
+    public func start() throws(ServerError) {
+        try server.start()
+        logger.info(
+            "server started",
+            metadata: [
+                "http.address": "\(configuration.bindAddress)", "http.port": "\(server.port)",
+                "http.threads": "\(configuration.httpThreads)",
+                "hls.window_size": "\(configuration.slidingWindowSize)",
+            ])
+    }
+
+    /// The port the server listens on (after `start()`).
+    public var port: UInt16 { server.port }
+
+    /// Serves until graceful shutdown (SIGTERM/SIGINT through the ServiceGroup) or cancellation.
+    public func run() async throws {
+        try start()
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Stops accepting, lets in-flight requests finish within `SHUTDOWN_TIMEOUT`, then stops.
+    public func shutdown() async {
+        orchestrator.isReady = false
+        logger.info("shutdown started", metadata: ["http.in_flight": "\(server.inFlightRequests)"])
+        server.stopAccepting()
+        let drained = await server.drain(timeout: .seconds(configuration.shutdownTimeoutSeconds))
+        let abandoned = server.inFlightRequests
+        server.stop()
+        if drained {
+            logger.info("shutdown complete")
+        } else {
+            logger.warning("shutdown timed out with requests in flight", metadata: ["http.in_flight": "\(abandoned)"])
+        }
+    }
+}
+
+/// Builds the whole service from its configuration; `@main` only adds process concerns.
+public func buildApplication(
+    configuration: AppConfiguration,
+    logger: Logger,
+    metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    clock: @escaping @Sendable () -> Timestamp = SystemClock.now
+) -> Application {
+    let orchestrator = Orchestrator(
+        configuration: configuration, logger: logger, metrics: OrchestratorMetrics(registry: metricsRegistry),
+        clock: clock)
+    return Application(configuration: configuration, orchestrator: orchestrator, logger: logger)
+}
+
+/// Wall-clock time for the registry.
+public enum SystemClock {
+    /// Now, in milliseconds since the Unix epoch.
+    @Sendable public static func now() -> Timestamp {
+        Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
+    }
+}

@@ -1,0 +1,53 @@
+import HLSModel
+import MicroHTTPD
+import SegmentRegistry
+
+/// The one place where errors become HTTP responses (STYLE §6).
+enum ErrorMapping {
+    /// Status and JSON body for any error a handler throws; unknown errors are 500.
+    static func response(for error: any Error) -> HTTPResponse {
+        switch error {
+        case let error as RoutingError:
+            switch error {
+            case .notFound(let path):
+                return json(.notFound, "no endpoint at \(path)")
+            case .methodNotAllowed(let allowed):
+                var response = json(.methodNotAllowed, "method not allowed; use \(allowed.map(\.rawValue).joined(separator: " or "))")
+                response.headers.add("Allow", allowed.map(\.rawValue).joined(separator: ", "))
+                return response
+            case .invalidParameter(_, let message):
+                return json(.badRequest, message)
+            }
+        case let error as ValidationError:
+            return json(.badRequest, error.message)
+        case let error as RegistryError:
+            switch error {
+            case .streamEnded, .conflictingSegment:
+                return json(.conflict, error.message)
+            case .exceedsTargetDuration:
+                return json(.unprocessableContent, error.message)
+            }
+        case let error as LookupError:
+            return json(.notFound, error.message)
+        default:
+            return json(.internalServerError, "internal error")
+        }
+    }
+
+    /// Whether `error` is one the service did not expect (logged at error level).
+    static func isUnexpected(_ error: any Error) -> Bool {
+        !(error is RoutingError || error is ValidationError || error is RegistryError || error is LookupError)
+    }
+
+    static func json(_ status: HTTPStatus, _ message: String) -> HTTPResponse {
+        HTTPResponse(
+            status: status,
+            headers: HTTPHeaders([("Content-Type", "application/json")]),
+            body: .bytes(Array("{\"error\":\(JSONWriter.quoted(message))}".utf8)))
+    }
+}
+
+/// A stream or rendition the registry does not know.
+struct LookupError: Error, Equatable {
+    let message: String
+}

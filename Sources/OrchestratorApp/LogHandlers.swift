@@ -1,0 +1,103 @@
+import Foundation
+import HLSModel
+import Logging
+
+/// Where log lines go: one whole line per call.
+public protocol LogSink: Sendable {
+    /// Writes `line` (without its trailing newline) atomically.
+    func write(line: String)
+}
+
+/// Writes log lines to standard error, unbuffered, one `write` per line.
+public struct StandardErrorSink: LogSink {
+    public init() {}
+    public func write(line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+/// A swift-log handler printing one JSON object per line:
+/// `{"ts":"…","level":"info","msg":"…","logger":"…", "<dot.keyed.metadata>": …}`.
+public struct JSONLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    private let label: String
+    private let sink: any LogSink
+    private let clock: @Sendable () -> Timestamp
+
+    public init(label: String, level: Logger.Level, sink: any LogSink, clock: @escaping @Sendable () -> Timestamp) {
+        self.label = label
+        self.logLevel = level
+        self.sink = sink
+        self.clock = clock
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var line = "{\"ts\":\"\(clock().rfc3339)\",\"level\":\"\(event.level.name)\",\"msg\":"
+        line += JSONWriter.quoted(event.message.description)
+        line += ",\"logger\":" + JSONWriter.quoted(label)
+        for (key, value) in flatten(metadata, event.metadata) {
+            line += "," + JSONWriter.quoted(key) + ":" + JSONWriter.quoted(value)
+        }
+        line += "}"
+        sink.write(line: line)
+    }
+}
+
+/// A swift-log handler printing `time level message key=value …` lines for people.
+public struct TextLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    private let label: String
+    private let sink: any LogSink
+    private let clock: @Sendable () -> Timestamp
+
+    public init(label: String, level: Logger.Level, sink: any LogSink, clock: @escaping @Sendable () -> Timestamp) {
+        self.label = label
+        self.logLevel = level
+        self.sink = sink
+        self.clock = clock
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var line = "\(clock().rfc3339) \(event.level.name) \(event.message)"
+        for (key, value) in flatten(metadata, event.metadata) {
+            let needsQuotes = value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
+            line += " \(key)=" + (needsQuotes ? JSONWriter.quoted(value) : value)
+        }
+        sink.write(line: line)
+    }
+}
+
+extension Logger.Level {
+    /// The level as printed in logs; `warning` prints as `warn` like LOG_LEVEL spells it.
+    var name: String { self == .warning ? "warn" : rawValue }
+}
+
+/// Handler metadata overlaid with event metadata, nested dictionaries as dot keys, sorted by key.
+private func flatten(_ base: Logger.Metadata, _ event: Logger.Metadata?) -> [(String, String)] {
+    var merged = base
+    if let event { merged.merge(event) { _, new in new } }
+    var out: [(String, String)] = []
+    func visit(_ prefix: String, _ value: Logger.Metadata.Value) {
+        switch value {
+        case .string(let string): out.append((prefix, string))
+        case .stringConvertible(let convertible): out.append((prefix, convertible.description))
+        case .array(let values): out.append((prefix, "[" + values.map(\.description).joined(separator: ",") + "]"))
+        case .dictionary(let dictionary):
+            for (key, nested) in dictionary { visit(prefix + "." + key, nested) }
+        }
+    }
+    for (key, value) in merged { visit(key, value) }
+    return out.sorted { $0.0 < $1.0 }
+}

@@ -1,0 +1,155 @@
+import HLSModel
+import Logging
+import MicroHTTPD
+import SegmentRegistry
+import Synchronization
+
+/// The HTTP face of the service: routes every request to its handler over the registry.
+///
+/// Runs synchronously on libmicrohttpd's worker threads: every path returns a response, every
+/// error becomes one through `ErrorMapping`. Usable without a socket through `respond(to:)`.
+public final class Orchestrator: HTTPResponder, Sendable {
+    let registry: SegmentRegistry<PublishedPlaylist>
+    let metrics: OrchestratorMetrics
+    private let logger: Logger
+    private let clock: @Sendable () -> Timestamp
+    private let ready = Atomic<Bool>(true)
+
+    /// Creates the router over a new in-memory registry.
+    public init(
+        configuration: AppConfiguration, logger: Logger, metrics: OrchestratorMetrics,
+        clock: @escaping @Sendable () -> Timestamp
+    ) {
+        registry = SegmentRegistry(
+            configuration: RegistryConfiguration(
+                windowSize: configuration.slidingWindowSize, targetDuration: configuration.targetDuration),
+            publish: { PublishedPlaylist(snapshot: $0) })
+        self.metrics = metrics
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Whether `/readyz` reports ready; cleared when draining starts.
+    public var isReady: Bool {
+        get { ready.load(ordering: .relaxed) }
+        set { ready.store(newValue, ordering: .relaxed) }
+    }
+
+    public func reply(to request: HTTPRequest, suspender: RequestSuspender) -> HTTPReply {
+        .response(respond(to: request))
+    }
+
+    /// Answers `request`; counts it, and logs it at debug.
+    public func respond(to request: HTTPRequest) -> HTTPResponse {
+        let started = ContinuousClock.now
+        var routeName = Route.Name.unmatched
+        let response: HTTPResponse
+        do {
+            let route = try Router.route(method: request.method, path: request.path)
+            routeName = route.name
+            response = try handle(route, request)
+        } catch {
+            if routeName == .unmatched { routeName = Router.name(forPath: request.path) }
+            response = ErrorMapping.response(for: error)
+            if ErrorMapping.isUnexpected(error) {
+                logger.error(
+                    "request failed",
+                    metadata: [
+                        "http.method": "\(request.method)", "http.path": "\(request.path)",
+                        "error.type": "\(type(of: error))", "error.message": "\(error)",
+                    ])
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        metrics.record(route: routeName, status: response.status.rawValue, nanoseconds: nanoseconds)
+        if logger.logLevel <= .debug {
+            logger.debug(
+                "request handled",
+                metadata: [
+                    "http.method": "\(request.method)", "http.path": "\(request.path)",
+                    "http.status": "\(response.status.rawValue)",
+                    "http.duration_ms": "\(Double(nanoseconds) / 1_000_000)",
+                ])
+        }
+        return response
+    }
+
+    private func handle(_ route: Route, _ request: HTTPRequest) throws -> HTTPResponse {
+        switch route {
+        case .playlist(let stream, let rendition):
+            guard let published = registry.playlist(stream: stream, rendition: rendition) else {
+                throw lookupError(stream, rendition)
+            }
+            return published.response
+        case .registerSegment(let stream, let rendition):
+            return try registerSegment(request, stream, rendition)
+        case .endStream(let stream):
+            return endStream(stream)
+        case .metrics:
+            return HTTPResponse(
+                status: .ok,
+                headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),
+                body: .bytes(metrics.exposition(activeStreams: registry.activeStreamCount)))
+        case .health:
+            return Self.jsonResponse(.ok, #"{"status":"ok"}"#)
+        case .readiness:
+            return isReady
+                ? Self.jsonResponse(.ok, #"{"status":"ready"}"#)
+                : ErrorMapping.json(.serviceUnavailable, "draining: not accepting new traffic")
+        }
+    }
+
+    private func registerSegment(_ request: HTTPRequest, _ stream: StreamID, _ rendition: RenditionName) throws -> HTTPResponse {
+        let segment = try Segment(json: request.body)
+        let outcome = try registry.register(segment, stream: stream, rendition: rendition, now: clock())
+        let identity =
+            "\"stream\":\(JSONWriter.quoted(stream.rawValue)),\"rendition\":\(JSONWriter.quoted(rendition.rawValue)),"
+            + "\"sequence\":\(segment.sequence.rawValue)"
+        switch outcome {
+        case .registered(let listed):
+            metrics.segmentRegistered()
+            return Self.jsonResponse(.created, "{\"status\":\"registered\",\(identity),\"listed\":\(listed)}")
+        case .duplicate:
+            return Self.jsonResponse(.ok, "{\"status\":\"duplicate\",\(identity)}")
+        case .stale:
+            return Self.jsonResponse(.ok, "{\"status\":\"stale\",\(identity)}")
+        }
+    }
+
+    private func endStream(_ stream: StreamID) -> HTTPResponse {
+        let quoted = JSONWriter.quoted(stream.rawValue)
+        switch registry.endStream(stream, now: clock()) {
+        case .ended:
+            metrics.streamEnded()
+            logger.info("stream ended", metadata: ["hls.stream": "\(stream)"])
+            return Self.jsonResponse(.ok, "{\"status\":\"ended\",\"stream\":\(quoted)}")
+        case .alreadyEnded:
+            return Self.jsonResponse(.ok, "{\"status\":\"already_ended\",\"stream\":\(quoted)}")
+        }
+    }
+
+    private func lookupError(_ stream: StreamID, _ rendition: RenditionName) -> LookupError {
+        registry.renditions(of: stream).isEmpty
+            ? LookupError(message: "stream \(stream) is not known")
+            : LookupError(message: "stream \(stream) has no rendition \(rendition)")
+    }
+
+    static func jsonResponse(_ status: HTTPStatus, _ body: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), body: .bytes(Array(body.utf8)))
+    }
+}
+
+extension Route {
+    /// This route's metrics label.
+    var name: Name {
+        switch self {
+        case .registerSegment: .registerSegment
+        case .playlist: .playlist
+        case .endStream: .endStream
+        case .metrics: .metrics
+        case .health: .health
+        case .readiness: .readiness
+        }
+    }
+}

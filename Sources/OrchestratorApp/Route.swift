@@ -1,0 +1,106 @@
+import HLSModel
+import MicroHTTPD
+
+/// A request matched to an endpoint, with its path parameters validated.
+enum Route: Equatable {
+    case registerSegment(StreamID, RenditionName)
+    case playlist(StreamID, RenditionName)
+    case endStream(StreamID)
+    case metrics
+    case health
+    case readiness
+
+    /// Low-cardinality route names, used as the `route` label of metrics.
+    enum Name: String, CaseIterable, Sendable {
+        case registerSegment = "segments"
+        case playlist = "playlist"
+        case endStream = "end"
+        case metrics = "metrics"
+        case health = "healthz"
+        case readiness = "readyz"
+        case unmatched = "unmatched"
+    }
+}
+
+/// Why a request matched no endpoint.
+enum RoutingError: Error, Equatable {
+    /// No endpoint has this path.
+    case notFound(path: String)
+    /// The path exists, the method does not; `allowed` goes into `Allow`.
+    case methodNotAllowed(allowed: [HTTPMethod])
+    /// A path parameter is empty or invalid.
+    case invalidParameter(name: String, message: String)
+}
+
+/// Maps method and path to a `Route`.
+enum Router {
+    private static let readMethods: [HTTPMethod] = [.get, .head]
+
+    /// The route name for metrics, without validating anything.
+    static func name(forPath path: String) -> Route.Name {
+        let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        switch (parts.count, parts.last.map { String(decoding: $0, as: UTF8.self) }) {
+        case (6, "playlist.m3u8"): return .playlist
+        case (6, "segments"): return .registerSegment
+        case (4, "end"): return .endStream
+        case (2, "metrics"): return .metrics
+        case (2, "healthz"): return .health
+        case (2, "readyz"): return .readiness
+        default: return .unmatched
+        }
+    }
+
+    /// Matches `method` and `path`.
+    /// - Throws: `RoutingError` for an unknown path, a wrong method or a bad path parameter.
+    /// - Complexity: O(*n*) in the length of the path.
+    static func route(method: HTTPMethod, path: String) throws(RoutingError) -> Route {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts[0].isEmpty, parts[1] != "" || parts.count > 2 else {
+            throw .notFound(path: path)
+        }
+        switch (parts.count, parts[1]) {
+        case (6, "streams") where parts[3] == "renditions" && parts[5] == "segments":
+            try require(method, in: [.post])
+            return .registerSegment(try streamID(parts[2]), try renditionName(parts[4]))
+        case (6, "streams") where parts[3] == "renditions" && parts[5] == "playlist.m3u8":
+            try require(method, in: readMethods)
+            return .playlist(try streamID(parts[2]), try renditionName(parts[4]))
+        case (4, "streams") where parts[3] == "end":
+            try require(method, in: [.post])
+            return .endStream(try streamID(parts[2]))
+        case (2, "metrics"):
+            try require(method, in: readMethods)
+            return .metrics
+        case (2, "healthz"):
+            try require(method, in: readMethods)
+            return .health
+        case (2, "readyz"):
+            try require(method, in: readMethods)
+            return .readiness
+        default:
+            throw .notFound(path: path)
+        }
+    }
+
+    private static func require(_ method: HTTPMethod, in allowed: [HTTPMethod]) throws(RoutingError) {
+        guard allowed.contains(method) else { throw .methodNotAllowed(allowed: allowed) }
+    }
+
+    private static func streamID(_ raw: Substring) throws(RoutingError) -> StreamID {
+        guard !raw.isEmpty else { throw .invalidParameter(name: "stream_id", message: "stream_id is missing") }
+        do {
+            return try StreamID(validating: String(raw))
+        } catch {
+            throw .invalidParameter(name: "stream_id", message: "stream_id: \(error.message)")
+        }
+    }
+
+    private static func renditionName(_ raw: Substring) throws(RoutingError) -> RenditionName {
+        guard !raw.isEmpty else { throw .invalidParameter(name: "rendition", message: "rendition is missing") }
+        do {
+            return try RenditionName(validating: String(raw))
+        } catch {
+            throw .invalidParameter(name: "rendition", message: "rendition: \(error.message)")
+        }
+    }
+}

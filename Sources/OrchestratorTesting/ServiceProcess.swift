@@ -1,0 +1,85 @@
+import Foundation
+import Synchronization
+
+/// The `hls-orchestrator` binary run as a child process, as systemd or a container would run it.
+public final class ServiceProcess: Sendable {
+    /// The built executable: `$HLS_ORCHESTRATOR_BINARY`, or `hls-orchestrator` beside the test bundle.
+    public static var binaryPath: String {
+        if let path = ProcessInfo.processInfo.environment["HLS_ORCHESTRATOR_BINARY"] { return path }
+        let running = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = running.deletingLastPathComponent()
+        // The test runner may sit inside `<name>.xctest/`; the executable is in the build folder.
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent("hls-orchestrator").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return "hls-orchestrator"
+    }
+
+    private let process: Process
+    private let errorPipe: Pipe
+    private let output = OutputBuffer()
+
+    /// Starts the binary with `environment` (nothing inherited but PATH) in `directory`.
+    public init(environment: [String: String], directory: URL? = nil) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        var environment = environment
+        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        process.environment = environment
+        process.currentDirectoryURL = directory ?? FileManager.default.temporaryDirectory
+        errorPipe = Pipe()
+        process.standardError = errorPipe
+        process.standardOutput = FileHandle.nullDevice
+        let output = self.output
+        errorPipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            output.bytes.withLock { $0.append(contentsOf: data) }
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+        errorPipe.fileHandleForReading.readabilityHandler = nil
+    }
+
+    /// Everything written to standard error so far.
+    public var standardError: String { output.bytes.withLock { String(decoding: $0, as: UTF8.self) } }
+
+    /// The process id.
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Whether the process is still running.
+    public var isRunning: Bool { process.isRunning }
+
+    /// Sends `signal` to the process (only this child).
+    public func send(signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits up to `timeout` for the process to exit; returns its exit status, or nil if it runs on.
+    public func waitForExit(timeout: Duration = .seconds(15)) async throws -> Int32? {
+        guard try await waitUntil(timeout: timeout, { !self.process.isRunning }) else { return nil }
+        return process.terminationStatus
+    }
+
+    /// Waits for the JSON log line "server started" and returns the port it reports.
+    public func waitForPort(timeout: Duration = .seconds(15)) async throws -> UInt16? {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while clock.now < deadline {
+            for line in standardError.split(separator: "\n") where line.contains("\"server started\"") {
+                guard let range = line.range(of: #""http.port":""#) else { continue }
+                return UInt16(line[range.upperBound...].prefix { $0.isNumber })
+            }
+            if !process.isRunning { return nil }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+}
+
+/// Bytes a child process wrote, appended from the pipe's reader thread.
+private final class OutputBuffer: Sendable {
+    let bytes = Mutex<[UInt8]>([])
+}

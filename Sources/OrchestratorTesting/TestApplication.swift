@@ -1,0 +1,67 @@
+import Logging
+import MicroHTTPD
+import OrchestratorApp
+import Prometheus
+
+/// A real application listening on 127.0.0.1 and an ephemeral port, for integration tests.
+public final class TestApplication: Sendable {
+    public let application: Application
+    public let port: UInt16
+
+    /// Builds and starts the application; `configure` adjusts the test defaults first.
+    public init(_ configure: (inout AppConfiguration) -> Void = { _ in }) throws {
+        var configuration = AppConfiguration(httpThreads: 2)
+        configuration.port = 0
+        configuration.bindAddress = "127.0.0.1"
+        configuration.shutdownTimeoutSeconds = 2
+        configure(&configuration)
+        application = buildApplication(
+            configuration: configuration,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            metricsRegistry: PrometheusCollectorRegistry())
+        try application.start()
+        port = application.port
+    }
+
+    /// Drains and stops the server.
+    public func shutdown() async { await application.shutdown() }
+
+    /// Sends one request on a new connection, off the cooperative pool.
+    public func request(
+        _ method: HTTPMethod, _ target: String, headers: [(String, String)] = [], body: String? = nil
+    ) async throws -> HTTPClientResponse {
+        let port = self.port
+        return try await offPool {
+            try HTTPClientConnection(port: port).request(method, target, headers: headers, body: body.map { Array($0.utf8) })
+        }
+    }
+
+    /// GET `target`.
+    public func get(_ target: String) async throws -> HTTPClientResponse {
+        try await request(.get, target)
+    }
+
+    /// POST a JSON body to `target`.
+    public func post(_ target: String, json: String? = nil) async throws -> HTTPClientResponse {
+        try await request(.post, target, headers: [("Content-Type", "application/json")], body: json)
+    }
+
+    /// Registers segment `sequence` of `stream`/`rendition` with path `/<rendition>/<sequence>.ts`.
+    public func register(
+        _ stream: String, _ rendition: String, _ sequence: Int, duration: String = "2.0"
+    ) async throws -> HTTPClientResponse {
+        try await post(
+            "/streams/\(stream)/renditions/\(rendition)/segments",
+            json: #"{"sequence": \#(sequence), "duration": \#(duration), "path": "/\#(rendition)/\#(sequence).ts"}"#)
+    }
+
+    /// The value of an unlabelled sample in `/metrics`, if present.
+    public func metric(_ name: String) async throws -> Double? {
+        let text = try await get("/metrics").text
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == name { return Double(parts[1]) }
+        }
+        return nil
+    }
+}

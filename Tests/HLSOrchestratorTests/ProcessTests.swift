@@ -1,0 +1,93 @@
+import Foundation
+import MicroHTTPD
+import OrchestratorTesting
+import Testing
+
+@Suite struct ProcessTests {
+    @Test(
+        "an invalid variable stops start-up with exit status 2 and a one-line message naming it",
+        arguments: [
+            ("PORT", "abc"), ("PORT", "70000"), ("SLIDING_WINDOW_SIZE", "0"), ("SLIDING_WINDOW_SIZE", "-3"),
+            ("LOG_LEVEL", "loud"), ("LOG_FORMAT", "xml"), ("HTTP_THREADS", "0"), ("SHUTDOWN_TIMEOUT", "soon"),
+            ("TARGET_DURATION", "0"), ("BIND_ADDRESS", "localhost"),
+        ])
+    func invalidConfiguration(variable: String, value: String) async throws {
+        var environment = ["PORT": "0"]
+        environment[variable] = value
+        let process = try ServiceProcess(environment: environment)
+        #expect(try await process.waitForExit() == 2)
+        let message = process.standardError
+        #expect(message.split(separator: "\n").count == 1)
+        #expect(message.contains(variable))
+    }
+
+    @Test("values in .env apply, and the process environment wins over them")
+    func dotEnv() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hls-dotenv-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "# test\nSLIDING_WINDOW_SIZE=2\nLOG_LEVEL=loud\n".write(
+            to: directory.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
+
+        // .env alone: its invalid LOG_LEVEL is reported.
+        let failing = try ServiceProcess(environment: ["PORT": "0"], directory: directory)
+        #expect(try await failing.waitForExit() == 2)
+        #expect(failing.standardError.contains("LOG_LEVEL"))
+
+        // The environment overrides LOG_LEVEL; SLIDING_WINDOW_SIZE=2 still comes from .env.
+        let process = try ServiceProcess(environment: ["PORT": "0", "LOG_LEVEL": "info"], directory: directory)
+        let port = try #require(try await process.waitForPort())
+        let playlist = try await offPool {
+            let connection = try HTTPClientConnection(port: port)
+            for sequence in 0..<5 {
+                let body = #"{"sequence":\#(sequence),"duration":1.0,"path":"/\#(sequence).ts"}"#
+                _ = try connection.request(.post, "/streams/s/renditions/r/segments", body: Array(body.utf8))
+            }
+            return try connection.request(.get, "/streams/s/renditions/r/playlist.m3u8").text
+        }
+        // Window 2 would hold 2 s, less than three target durations (3 s): three are listed.
+        #expect(playlist.contains("#EXT-X-MEDIA-SEQUENCE:2\n"))
+        process.send(signal: SIGTERM)
+        #expect(try await process.waitForExit() == 0)
+    }
+
+    @Test("SIGTERM lets the request in flight finish, then the process exits 0", arguments: [SIGTERM, SIGINT])
+    func gracefulShutdown(signal: Int32) async throws {
+        let process = try ServiceProcess(environment: ["PORT": "0", "BIND_ADDRESS": "127.0.0.1"])
+        let port = try #require(try await process.waitForPort())
+        let body = Array(#"{"sequence":0,"duration":2.0,"path":"/0.ts"}"#.utf8)
+        // Send the headers and half the body: the request is in flight.
+        let connection = try await offPool {
+            let connection = try HTTPClientConnection(port: port)
+            let head = "POST /streams/s/renditions/r/segments HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n"
+            try connection.write(Array(head.utf8) + body[..<10])
+            return UncheckedBox(connection)
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        process.send(signal: signal)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(process.isRunning, "the process must wait for the request in flight")
+        let response = try await offPool {
+            try connection.value.write(Array(body[10...]))
+            return try connection.value.readResponse()
+        }
+        #expect(response.status == .created)
+        #expect(response.headers["Connection"]?.lowercased() == "close")
+        #expect(try await process.waitForExit() == 0)
+        let log = process.standardError
+        #expect(log.contains("\"shutdown started\""))
+        #expect(log.contains("\"shutdown complete\""))
+    }
+
+    @Test("a port already in use is a start-up failure with a non-zero exit and an error log")
+    func portInUse() async throws {
+        let first = try ServiceProcess(environment: ["PORT": "0", "BIND_ADDRESS": "127.0.0.1"])
+        let port = try #require(try await first.waitForPort())
+        let second = try ServiceProcess(environment: ["PORT": String(port), "BIND_ADDRESS": "127.0.0.1"])
+        let status = try await second.waitForExit()
+        #expect(status != nil && status != 0)
+        #expect(second.standardError.contains("cannot listen"))
+        first.send(signal: SIGTERM)
+        #expect(try await first.waitForExit() == 0)
+    }
+}
