@@ -91,7 +91,7 @@ enum Router {
         do {
             return try StreamID(validating: String(raw))
         } catch {
-            throw .invalidParameter(name: "stream_id", message: "stream_id: \(error.message)")
+            throw .invalidParameter(name: "stream_id", message: error.message)
         }
     }
 
@@ -100,7 +100,7 @@ enum Router {
         do {
             return try RenditionName(validating: String(raw))
         } catch {
-            throw .invalidParameter(name: "rendition", message: "rendition: \(error.message)")
+            throw .invalidParameter(name: "rendition", message: error.message)
         }
     }
 }

@@ -2,7 +2,7 @@ import HLSModel
 
 extension Timestamp {
     /// RFC 3339 UTC with milliseconds, e.g. `2026-11-25T10:00:00.123Z`.
-    public var rfc3339: String {
+    public var logTimestamp: String {
         let (days, milliseconds) = millisecondsSinceEpoch.floorDivided(by: 86_400_000)
         let (year, month, day) = civilDate(daysSinceEpoch: days)
         let seconds = milliseconds / 1000

@@ -1,0 +1,57 @@
+import Foundation
+import HLSModel
+import Logging
+import OrchestratorApp
+import Synchronization
+import Testing
+
+/// Collects log lines in memory.
+final class CapturingSink: LogSink {
+    let lines = Mutex<[String]>([])
+    func write(line: String) { lines.withLock { $0.append(line) } }
+}
+
+@Suite struct LoggingTests {
+    static let fixedClock: @Sendable () -> Timestamp = { Timestamp(millisecondsSinceEpoch: 1_795_600_000_123) }
+
+    @Test("the JSON handler writes one parseable object per line with dot-keyed metadata")
+    func json() throws {
+        let sink = CapturingSink()
+        var logger = Logger(label: "test") { JSONLogHandler(label: $0, level: .info, sink: sink, clock: Self.fixedClock) }
+        logger[metadataKey: "service"] = "hls"
+        logger.info("stream ended", metadata: ["hls.stream": "a \"quoted\"\nname", "http": ["status": "200"]])
+        logger.debug("not printed at info")
+        let lines = sink.lines.withLock { $0 }
+        #expect(lines.count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: String])
+        #expect(object["msg"] == "stream ended")
+        #expect(object["level"] == "info")
+        #expect(object["logger"] == "test")
+        #expect(object["ts"] == "2026-11-25T09:46:40.123Z")
+        #expect(object["hls.stream"] == "a \"quoted\"\nname")
+        #expect(object["http.status"] == "200")
+        #expect(object["service"] == "hls")
+    }
+
+    @Test("the text handler writes time, level, message and key=value pairs")
+    func text() {
+        let sink = CapturingSink()
+        let logger = Logger(label: "test") { TextLogHandler(label: $0, level: .debug, sink: sink, clock: Self.fixedClock) }
+        logger.warning("slow", metadata: ["http.path": "/metrics", "note": "two words"])
+        #expect(sink.lines.withLock { $0 } == [#"2026-11-25T09:46:40.123Z warn slow http.path=/metrics note="two words""#])
+    }
+
+    @Test(
+        "timestamps format as RFC 3339 and HTTP dates",
+        arguments: [
+            (0, "1970-01-01T00:00:00.000Z", "Thu, 01 Jan 1970 00:00:00 GMT"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z", "Tue, 29 Feb 2000 00:00:00 GMT"),
+            (1_795_600_000_123, "2026-11-25T09:46:40.123Z", "Wed, 25 Nov 2026 09:46:40 GMT"),
+            (-1, "1969-12-31T23:59:59.999Z", "Wed, 31 Dec 1969 23:59:59 GMT"),
+        ])
+    func timestamps(milliseconds: Int64, rfc3339: String, httpDate: String) {
+        let timestamp = Timestamp(millisecondsSinceEpoch: milliseconds)
+        #expect(timestamp.logTimestamp == rfc3339)
+        #expect(timestamp.httpDate == httpDate)
+    }
+}
