@@ -28,10 +28,17 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        // zlib, for gzip content-coding of playlists (compressed once per change).
+        .systemLibrary(
+            name: "CZlib",
+            path: "Modules/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // The only Swift target that touches C.
         .target(
             name: "MicroHTTPD",
-            dependencies: ["CMicroHTTPD"],
+            dependencies: ["CMicroHTTPD", "CZlib"],
             swiftSettings: swiftSettings
         ),
         .target(name: "HLSModel", swiftSettings: swiftSettings),

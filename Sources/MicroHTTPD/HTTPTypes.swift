@@ -46,11 +46,28 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
     public init(_ fields: [(name: String, value: String)] = []) { self.fields = fields }
 
     /// The first value of the field `name`, compared case-insensitively.
+    /// - Complexity: O(*n*) in the number of fields; no allocation.
     public subscript(name: String) -> String? {
-        for field in fields where field.name.count == name.count && field.name.lowercased() == name.lowercased() {
+        for field in fields where Self.equalIgnoringASCIICase(field.name, name) {
             return field.value
         }
         return nil
+    }
+
+    private static func equalIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
+        var left = a.utf8.makeIterator()
+        var right = b.utf8.makeIterator()
+        while true {
+            switch (left.next(), right.next()) {
+            case (nil, nil): return true
+            case (let x?, let y?):
+                if x == y { continue }
+                let lowerX = x &- 65 < 26 ? x | 0x20 : x
+                let lowerY = y &- 65 < 26 ? y | 0x20 : y
+                if lowerX != lowerY { return false }
+            default: return false
+            }
+        }
     }
 
     /// Appends a field; repeated names are kept in order.
@@ -155,9 +172,12 @@ public enum HTTPBody: Sendable, Equatable {
 
 /// A complete response: status, header fields and body.
 public struct HTTPResponse: Sendable {
-    public var status: HTTPStatus
-    public var headers: HTTPHeaders
-    public var body: HTTPBody
+    public var status: HTTPStatus { didSet { prepared = nil } }
+    public var headers: HTTPHeaders { didSet { prepared = nil } }
+    public var body: HTTPBody { didSet { prepared = nil } }
+    /// The same response already built inside libmicrohttpd, reused instead of building one.
+    /// Set only by `PreparedResponse`; any change to the value drops it.
+    public internal(set) var prepared: PreparedResponse?
 
     public init(status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(), body: HTTPBody = .empty) {
         self.status = status

@@ -369,18 +369,67 @@ private func tooLargeResponse(_ core: ServerCore) -> HTTPResponse {
         body: .bytes(Array("{\"error\":\"request body exceeds \(core.configuration.maxBodyBytes) bytes\"}".utf8)))
 }
 
-/// Builds the MHD response, queues it (`MHD_queue_response`) and drops our reference.
+/// Queues `response` (`MHD_queue_response`): its prepared MHD response when it has one,
+/// otherwise one built now and dropped after queueing.
 private func queue(_ response: HTTPResponse, on connection: OpaquePointer, core: ServerCore) -> MHD_Result {
-    guard let mhdResponse = makeResponse(response.body) else { return .NO }
-    for field in response.headers {
-        _ = MHD_add_response_header(mhdResponse, field.name, field.value)
+    if let prepared = response.prepared, !core.draining.load(ordering: .relaxed) {
+        // MHD counts its own reference while the response is queued; ours lives in `prepared`.
+        return MHD_queue_response(connection, UInt32(response.status.rawValue), prepared.handle.pointer)
     }
+    guard let mhdResponse = makeMHDResponse(response) else { return .NO }
     if core.draining.load(ordering: .relaxed) {
         _ = MHD_add_response_header(mhdResponse, "Connection", "close")
     }
     let result = MHD_queue_response(connection, UInt32(response.status.rawValue), mhdResponse)
     MHD_destroy_response(mhdResponse)
     return result
+}
+
+/// Builds an MHD response with the body and every header of `response`.
+private func makeMHDResponse(_ response: HTTPResponse) -> OpaquePointer? {
+    guard let mhdResponse = makeResponse(response.body) else { return nil }
+    for field in response.headers {
+        _ = MHD_add_response_header(mhdResponse, field.name, field.value)
+    }
+    return mhdResponse
+}
+
+/// A response built once inside libmicrohttpd and queued for any number of requests.
+///
+/// For content that many clients fetch unchanged (a playlist between two changes): the per-request
+/// cost is one `MHD_queue_response`, with no allocation, no header copies and no body copy.
+public final class PreparedResponse: Sendable {
+    fileprivate let handle: ResponseHandle
+    /// The response as a value, with `prepared` pointing back here.
+    public let response: HTTPResponse
+
+    /// Builds the libmicrohttpd response (`MHD_create_response_from_buffer_with_free_callback_cls`,
+    /// `MHD_add_response_header`); nil if libmicrohttpd refuses.
+    public init?(_ response: HTTPResponse) {
+        guard let pointer = makeMHDResponse(response) else { return nil }
+        handle = ResponseHandle(pointer: pointer)
+        var value = response
+        value.prepared = nil
+        self.response = value
+    }
+
+    /// The response to hand to the server: the value plus this prepared form.
+    public var httpResponse: HTTPResponse {
+        var value = response
+        value.prepared = self
+        return value
+    }
+
+    deinit {
+        // Drops our reference; libmicrohttpd frees it once no connection is sending it.
+        MHD_destroy_response(handle.pointer)
+    }
+}
+
+/// An MHD response pointer. `@unchecked Sendable`: libmicrohttpd reference-counts responses under
+/// its own lock, and queueing one response on many connections from many threads is supported.
+private struct ResponseHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
 }
 
 /// Creates an MHD response over the body; shared bodies are sent without a copy.

@@ -14,6 +14,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
     private let logger: Logger
     private let clock: @Sendable () -> Timestamp
     private let ready = Atomic<Bool>(true)
+    private let errorCacheControl: String
 
     /// Creates the router over a new in-memory registry.
     public init(
@@ -27,6 +28,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
+        errorCacheControl = "max-age=\(configuration.targetDuration ?? 2)"
     }
 
     /// Whether `/readyz` reports ready; cleared when draining starts.
@@ -50,7 +52,14 @@ public final class Orchestrator: HTTPResponder, Sendable {
             response = try handle(route, request)
         } catch {
             if routeName == .unmatched { routeName = Router.name(forPath: request.path) }
-            response = ErrorMapping.response(for: error)
+            var mapped = ErrorMapping.response(for: error)
+            if routeName == .playlist {
+                // Browser players must be able to read playlist errors too; CDNs may keep them
+                // about one target duration (rfc8216bis Appendix B).
+                mapped.headers.add("Access-Control-Allow-Origin", "*")
+                mapped.headers.add("Cache-Control", errorCacheControl)
+            }
+            response = mapped
             if ErrorMapping.isUnexpected(error) {
                 logger.error(
                     "request failed",
@@ -81,7 +90,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
             guard let published = registry.playlist(stream: stream, rendition: rendition) else {
                 throw lookupError(stream, rendition)
             }
-            return published.response
+            return published.response(for: request.headers)
         case .registerSegment(let stream, let rendition):
             return try registerSegment(request, stream, rendition)
         case .endStream(let stream):
@@ -93,6 +102,17 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 body: .bytes(metrics.exposition(activeStreams: registry.activeStreamCount)))
         case .health:
             return Self.jsonResponse(.ok, #"{"status":"ok"}"#)
+        case .preflight(let allowed):
+            let methods = (allowed + [.options]).map(\.rawValue).joined(separator: ", ")
+            return HTTPResponse(
+                status: .noContent,
+                headers: HTTPHeaders([
+                    ("Access-Control-Allow-Origin", "*"),
+                    ("Access-Control-Allow-Methods", methods),
+                    ("Access-Control-Allow-Headers", "Range, If-None-Match, If-Modified-Since, Accept-Encoding"),
+                    ("Access-Control-Max-Age", "86400"),
+                    ("Allow", methods),
+                ]))
         case .readiness:
             return isReady
                 ? Self.jsonResponse(.ok, #"{"status":"ready"}"#)
@@ -150,6 +170,7 @@ extension Route {
         case .metrics: .metrics
         case .health: .health
         case .readiness: .readiness
+        case .preflight: .playlist
         }
     }
 }

@@ -9,6 +9,8 @@ enum Route: Equatable {
     case metrics
     case health
     case readiness
+    /// A CORS preflight (`OPTIONS`) for a playlist route.
+    case preflight(allowed: [HTTPMethod])
 
     /// Low-cardinality route names, used as the `route` label of metrics.
     enum Name: String, CaseIterable, Sendable {
@@ -35,6 +37,7 @@ enum RoutingError: Error, Equatable {
 /// Maps method and path to a `Route`.
 enum Router {
     private static let readMethods: [HTTPMethod] = [.get, .head]
+    private static let playlistMethods: [HTTPMethod] = [.get, .head, .options]
 
     /// The route name for metrics, without validating anything.
     static func name(forPath path: String) -> Route.Name {
@@ -63,8 +66,9 @@ enum Router {
             try require(method, in: [.post])
             return .registerSegment(try streamID(parts[2]), try renditionName(parts[4]))
         case (6, "streams") where parts[3] == "renditions" && parts[5] == "playlist.m3u8":
-            try require(method, in: readMethods)
-            return .playlist(try streamID(parts[2]), try renditionName(parts[4]))
+            try require(method, in: playlistMethods)
+            let route = Route.playlist(try streamID(parts[2]), try renditionName(parts[4]))
+            return method == .options ? .preflight(allowed: readMethods) : route
         case (4, "streams") where parts[3] == "end":
             try require(method, in: [.post])
             return .endStream(try streamID(parts[2]))
