@@ -7,7 +7,8 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages each target needs (installed only when missing).
 BUILD_PACKAGES := libmicrohttpd-dev pkg-config zlib1g-dev
-TEST_PACKAGES  := $(BUILD_PACKAGES)
+# ffmpeg plays the live playlist in a test; prometheus provides promtool.
+TEST_PACKAGES  := $(BUILD_PACKAGES) ffmpeg prometheus
 
 define apt_ensure
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -27,7 +27,7 @@ enum HLSOrchestrator {
         }
         let logger = Logger(label: "hls-orchestrator")
         let metricsRegistry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
+        MetricsSystem.bootstrap(DocumentedPrometheusFactory(registry: metricsRegistry))
 
         let application = buildApplication(configuration: configuration, logger: logger, metricsRegistry: metricsRegistry)
         let group = ServiceGroup(

@@ -18,18 +18,27 @@ public final class OrchestratorMetrics: Sendable {
 
     /// Buckets for request durations: a playlist GET takes microseconds, a held LL-HLS request
     /// up to a few target durations.
-    static let durationBuckets: [Duration] = [
+    public static let durationBuckets: [Duration] = [
         .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
         .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
         .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
         .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
     ]
 
+    /// `# HELP` text of each metric, so the exposition passes `promtool check metrics`.
+    public static let help: [String: String] = [
+        "hls_requests_total": "HTTP requests answered.",
+        "hls_errors_total": "HTTP answers with a 4xx or 5xx status.",
+        "hls_segments_registered_total": "Segments newly registered (answered 201).",
+        "hls_streams_ended_total": "Streams ended, each counted once.",
+        "hls_active_streams": "Streams known and not ended.",
+        "hls_http_request_duration_seconds": "Time to answer an HTTP request, by route.",
+    ]
+
     /// Registers every metric in `registry`.
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = Self.durationBuckets
+        let factory = DocumentedPrometheusFactory(registry: registry, help: Self.help, durationBuckets: Self.durationBuckets)
         requests = CoreMetrics.Counter(label: "hls_requests_total", factory: factory)
         errors = CoreMetrics.Counter(label: "hls_errors_total", factory: factory)
         segmentsRegistered = CoreMetrics.Counter(label: "hls_segments_registered_total", factory: factory)
@@ -70,4 +79,64 @@ public final class OrchestratorMetrics: Sendable {
         registry.emit(into: &buffer)
         return buffer
     }
+}
+
+/// A swift-metrics factory over swift-prometheus that registers known metrics with their `# HELP`
+/// text (the stock factory registers none) and delegates everything else unchanged.
+public struct DocumentedPrometheusFactory: MetricsFactory {
+    private let registry: PrometheusCollectorRegistry
+    private let base: PrometheusMetricsFactory
+    private let help: [String: String]
+    private let durationBuckets: [Duration]
+
+    /// A factory over `registry`; `help` maps metric names to their help text.
+    public init(
+        registry: PrometheusCollectorRegistry, help: [String: String] = OrchestratorMetrics.help,
+        durationBuckets: [Duration] = OrchestratorMetrics.durationBuckets
+    ) {
+        self.registry = registry
+        var base = PrometheusMetricsFactory(registry: registry)
+        base.defaultDurationHistogramBuckets = durationBuckets
+        self.base = base
+        self.help = help
+        self.durationBuckets = durationBuckets
+    }
+
+    public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        guard let text = help[label] else { return base.makeCounter(label: label, dimensions: dimensions) }
+        return registry.makeCounter(descriptor: descriptor(label, text), labels: dimensions)
+    }
+
+    public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        base.makeFloatingPointCounter(label: label, dimensions: dimensions)
+    }
+
+    public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        guard !aggregate, let text = help[label] else {
+            return base.makeRecorder(label: label, dimensions: dimensions, aggregate: aggregate)
+        }
+        return registry.makeGauge(descriptor: descriptor(label, text), labels: dimensions)
+    }
+
+    public func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
+        base.makeMeter(label: label, dimensions: dimensions)
+    }
+
+    public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        guard let text = help[label] else { return base.makeTimer(label: label, dimensions: dimensions) }
+        return registry.makeDurationHistogram(descriptor: descriptor(label, text), labels: dimensions, buckets: durationBuckets)
+    }
+
+    /// The full name is `label` itself: no namespace, subsystem or unit is added.
+    private func descriptor(_ label: String, _ text: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: label, unitName: "", helpText: text)
+    }
+
+    public func destroyCounter(_ handler: any CounterHandler) { base.destroyCounter(handler) }
+    public func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {
+        base.destroyFloatingPointCounter(handler)
+    }
+    public func destroyRecorder(_ handler: any RecorderHandler) { base.destroyRecorder(handler) }
+    public func destroyMeter(_ handler: any MeterHandler) { base.destroyMeter(handler) }
+    public func destroyTimer(_ handler: any TimerHandler) { base.destroyTimer(handler) }
 }
