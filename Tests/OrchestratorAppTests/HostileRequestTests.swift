@@ -1,0 +1,175 @@
+import Foundation
+import MicroHTTPD
+import OrchestratorApp
+import OrchestratorTesting
+import Testing
+
+/// One hostile request, sent raw, and the status it must get (nil: the server may close the
+/// connection without an answer, as libmicrohttpd does for some protocol violations).
+struct HostileCase: Sendable, CustomTestStringConvertible {
+    let name: String
+    let raw: [UInt8]
+    let expected: Set<Int>
+    var testDescription: String { name }
+
+    static func post(_ name: String, _ path: String, _ body: String, _ expected: Int...) -> HostileCase {
+        post(name, path, Array(body.utf8), expected)
+    }
+
+    static func post(_ name: String, _ path: String, _ body: [UInt8], _ expected: [Int]) -> HostileCase {
+        let head = "POST \(path) HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
+        return HostileCase(name: name, raw: Array(head.utf8) + body, expected: Set(expected))
+    }
+
+    static func raw(_ name: String, _ text: String, _ expected: Int...) -> HostileCase {
+        HostileCase(name: name, raw: Array(text.utf8), expected: Set(expected))
+    }
+}
+
+let segments = "/streams/victim/renditions/720p/segments"
+
+let hostileCases: [HostileCase] = [
+    .post("truncated JSON", segments, #"{"sequence": 7, "duration": 2.0, "path": "/7.ts""#, 400),
+    .post("JSON nested 200 deep", segments, String(repeating: "[", count: 200) + String(repeating: "]", count: 200), 400),
+    .post("sequence as float", segments, #"{"sequence": 7.0, "duration": 2.0, "path": "/7.ts"}"#, 400),
+    .post("sequence as exponent", segments, #"{"sequence": 7e0, "duration": 2.0, "path": "/7.ts"}"#, 400),
+    .post("sequence as string", segments, #"{"sequence": "7", "duration": 2.0, "path": "/7.ts"}"#, 400),
+    .post("sequence beyond 2^53", segments, #"{"sequence": 9007199254740993, "duration": 2.0, "path": "/7.ts"}"#, 400),
+    .post("sequence huge", segments, #"{"sequence": 1\#(String(repeating: "0", count: 400)), "duration": 2, "path": "/7.ts"}"#, 400),
+    .post("negative sequence", segments, #"{"sequence": -7, "duration": 2.0, "path": "/7.ts"}"#, 400),
+    .post("duration NaN literal", segments, #"{"sequence": 7, "duration": NaN, "path": "/7.ts"}"#, 400),
+    .post("duration infinite", segments, #"{"sequence": 7, "duration": 1e400, "path": "/7.ts"}"#, 400),
+    .post("duration negative zero", segments, #"{"sequence": 7, "duration": -0.0, "path": "/7.ts"}"#, 400),
+    .post("duration too long", segments, #"{"sequence": 7, "duration": 3601, "path": "/7.ts"}"#, 400),
+    .post("duration as string", segments, #"{"sequence": 7, "duration": "2", "path": "/7.ts"}"#, 400),
+    .post("path with newline tag injection", segments, #"{"sequence": 7, "duration": 2, "path": "/7.ts\n#EXT-X-ENDLIST"}"#, 400),
+    .post("path with carriage return", segments, #"{"sequence": 7, "duration": 2, "path": "/7.ts\r"}"#, 400),
+    .post("path with NUL", segments, #"{"sequence": 7, "duration": 2, "path": "/7\u0000.ts"}"#, 400),
+    .post("path starting with #", segments, ##"{"sequence": 7, "duration": 2, "path": "#EXT-X-ENDLIST"}"##, 400),
+    .post("path too long", segments, #"{"sequence": 7, "duration": 2, "path": "/\#(String(repeating: "a", count: 2048))"}"#, 400),
+    .post("path not a string", segments, #"{"sequence": 7, "duration": 2, "path": ["/7.ts"]}"#, 400),
+    .post("body is null", segments, "null", 400),
+    .post("body is a string", segments, #""hello""#, 400),
+    .post("invalid UTF-8", segments, Array(#"{"sequence": 7, "duration": 2, "path": "/"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8), [400]),
+    .post("lone surrogate escape", segments, #"{"sequence": 7, "duration": 2, "path": "/\uD800.ts"}"#, 400),
+    .post("trailing garbage", segments, #"{"sequence": 7, "duration": 2, "path": "/7.ts"} extra"#, 400),
+    .post("body over 64 KiB", segments, "{\"pad\":\"" + String(repeating: "x", count: 70_000) + "\"}", 413),
+    .post("stream id with slash (percent-encoded)", "/streams/a%2Fb/renditions/720p/segments", "{}", 404),
+    .post("stream id with newline (percent-encoded)", "/streams/a%0Ab/renditions/720p/segments", "{}", 400),
+    // libmicrohttpd decodes the path into a C string, so %00 cuts it short: no endpoint there.
+    .post("stream id with NUL (percent-encoded)", "/streams/a%00b/renditions/720p/segments", "{}", 400, 404),
+    .post("rendition is ..", "/streams/victim/renditions/%2e%2e/segments", "{}", 400),
+    .post("stream id of 129 characters", "/streams/\(String(repeating: "s", count: 129))/renditions/720p/segments", "{}", 400),
+    .post("stream id with unicode", "/streams/caf%C3%A9/renditions/720p/segments", "{}", 400),
+    .raw("unknown method", "BREW /streams/victim/renditions/720p/playlist.m3u8 HTTP/1.1\r\nHost: t\r\n\r\n", 405),
+    .raw("TRACE", "TRACE / HTTP/1.1\r\nHost: t\r\n\r\n", 404, 405),
+    .raw("not HTTP at all", "\u{16}\u{03}\u{01}\u{02}\u{00}\u{01}\u{00}\u{01}\u{fc}\r\n\r\n", 400, 505),
+    // libmicrohttpd is lenient here by default; either answer is harmless.
+    .raw("HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\n\r\n", 200, 400),
+    .raw("header line without colon", "GET /healthz HTTP/1.1\r\nHost: t\r\nbroken header\r\n\r\n", 400),
+    .raw("header of 100 KiB", "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: \(String(repeating: "b", count: 100_000))\r\n\r\n", 400, 413, 431),
+    .raw("URL of 100 KiB", "GET /\(String(repeating: "u", count: 100_000)) HTTP/1.1\r\nHost: t\r\n\r\n", 400, 404, 414),
+    .raw("chunked body over the cap", "POST \(segments) HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + "10000\r\n\(String(repeating: "c", count: 65536))\r\n10000\r\n\(String(repeating: "c", count: 65536))\r\n0\r\n\r\n", 413),
+    .raw("bad chunk size", "POST \(segments) HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400),
+]
+
+@Suite struct HostileRequestTests {
+    /// Sends `raw` on a new connection and returns the status (nil if the server just closed).
+    static func send(_ raw: [UInt8], port: UInt16) async throws -> (status: Int?, response: HTTPClientResponse?) {
+        try await offPool {
+            let connection = try HTTPClientConnection(port: port, timeout: .seconds(5))
+            do {
+                try connection.write(raw)
+            } catch HTTPClientError.sendFailed {
+                // The server may stop reading an oversized request and reset; read what it said.
+            }
+            do {
+                let response = try connection.readResponse()
+                return (response.status.rawValue, response)
+            } catch HTTPClientError.connectionClosed {
+                return (nil, nil)
+            }
+        }
+    }
+
+    @Test("each hostile request gets its 4xx (JSON when it reached the service) and the playlist stays correct", arguments: hostileCases)
+    func hostile(_ hostile: HostileCase) async throws {
+        let app = try TestApplication()
+        for sequence in 0..<3 { _ = try await app.register("victim", "720p", sequence) }
+        let before = try await app.get("/streams/victim/renditions/720p/playlist.m3u8").text
+
+        let (status, response) = try await Self.send(hostile.raw, port: app.port)
+        if let status {
+            #expect(hostile.expected.contains(status), "\(hostile.name): got \(status)")
+            if let response, status >= 400, response.headers["Content-Type"] == "application/json" {
+                #expect(try jsonObject(response)["error"] is String)
+            }
+        } else {
+            #expect(hostile.expected.contains(400), "\(hostile.name): connection closed without an answer")
+        }
+
+        // The service still answers, with the very same playlist.
+        let after = try await app.get("/streams/victim/renditions/720p/playlist.m3u8")
+        #expect(after.status == .ok)
+        #expect(after.text == before)
+        #expect(after.text == expectedPlaylist("720p", 0...2))
+        await app.shutdown()
+    }
+
+    @Test("slow clients holding half-sent requests do not starve others")
+    func slowClients() async throws {
+        let app = try TestApplication { $0.connectionTimeoutSeconds = 2 }
+        let port = app.port
+        // 200 connections that send half a request line and then nothing.
+        let holders = try await offPool {
+            try (0..<200).map { _ in
+                let connection = try HTTPClientConnection(port: port)
+                try connection.write(Array("GET /streams/x/renditions/y/playl".utf8))
+                return UncheckedBox(connection)
+            }
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        for sequence in 0..<20 {
+            #expect(try await app.register("busy", "720p", sequence).status == .created)
+        }
+        #expect(try await app.get("/streams/busy/renditions/720p/playlist.m3u8").status == .ok)
+        #expect(clock.now - started < .seconds(2), "others must be served while slow clients wait")
+        // The idle half-requests are dropped after CONNECTION_TIMEOUT (2 s), without an answer.
+        let outcome = try await offPool { () -> HTTPClientError? in
+            do {
+                _ = try holders[0].value.readResponse()
+                return nil
+            } catch {
+                return error as? HTTPClientError
+            }
+        }
+        #expect(outcome == .connectionClosed)
+        #expect(clock.now - started < .seconds(4))
+        await app.shutdown()
+    }
+
+    @Test("MAX_CONNECTIONS_PER_IP refuses connections beyond the limit and serves the rest")
+    func perAddressLimit() async throws {
+        let app = try TestApplication { $0.maxConnectionsPerIP = 4 }
+        let port = app.port
+        let outcome = try await offPool { () -> (served: Int, refused: Int) in
+            let open = try (0..<4).map { _ in try HTTPClientConnection(port: port) }
+            for connection in open { _ = try connection.request(.get, "/healthz") }
+            var refused = 0
+            let extra = try HTTPClientConnection(port: port)
+            do {
+                _ = try extra.request(.get, "/healthz")
+            } catch {
+                refused += 1
+            }
+            var served = 0
+            for connection in open where (try? connection.request(.get, "/healthz").status) == .ok { served += 1 }
+            return (served, refused)
+        }
+        #expect(outcome.served == 4)
+        #expect(outcome.refused == 1)
+        await app.shutdown()
+    }
+}
