@@ -13,6 +13,29 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let put = HTTPMethod(rawValue: "PUT")
     public static let delete = HTTPMethod(rawValue: "DELETE")
     public static let options = HTTPMethod(rawValue: "OPTIONS")
+
+    /// The method named by a C string; the common methods need no new string.
+    init(cString: UnsafePointer<CChar>) {
+        /// Whether the C string is exactly `literal` (stops at the first difference or NUL).
+        func equals(_ literal: StaticString) -> Bool {
+            var index = 0
+            let count = literal.utf8CodeUnitCount
+            while index < count {
+                guard UInt8(bitPattern: cString[index]) == literal.utf8Start[index] else { return false }
+                index += 1
+            }
+            return cString[count] == 0
+        }
+        if equals("GET") {
+            self = .get
+        } else if equals("POST") {
+            self = .post
+        } else if equals("HEAD") {
+            self = .head
+        } else {
+            self.init(rawValue: String(cString: cString))
+        }
+    }
 }
 
 /// An HTTP status code with its reason phrase.

@@ -24,6 +24,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxBodyBytes: Int
     /// Listen backlog (`MHD_OPTION_LISTEN_BACKLOG_SIZE`).
     public var listenBacklog: Int
+    /// The request header fields handed to the responder; nil hands over every field.
+    ///
+    /// Naming the few fields a service reads saves copying every header of every request into
+    /// Swift strings on the hot path; fields not named are invisible to the responder.
+    public var requestHeaderNames: [String]?
 
     public init(
         port: UInt16 = 8080,
@@ -33,7 +38,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         perIPConnectionLimit: Int = 0,
         connectionTimeoutSeconds: Int = 30,
         maxBodyBytes: Int = 64 * 1024,
-        listenBacklog: Int = 1024
+        listenBacklog: Int = 1024,
+        requestHeaderNames: [String]? = nil
     ) {
         self.port = port
         self.bindAddress = bindAddress
@@ -43,6 +49,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.connectionTimeoutSeconds = connectionTimeoutSeconds
         self.maxBodyBytes = maxBodyBytes
         self.listenBacklog = listenBacklog
+        self.requestHeaderNames = requestHeaderNames
     }
 }
 
@@ -97,7 +104,8 @@ public final class MicroHTTPServer: Sendable {
                     connection_limit: UInt32(clamping: configuration.connectionLimit),
                     per_ip_connection_limit: UInt32(clamping: configuration.perIPConnectionLimit),
                     connection_timeout: UInt32(clamping: configuration.connectionTimeoutSeconds),
-                    connection_memory_limit: 64 * 1024,
+                    // libmicrohttpd's default; the pool is cleared between requests, so bigger costs.
+                    connection_memory_limit: 32 * 1024,
                     listen_backlog: UInt32(clamping: configuration.listenBacklog),
                     bind_ipv4: bind,
                     completed: requestCompletedTrampoline,
@@ -229,45 +237,36 @@ final class ServerCore: Sendable {
 
 /// Per-request state between the calls of the access handler, owned by libmicrohttpd's
 /// `con_cls` slot (one retain per request, released in `requestCompletedTrampoline`).
-/// Only touched by the worker thread currently serving its connection.
+/// Only created for a request with a body or a suspension; only touched by the worker thread
+/// currently serving its connection.
 private final class RequestContext {
-    let method: HTTPMethod
-    let path: String
-    let query: [(name: String, value: String?)]
-    let headers: HTTPHeaders
     var body: [UInt8] = []
     var discardedBytes = 0
     var suspended: SuspendedRequest?
-
-    init(method: HTTPMethod, path: String, query: [(name: String, value: String?)], headers: HTTPHeaders) {
-        self.method = method
-        self.path = path
-        self.query = query
-        self.headers = headers
-    }
 }
+
+/// What `con_cls` holds for a request that needs no state of its own (no body, not suspended):
+/// a fixed address, never dereferenced, that only says "the first call has happened".
+/// `nonisolated(unsafe)`: an immutable address that is compared, never read or written.
+nonisolated(unsafe) private let statelessRequest = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
 // MARK: - Trampolines
 
 /// `MHD_AccessHandlerCallback`: called on the first line+headers, on every body chunk, and once
-/// the request is complete (and again after a suspended connection is resumed).
+/// the request is complete (and again after a suspended connection is resumed). libmicrohttpd
+/// passes `url` and `method` on every call, so they are read on the call that answers.
 private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
     cls, connection, url, method, _, uploadData, uploadDataSize, conCls in
     guard let cls, let connection, let uploadDataSize, let conCls else { return .NO }
     let core = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
 
-    guard let existing = conCls.pointee else {
-        // First call: headers only. Copy everything out of C memory now; answer on a later call
-        // (a response queued on this call makes MHD close the connection).
-        let context = RequestContext(
-            method: HTTPMethod(rawValue: method.map { String(cString: $0) } ?? "GET"),
-            path: url.map { String(cString: $0) } ?? "/",
-            query: collectValues(connection, kind: .GET_ARGUMENT_KIND),
-            headers: HTTPHeaders(collectValues(connection, kind: .HEADER_KIND).map { ($0.name, $0.value ?? "") })
-        )
+    guard let slot = conCls.pointee else {
+        // First call: headers only. Answer on a later call (a response queued on this call
+        // makes MHD close the connection) — except to refuse a body declared too large.
         core.inFlight.add(1, ordering: .relaxed)
-        conCls.pointee = Unmanaged.passRetained(context).toOpaque()  // released in requestCompletedTrampoline
-        if let declared = context.headers["Content-Length"].flatMap({ Int($0) }),
+        conCls.pointee = statelessRequest
+        if let declared = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
+            .flatMap({ Int(String(cString: $0)) }),
             declared > core.configuration.maxBodyBytes
         {
             // Refusing before reading the body: MHD discards it and closes the connection.
@@ -275,42 +274,46 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
         }
         return .YES
     }
-    let context = Unmanaged<RequestContext>.fromOpaque(existing).takeUnretainedValue()
+    var context = slot == statelessRequest ? nil : Unmanaged<RequestContext>.fromOpaque(slot).takeUnretainedValue()
 
     if uploadDataSize.pointee > 0 {
+        let state = context ?? attachContext(to: conCls)
         let size = uploadDataSize.pointee
-        if context.discardedBytes == 0, context.body.count + size <= core.configuration.maxBodyBytes,
-            let uploadData
-        {
-            context.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: size))
+        if state.discardedBytes == 0, state.body.count + size <= core.configuration.maxBodyBytes, let uploadData {
+            state.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: size))
         } else {
-            context.discardedBytes += size
+            state.discardedBytes += size
             // A chunked body far past the cap is not read to its end: drop the connection.
-            if context.discardedBytes > 16 * core.configuration.maxBodyBytes { return .NO }
+            if state.discardedBytes > 16 * core.configuration.maxBodyBytes { return .NO }
         }
         uploadDataSize.pointee = 0
         return .YES
     }
 
-    if let suspended = context.suspended {
+    if let suspended = context?.suspended {
         // Called again after MHD_resume_connection.
         guard let response = suspended.takeAnswer() else { return .YES }
         core.parked.withLock { _ = $0.remove(suspended) }
         return queue(response, on: connection, core: core)
     }
-    if context.discardedBytes > 0 {
+    if let context, context.discardedBytes > 0 {
         return queue(tooLargeResponse(core), on: connection, core: core)
     }
 
+    // The request is complete: copy what the responder needs out of C memory.
     let request = HTTPRequest(
-        method: context.method, path: context.path, query: context.query,
-        headers: context.headers, body: context.body)
+        method: method.map { HTTPMethod(cString: $0) } ?? .get,
+        path: url.map { String(cString: $0) } ?? "/",
+        query: collectValues(connection, kind: .GET_ARGUMENT_KIND),
+        headers: requestHeaders(connection, names: core.configuration.requestHeaderNames),
+        body: context?.body ?? [])
     let suspender = RequestSuspender(connection: ConnectionHandle(pointer: connection))
     switch core.responder.reply(to: request, suspender: suspender) {
     case .response(let response):
         return queue(response, on: connection, core: core)
     case .suspended(let suspended):
-        context.suspended = suspended
+        if context == nil { context = attachContext(to: conCls) }
+        context?.suspended = suspended
         let early = suspended.parkUnlessAnswered {
             core.parked.withLock { _ = $0.insert(suspended) }
             MHD_suspend_connection(connection)
@@ -320,17 +323,25 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
     }
 }
 
+/// Puts a new `RequestContext` in the request's `con_cls` slot, replacing the stateless marker.
+private func attachContext(to slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> RequestContext {
+    let context = RequestContext()
+    slot.pointee = Unmanaged.passRetained(context).toOpaque()  // released in requestCompletedTrampoline
+    return context
+}
+
 /// `MHD_RequestCompletedCallback`: the request is over (answered, aborted or timed out).
 private let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, _, conCls, _ in
-    guard let cls, let conCls, let raw = conCls.pointee else { return }
+    guard let cls, let conCls, let slot = conCls.pointee else { return }
     let core = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
-    // The release matching the passRetained of the access handler's first call.
-    let context = Unmanaged<RequestContext>.fromOpaque(raw).takeRetainedValue()
     conCls.pointee = nil
+    core.inFlight.subtract(1, ordering: .relaxed)
+    guard slot != statelessRequest else { return }
+    // The release matching the passRetained in attachContext.
+    let context = Unmanaged<RequestContext>.fromOpaque(slot).takeRetainedValue()
     if let suspended = context.suspended {
         core.parked.withLock { _ = $0.remove(suspended) }
     }
-    core.inFlight.subtract(1, ordering: .relaxed)
 }
 
 /// `MHD_ContentReaderFreeCallback` for shared bodies: drops the response's reference.
@@ -360,6 +371,21 @@ private func collectValues(_ connection: OpaquePointer, kind: MHD_ValueKind) -> 
             }, pointer)
     }
     return values
+}
+
+/// The request's header fields: only `names` when given (`MHD_lookup_connection_value` each),
+/// else all of them.
+private func requestHeaders(_ connection: OpaquePointer, names: [String]?) -> HTTPHeaders {
+    guard let names else {
+        return HTTPHeaders(collectValues(connection, kind: .HEADER_KIND).map { ($0.name, $0.value ?? "") })
+    }
+    var headers = HTTPHeaders()
+    for name in names {
+        if let value = MHD_lookup_connection_value(connection, .HEADER_KIND, name) {
+            headers.add(name, String(cString: value))
+        }
+    }
+    return headers
 }
 
 private func tooLargeResponse(_ core: ServerCore) -> HTTPResponse {

@@ -27,7 +27,8 @@ public final class Application: Service, Sendable {
                 connectionLimit: configuration.maxConnections,
                 perIPConnectionLimit: configuration.maxConnectionsPerIP,
                 connectionTimeoutSeconds: configuration.connectionTimeoutSeconds,
-                maxBodyBytes: configuration.maxRequestBodyBytes),
+                maxBodyBytes: configuration.maxRequestBodyBytes,
+                requestHeaderNames: Orchestrator.requestHeaderNames),
             responder: orchestrator)
     }
 

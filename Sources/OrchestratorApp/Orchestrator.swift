@@ -31,6 +31,9 @@ public final class Orchestrator: HTTPResponder, Sendable {
         errorCacheControl = "max-age=\(configuration.targetDuration ?? 2)"
     }
 
+    /// The request header fields the handlers read; the server copies no others.
+    public static let requestHeaderNames = ["Accept-Encoding", "If-None-Match", "Content-Type", "Origin"]
+
     /// Whether `/readyz` reports ready; cleared when draining starts.
     public var isReady: Bool {
         get { ready.load(ordering: .relaxed) }

@@ -41,8 +41,8 @@ enum Router {
 
     /// The route name for metrics, without validating anything.
     static func name(forPath path: String) -> Route.Name {
-        let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        switch (parts.count, parts.last.map { String(decoding: $0, as: UTF8.self) }) {
+        let parts = PathComponents(path)
+        switch (parts.count, parts.last) {
         case (6, "playlist.m3u8"): return .playlist
         case (6, "segments"): return .registerSegment
         case (4, "end"): return .endStream
@@ -55,20 +55,18 @@ enum Router {
 
     /// Matches `method` and `path`.
     /// - Throws: `RoutingError` for an unknown path, a wrong method or a bad path parameter.
-    /// - Complexity: O(*n*) in the length of the path.
+    /// - Complexity: O(*n*) in the length of the path; no allocation for a valid path.
     static func route(method: HTTPMethod, path: String) throws(RoutingError) -> Route {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0].isEmpty, parts[1] != "" || parts.count > 2 else {
-            throw .notFound(path: path)
-        }
+        let parts = PathComponents(path)
+        guard parts.count >= 2, parts[0].isEmpty else { throw .notFound(path: path) }
         switch (parts.count, parts[1]) {
-        case (6, "streams") where parts[3] == "renditions" && parts[5] == "segments":
-            try require(method, in: [.post])
-            return .registerSegment(try streamID(parts[2]), try renditionName(parts[4]))
         case (6, "streams") where parts[3] == "renditions" && parts[5] == "playlist.m3u8":
             try require(method, in: playlistMethods)
             let route = Route.playlist(try streamID(parts[2]), try renditionName(parts[4]))
             return method == .options ? .preflight(allowed: readMethods) : route
+        case (6, "streams") where parts[3] == "renditions" && parts[5] == "segments":
+            try require(method, in: [.post])
+            return .registerSegment(try streamID(parts[2]), try renditionName(parts[4]))
         case (4, "streams") where parts[3] == "end":
             try require(method, in: [.post])
             return .endStream(try streamID(parts[2]))
@@ -107,4 +105,59 @@ enum Router {
             throw .invalidParameter(name: "rendition", message: error.message)
         }
     }
+}
+
+/// The `/`-separated components of a path, found by scanning its UTF-8 bytes once.
+///
+/// Keeps up to seven components inline (no array); `count` is the real number, so a longer path
+/// is still recognised as unknown. A path `/a/b` has the components "", "a", "b".
+struct PathComponents {
+    private(set) var count = 0
+    private var storage: (Substring, Substring, Substring, Substring, Substring, Substring, Substring) =
+        ("", "", "", "", "", "", "")
+    private static let capacity = 7
+
+    init(_ path: String) {
+        let utf8 = path.utf8
+        var start = utf8.startIndex
+        var index = start
+        while index != utf8.endIndex {
+            if utf8[index] == UInt8(ascii: "/") {
+                append(path[start..<index])
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        append(path[start..<utf8.endIndex])
+    }
+
+    private mutating func append(_ component: Substring) {
+        switch count {
+        case 0: storage.0 = component
+        case 1: storage.1 = component
+        case 2: storage.2 = component
+        case 3: storage.3 = component
+        case 4: storage.4 = component
+        case 5: storage.5 = component
+        case 6: storage.6 = component
+        default: break
+        }
+        count += 1
+    }
+
+    /// Component `index` (below `min(count, 7)`).
+    subscript(index: Int) -> Substring {
+        switch index {
+        case 0: storage.0
+        case 1: storage.1
+        case 2: storage.2
+        case 3: storage.3
+        case 4: storage.4
+        case 5: storage.5
+        default: storage.6
+        }
+    }
+
+    /// The last component, if the path has at most seven.
+    var last: Substring? { count >= 1 && count <= Self.capacity ? self[count - 1] : nil }
 }
