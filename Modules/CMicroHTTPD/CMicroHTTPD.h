@@ -74,4 +74,13 @@ static inline unsigned int CMicroHTTPD_current_connections(struct MHD_Daemon *da
     return info == NULL ? 0 : info->num_connections;
 }
 
+/// The socket of a connection: MHD_get_connection_info(MHD_CONNECTION_INFO_CONNECTION_FD);
+/// -1 if unknown.
+static inline int CMicroHTTPD_connection_fd(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info == NULL ? -1 : info->connect_fd;
+}
+
 #endif

@@ -312,6 +312,15 @@ public final class SuspendedRequest: Sendable, Hashable {
         }
     }
 
+    /// Runs `body` with the connection while it is parked (under the lock that `resume` takes, so
+    /// the connection cannot be woken and freed meanwhile); returns nil when it is not parked.
+    func withParkedConnection<R>(_ body: (ConnectionHandle) -> R) -> R? {
+        state.withLock { state in
+            guard case .parked = state else { return nil }
+            return body(connection)
+        }
+    }
+
     /// Takes the answer after the connection was woken; nil if there is none (a spurious call).
     func takeAnswer() -> HTTPResponse? {
         state.withLock { state in

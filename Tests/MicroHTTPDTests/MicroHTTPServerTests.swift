@@ -1,3 +1,4 @@
+import Foundation
 import MicroHTTPD
 import OrchestratorTesting
 import Synchronization
@@ -214,6 +215,32 @@ struct ProbeResponder: HTTPResponder {
             #expect(second.status == .ok)
             #expect(second.headers["Connection"]?.lowercased() == "close")
             #expect(await server.drain(timeout: .seconds(5)))
+        }
+    }
+
+    @Test("a parked request whose client hangs up is released; one still waiting is not")
+    func releaseDisconnected() async throws {
+        try await withServer { server, parked in
+            let port = server.port
+            let staying = try await offPool { () -> UncheckedBox<HTTPClientConnection> in
+                let connection = try HTTPClientConnection(port: port)
+                try connection.write(Array("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+                return UncheckedBox(connection)
+            }
+            try await offPool {
+                let leaving = try HTTPClientConnection(port: port)
+                try leaving.write(Array("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+                Thread.sleep(forTimeInterval: 0.1)
+                leaving.close()
+            }
+            #expect(try await waitUntil { parked.count == 2 })
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(server.releaseDisconnectedRequests() == 1)
+            #expect(server.releaseDisconnectedRequests() == 0)
+            #expect(try await waitUntil { server.suspendedRequests == 1 })
+            parked.resumeAll(with: HTTPResponse(status: .ok, body: .bytes(Array("late".utf8))))
+            let response = try await offPool { try staying.value.readResponse() }
+            #expect(response.text == "late")
         }
     }
 
