@@ -4,11 +4,19 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 BIN        := hls-orchestrator
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Units of installed software go to $(PREFIX)/lib/systemd/system: /usr/lib/systemd/system with
+# PREFIX=/usr, as distribution packages do, and /usr/local/lib/systemd/system by default; both are
+# on systemd's unit search path, and /etc/systemd/system stays the administrator's (overrides).
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+# Configuration is host state: /etc, whatever the PREFIX (the unit's EnvironmentFile= reads it).
+CONFIG_DIR       ?= /etc/hls-orchestrator
 
 # Debian packages each target needs (installed only when missing).
 BUILD_PACKAGES := libmicrohttpd-dev pkg-config zlib1g-dev
 # ffmpeg plays the live playlist in a test; prometheus provides promtool.
 TEST_PACKAGES  := $(BUILD_PACKAGES) ffmpeg prometheus
+# make bench: load generator, the nginx reference, a C compiler for the libmicrohttpd floor.
+BENCH_PACKAGES := $(BUILD_PACKAGES) wrk nginx gcc libc6-dev python3 curl procps
 
 define apt_ensure
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -19,7 +27,7 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: all deps test-deps build release run test clean
+.PHONY: all deps test-deps build release run test lint install uninstall clean
 
 all: build
 
@@ -39,10 +47,48 @@ release: deps
 run: release
 	exec .build/release/$(BIN)
 
-## test: every test: unit, integration over real sockets, and the executable as a subprocess
+## test: every test: unit, integration over real sockets, the executable as a subprocess, and
+## the deploy checks (systemd-analyze verify, hadolint, promtool check config, compose wiring)
 test: test-deps
 	$(SWIFT) build --build-tests
+	deploy/check.sh "$$($(SWIFT) build --show-bin-path)/$(BIN)"
 	$(SWIFT) test --skip-build
+
+## lint: the deploy checks alone (deploy/check.sh); each installs its tool when missing
+lint: build
+	deploy/check.sh "$$($(SWIFT) build --show-bin-path)/$(BIN)"
+
+## install: release binary to $(PREFIX)/bin, systemd unit to $(SYSTEMD_UNIT_DIR), example
+## configuration to $(CONFIG_DIR) (an existing one is kept); DESTDIR stages for packaging
+install: release
+	install -D -m 0755 .build/release/$(BIN) $(DESTDIR)$(PREFIX)/bin/$(BIN)
+	install -d -m 0755 $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	sed -e 's|^ExecStart=/usr/local/bin/|ExecStart=$(PREFIX)/bin/|' \
+		-e 's|^EnvironmentFile=-/etc/hls-orchestrator/|EnvironmentFile=-$(CONFIG_DIR)/|' deploy/systemd/$(BIN).service \
+		> $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$(BIN).service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$(BIN).service
+	install -d -m 0755 $(DESTDIR)$(CONFIG_DIR)
+	@if [ -e $(DESTDIR)$(CONFIG_DIR)/$(BIN).env ]; then \
+		echo "keeping $(DESTDIR)$(CONFIG_DIR)/$(BIN).env (the new example is deploy/systemd/$(BIN).env)"; \
+	else \
+		install -m 0644 deploy/systemd/$(BIN).env $(DESTDIR)$(CONFIG_DIR)/$(BIN).env; \
+	fi
+	@[ -n "$(DESTDIR)" ] || echo "then: systemctl daemon-reload && systemctl enable --now $(BIN)"
+
+## uninstall: remove the binary and the unit; the configuration in $(CONFIG_DIR) stays
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/$(BIN) $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$(BIN).service
+
+## bench: release build vs the libmicrohttpd floor and nginx on loopback (wrk); writes bench/RESULTS.md
+.PHONY: bench bench-micro
+bench:
+	$(call apt_ensure,$(BENCH_PACKAGES))
+	BENCH_CMDLINE="make bench" bench/bench.sh
+
+## bench-micro: renderer and registry alone (ordo-one/benchmark): time and allocations per operation
+bench-micro:
+	$(call apt_ensure,$(BUILD_PACKAGES))
+	bench/micro/run.sh
 
 clean:
 	rm -rf .build

@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "HLSOrchestrator",
             dependencies: [
-                "OrchestratorApp",
+                "OrchestratorApp", "MicroHTTPD",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

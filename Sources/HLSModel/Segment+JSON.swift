@@ -6,6 +6,9 @@ extension Segment {
     /// - `duration` (required): a JSON number of seconds, greater than 0 and at most 3600,
     ///   rounded to the nearest millisecond.
     /// - `path` (required): a JSON string valid as a ``SegmentPath``.
+    /// - `program_date_time` (optional): an RFC 3339 date-time string with a time zone, see
+    ///   ``Timestamp/init(rfc3339:field:)``.
+    /// - `bytes` (optional): the segment's size, a JSON integer literal in `0...2^53`.
     ///
     /// Unknown fields are ignored; a `null` field counts as missing.
     /// - Throws: ``ValidationError`` with one sentence about the first field that is wrong.
@@ -49,10 +52,38 @@ extension Segment {
             throw ValidationError("path must be a string")
         }
 
-        self.init(sequence: sequence, duration: duration, path: path)
+        var programDateTime: Timestamp?
+        switch fields["program_date_time"] {
+        case nil, .null?:
+            programDateTime = nil
+        case .string(let text)?:
+            programDateTime = try Timestamp(rfc3339: text, field: "program_date_time")
+        default:
+            throw ValidationError("program_date_time \(Timestamp.rfc3339Message)")
+        }
+
+        var byteCount: UInt64?
+        switch fields["bytes"] {
+        case nil, .null?:
+            byteCount = nil
+        case .number(let number)?:
+            guard let value = number.int64Value, value >= 0, UInt64(value) <= Segment.maximumByteCount else {
+                throw ValidationError(Self.bytesMessage)
+            }
+            byteCount = UInt64(value)
+        default:
+            throw ValidationError(Self.bytesMessage)
+        }
+
+        self.init(
+            sequence: sequence, duration: duration, path: path,
+            programDateTime: programDateTime, byteCount: byteCount)
     }
 
-    private static func isJSONWhitespace(_ byte: UInt8) -> Bool {
+    /// The sentence used when `bytes` is not accepted.
+    static let bytesMessage = "bytes must be an integer from 0 to \(Segment.maximumByteCount)"
+
+    static func isJSONWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
 }

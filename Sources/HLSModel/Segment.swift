@@ -1,4 +1,8 @@
-/// One media segment as registered by the transcoder: its sequence number, duration and URI.
+/// One media segment as registered by the transcoder: its sequence number, duration and URI,
+/// plus optional metadata.
+///
+/// Equality (`==`) compares every field. Whether a repeated registration is the *same* segment
+/// is ``isSameMedia(as:)``: only sequence, duration and path count there.
 public struct Segment: Equatable, Sendable {
     /// The media sequence number (RFC 8216 §3).
     public let sequence: SequenceNumber
@@ -6,11 +10,37 @@ public struct Segment: Equatable, Sendable {
     public let duration: SegmentDuration
     /// The URI written on the line after `#EXTINF`.
     public let path: SegmentPath
+    /// The wall-clock instant of the segment's first sample, written as
+    /// `#EXT-X-PROGRAM-DATE-TIME` (RFC 8216 §4.3.2.6); `nil` when not given.
+    public let programDateTime: Timestamp?
+    /// The size of the segment in bytes, in `0...2^53`, used to compute bandwidth; `nil` when
+    /// not given.
+    public let byteCount: UInt64?
 
-    /// Creates a segment from already validated parts.
-    public init(sequence: SequenceNumber, duration: SegmentDuration, path: SegmentPath) {
+    /// The largest accepted ``byteCount``, 2^53.
+    public static let maximumByteCount: UInt64 = 1 << 53
+
+    /// Creates a segment from already validated parts (`byteCount` must be at most 2^53).
+    public init(
+        sequence: SequenceNumber,
+        duration: SegmentDuration,
+        path: SegmentPath,
+        programDateTime: Timestamp? = nil,
+        byteCount: UInt64? = nil
+    ) {
+        precondition((byteCount ?? 0) <= Self.maximumByteCount, "byteCount above 2^53")
         self.sequence = sequence
         self.duration = duration
         self.path = path
+        self.programDateTime = programDateTime
+        self.byteCount = byteCount
+    }
+
+    /// Whether `other` is a repeat of this segment: same sequence, duration and path.
+    ///
+    /// The optional ``programDateTime`` and ``byteCount`` take no part: a retry that differs
+    /// only there is a duplicate, and the first registration wins.
+    public func isSameMedia(as other: Segment) -> Bool {
+        sequence == other.sequence && duration == other.duration && path == other.path
     }
 }

@@ -2,6 +2,7 @@
 import Foundation
 import Logging
 import Metrics
+import MicroHTTPD
 import OrchestratorApp
 import Prometheus
 import ServiceLifecycle
@@ -10,6 +11,14 @@ import UnixSignals
 @main
 enum HLSOrchestrator {
     static func main() async {
+        switch CommandLine.arguments.dropFirst().first {
+        case nil: break
+        case "healthcheck": exit(healthcheck())
+        default:
+            FileHandle.standardError.write(Data("usage: hls-orchestrator [healthcheck]\n".utf8))
+            exit(2)
+        }
+
         let configuration: AppConfiguration
         do {
             configuration = try loadConfiguration()
@@ -29,7 +38,10 @@ enum HLSOrchestrator {
         let metricsRegistry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(DocumentedPrometheusFactory(registry: metricsRegistry))
 
-        let application = buildApplication(configuration: configuration, logger: logger, metricsRegistry: metricsRegistry)
+        // NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID: systemd's protocol, from the process only.
+        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        let application = buildApplication(
+            configuration: configuration, logger: logger, metricsRegistry: metricsRegistry, notifier: notifier)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -38,6 +50,26 @@ enum HLSOrchestrator {
         } catch {
             logger.error("service stopped with an error", metadata: ["error.type": "\(type(of: error))", "error.message": "\(error)"])
             exit(1)
+        }
+    }
+
+    /// `hls-orchestrator healthcheck`: GET /healthz of the server configured by the same
+    /// environment and `.env`, on loopback unless it binds one address. Exit status 0 when it
+    /// answers 200, else 1 (for Docker's HEALTHCHECK; the runtime image has no curl).
+    static func healthcheck() -> Int32 {
+        do {
+            let configuration = try loadConfiguration()
+            let host = configuration.bindAddress == "0.0.0.0" ? "127.0.0.1" : configuration.bindAddress
+            let connection = try HTTPClientConnection(host: host, port: configuration.port, timeout: .seconds(3))
+            let response = try connection.request(.get, "/healthz")
+            guard response.status == .ok else {
+                FileHandle.standardError.write(Data("hls-orchestrator: /healthz answered \(response.status)\n".utf8))
+                return 1
+            }
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("hls-orchestrator: health check failed: \(error)\n".utf8))
+            return 1
         }
     }
 

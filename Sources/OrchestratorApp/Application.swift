@@ -14,11 +14,13 @@ public final class Application: Service, Sendable {
     public let orchestrator: Orchestrator
     private let server: MicroHTTPServer
     private let logger: Logger
+    private let notifier: SystemdNotifier
 
-    init(configuration: AppConfiguration, orchestrator: Orchestrator, logger: Logger) {
+    init(configuration: AppConfiguration, orchestrator: Orchestrator, logger: Logger, notifier: SystemdNotifier) {
         self.configuration = configuration
         self.orchestrator = orchestrator
         self.logger = logger
+        self.notifier = notifier
         server = MicroHTTPServer(
             configuration: ServerConfiguration(
                 port: configuration.port,
@@ -48,15 +50,44 @@ public final class Application: Service, Sendable {
     public var port: UInt16 { server.port }
 
     /// Serves until graceful shutdown (SIGTERM/SIGINT through the ServiceGroup) or cancellation.
+    ///
+    /// Under systemd (`Type=notify`) it sends `READY=1` once the listener accepts connections,
+    /// and `WATCHDOG=1` at half of `WatchdogSec=` until draining starts.
     public func run() async throws {
         try start()
-        try? await gracefulShutdown()
+        notify([.ready, .status("Serving on \(configuration.bindAddress):\(port)")])
+        await withDiscardingTaskGroup { group in
+            if let interval = notifier.watchdogPingInterval {
+                group.addTask { await self.pingWatchdog(every: interval) }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
         await shutdown()
+    }
+
+    /// Sends `WATCHDOG=1` every `interval` until cancelled.
+    private func pingWatchdog(every interval: Duration) async {
+        while (try? await Task.sleep(for: interval)) != nil {
+            notify([.watchdog])
+        }
+    }
+
+    /// Tells the service manager `notifications`; a failure is logged, never fatal.
+    private func notify(_ notifications: [SystemdNotification]) {
+        do {
+            try notifier.notify(notifications)
+        } catch {
+            logger.warning(
+                "service manager notification failed",
+                metadata: ["error.type": "\(type(of: error))", "error.message": "\(error)"])
+        }
     }
 
     /// Stops accepting, lets in-flight requests finish within `SHUTDOWN_TIMEOUT`, then stops.
     public func shutdown() async {
         orchestrator.isReady = false
+        notify([.stopping, .status("Draining in-flight requests")])
         logger.info("shutdown started", metadata: ["http.in_flight": "\(server.inFlightRequests)"])
         server.stopAccepting()
         let drained = await server.drain(timeout: .seconds(configuration.shutdownTimeoutSeconds))
@@ -75,12 +106,13 @@ public func buildApplication(
     configuration: AppConfiguration,
     logger: Logger,
     metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-    clock: @escaping @Sendable () -> Timestamp = SystemClock.now
+    clock: @escaping @Sendable () -> Timestamp = SystemClock.now,
+    notifier: SystemdNotifier = .disabled
 ) -> Application {
     let orchestrator = Orchestrator(
         configuration: configuration, logger: logger, metrics: OrchestratorMetrics(registry: metricsRegistry),
         clock: clock)
-    return Application(configuration: configuration, orchestrator: orchestrator, logger: logger)
+    return Application(configuration: configuration, orchestrator: orchestrator, logger: logger, notifier: notifier)
 }
 
 /// Wall-clock time for the registry.

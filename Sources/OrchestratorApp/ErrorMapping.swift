@@ -22,10 +22,12 @@ enum ErrorMapping {
             return json(.badRequest, error.message)
         case let error as RegistryError:
             switch error {
-            case .streamEnded, .conflictingSegment:
+            case .streamEnded, .conflictingSegment, .targetDurationConflict:
                 return json(.conflict, error.message)
-            case .exceedsTargetDuration:
+            case .exceedsTargetDuration, .tooFarAhead, .tooManyRenditions:
                 return json(.unprocessableContent, error.message)
+            case .tooManyStreams:
+                return json(.tooManyRequests, error.message)
             }
         case let error as LookupError:
             return json(.notFound, error.message)

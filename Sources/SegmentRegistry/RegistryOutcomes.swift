@@ -9,8 +9,9 @@ public enum RegistrationOutcome: Hashable, Sendable {
     case registered(listed: Bool)
     /// The same sequence, duration and path are already known (listed or waiting): nothing changed.
     case duplicate
-    /// The segment is older than the start of the window, which only moves forward once a
-    /// player may have seen it: acknowledged, not listed.
+    /// The segment comes too late to be listed, and is acknowledged and ignored: it is older
+    /// than the start of the window (which only moves forward once a player may have seen it),
+    /// or it belongs to a hole the window already moved past after the gap timeout.
     case stale
 }
 
@@ -22,7 +23,16 @@ public enum EndOutcome: Hashable, Sendable {
     case alreadyEnded
 }
 
-/// Why a registration was refused; nothing changed in the registry.
+/// What a successful ``SegmentRegistry/declare(_:stream:rendition:now:)`` did.
+public enum DeclarationOutcome: Hashable, Sendable {
+    /// The rendition was unknown and now exists (suggested HTTP status: 201).
+    case created
+    /// The rendition was known (by segments or an earlier declaration); its declaration is now
+    /// this one (suggested HTTP status: 200).
+    case updated
+}
+
+/// Why a registration or declaration was refused; nothing changed in the registry.
 public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The stream has ended and accepts no more segments, in any rendition.
     case streamEnded(StreamID)
@@ -31,6 +41,16 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The segment's duration, rounded to whole seconds, is above the rendition's fixed
     /// `#EXT-X-TARGETDURATION` (RFC 8216 §4.3.3.1).
     case exceedsTargetDuration(sequence: SequenceNumber, duration: SegmentDuration, targetDuration: Int64)
+    /// The sequence is `limit` or more ahead of the next one the window expects; holding it would
+    /// let one rendition buffer without bound (`MAX_PENDING_SEGMENTS`).
+    case tooFarAhead(sequence: SequenceNumber, nextExpected: SequenceNumber, limit: Int)
+    /// Creating the stream would exceed the number of streams the registry keeps (`MAX_STREAMS`).
+    case tooManyStreams(limit: Int)
+    /// Creating the rendition would exceed the renditions allowed per stream.
+    case tooManyRenditions(StreamID, limit: Int)
+    /// A declared `target_duration` differs from the one the rendition already has (fixed when it
+    /// was created, or set for every rendition by the operator); it never changes.
+    case targetDurationConflict(RenditionName, declared: Int64, fixed: Int64)
 
     /// A human sentence for the `{"error": "..."}` body of the response.
     public var message: String {
@@ -42,6 +62,16 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
         case .exceedsTargetDuration(let sequence, let duration, let targetDuration):
             return "segment \(sequence) lasts \(duration) seconds, which rounds to more than "
                 + "the target duration of \(targetDuration) seconds"
+        case .tooFarAhead(let sequence, let nextExpected, let limit):
+            return "segment \(sequence) is too far ahead: the rendition expects segment \(nextExpected) next "
+                + "and holds at most \(limit) sequences ahead of it"
+        case .tooManyStreams(let limit):
+            return "too many streams: at most \(limit) streams are kept at once"
+        case .tooManyRenditions(let stream, let limit):
+            return "stream \(stream) already has the maximum of \(limit) renditions"
+        case .targetDurationConflict(let rendition, let declared, let fixed):
+            return "rendition \(rendition) has a fixed target duration of \(fixed) seconds; "
+                + "target_duration \(declared) cannot change it"
         }
     }
 

@@ -1,17 +1,18 @@
 import HLSModel
 
 /// The pure state machine of one rendition: which segments are listed, which wait behind a
-/// hole, and where the window starts. No locks, no clock; ``SegmentRegistry`` wraps it.
+/// hole, where the window starts, and when a hole is given up. No locks, no clock (time comes
+/// in as `now`); ``SegmentRegistry`` wraps it.
 ///
 /// Invariants:
-/// - `window` is ascending and contiguous; `nextSequence` is one past its end (or, when it is
-///   empty, the first sequence it will list).
-/// - `pending` holds only sequences above `nextSequence` (never one that could be listed now).
+/// - `window` is ascending by transcoder sequence; it is contiguous except where a skipped hole
+///   left a gap, and the segment after each such gap is in `discontinuities`.
+/// - `nextSequence` is one past the last listed sequence: the sequence that extends the tail.
+/// - `pending` holds only sequences in `nextSequence + 1 ..< nextSequence + maxPending`.
+/// - `mediaSequenceNumber` (the playlist's `#EXT-X-MEDIA-SEQUENCE`) grows by exactly the number
+///   of segments removed from the head; `discontinuitySequence` by the number of discontinuity
+///   tags removed with them. Neither ever decreases once `isPinned`.
 /// - Once `isPinned`, the window start only moves forward.
-///
-/// Seams for what comes next: a gap timeout would add `skipHole(now:)` that moves the lowest
-/// pending run into the window behind a discontinuity; a pending cap would check
-/// `pending.count` in ``register(_:)`` before buffering.
 struct RenditionTimeline: Sendable {
     /// The change a registration made.
     struct Registration: Equatable, Sendable {
@@ -25,45 +26,71 @@ struct RenditionTimeline: Sendable {
     let targetDuration: Int64
     /// The configured maximum number of listed segments (before the three-target-duration rule).
     let windowSize: Int
-    /// The listed segments: ascending and contiguous.
+    /// How long a hole may hold later segments back; 0 = forever.
+    let gapTimeoutMilliseconds: Int64
+    /// A sequence must be less than this far ahead of `nextSequence` to wait.
+    let maxPendingSegments: UInt64
+    /// The listed segments, ascending.
     private(set) var window: [Segment] = []
+    /// The listed sequences preceded by `#EXT-X-DISCONTINUITY`, ascending.
+    private(set) var discontinuities: [SequenceNumber] = []
     /// Segments waiting behind a hole, by sequence; all above `nextSequence`.
     private(set) var pending: [UInt64: Segment] = [:]
     /// The sequence that would extend the window at its tail.
     private(set) var nextSequence: UInt64
+    /// `#EXT-X-MEDIA-SEQUENCE`: the playlist's media sequence number of the first listed segment.
+    private(set) var mediaSequenceNumber: UInt64
+    /// `#EXT-X-DISCONTINUITY-SEQUENCE`: discontinuity tags that slid out of the window.
+    private(set) var discontinuitySequence: UInt64 = 0
     /// Whether the window start may no longer move backwards.
     private(set) var isPinned = false
     /// Whether the stream has ended.
     private(set) var isEnded = false
+    /// Since when the current hole has held later segments back; `nil` when nothing waits.
+    private(set) var holeSince: Timestamp?
+    /// When the listed window last grew at its tail.
+    private(set) var lastAdvanced: Timestamp
+    /// The highest `bytes × 8 / duration` of any segment seen with a size, bits/s rounded up.
+    private(set) var peakBitsPerSecond: UInt64?
+    /// Bits of all segments seen with a size (saturating).
+    private(set) var totalBits: UInt64 = 0
+    /// Milliseconds of all segments seen with a size.
+    private(set) var totalSizedMilliseconds: Int64 = 0
 
     /// Starts a timeline whose first segment is `first`; the target duration is
-    /// `configuredTargetDuration` or else `max(1, first.duration.roundedSeconds)`.
+    /// `targetDuration` when given, else `max(1, first.duration.roundedSeconds)`.
     ///
     /// - Throws: ``RegistryError/exceedsTargetDuration(sequence:duration:targetDuration:)`` when
-    ///   `first` is longer than a configured target duration.
-    init(first: Segment, windowSize: Int, configuredTargetDuration: Int64?) throws(RegistryError) {
-        let target = configuredTargetDuration ?? max(1, first.duration.roundedSeconds)
-        self.targetDuration = target
+    ///   `first` is longer than the given target duration.
+    init(
+        first: Segment,
+        windowSize: Int,
+        targetDuration: Int64?,
+        gapTimeoutMilliseconds: Int64 = 0,
+        maxPendingSegments: Int = RegistryConfiguration.defaultMaxPendingSegments,
+        now: Timestamp = Timestamp(millisecondsSinceEpoch: 0)
+    ) throws(RegistryError) {
+        self.targetDuration = targetDuration ?? max(1, first.duration.roundedSeconds)
         self.windowSize = max(1, windowSize)
+        self.gapTimeoutMilliseconds = max(0, gapTimeoutMilliseconds)
+        self.maxPendingSegments = UInt64(max(1, maxPendingSegments))
         self.nextSequence = first.sequence.rawValue
-        _ = try register(first)
+        self.mediaSequenceNumber = first.sequence.rawValue
+        self.lastAdvanced = now
+        _ = try register(first, now: now)
     }
 
-    /// The sequence of the first listed segment or, when none is listed, the next one expected.
-    /// (`nextSequence` exceeds 2^53 only after segment 2^53 itself is listed, so the clamp never
-    /// applies to an empty window.)
-    var mediaSequence: SequenceNumber {
-        window.first?.sequence ?? SequenceNumber(clamping: nextSequence)
-    }
+    /// The media sequence number of the first listed segment (or of the next one when none is).
+    var mediaSequence: SequenceNumber { SequenceNumber(clamping: mediaSequenceNumber) }
 
     /// Applies one registration; on a throw, nothing changed.
     ///
     /// - Complexity: O(*w* + *k*), where *w* is the window length and *k* the number of waiting
     ///   segments that the new one releases.
-    mutating func register(_ segment: Segment) throws(RegistryError) -> Registration {
+    mutating func register(_ segment: Segment, now: Timestamp) throws(RegistryError) -> Registration {
         let sequence = segment.sequence.rawValue
         if let known = knownSegment(at: sequence) {
-            guard known == segment else { throw .conflictingSegment(segment.sequence) }
+            guard known.isSameMedia(as: segment) else { throw .conflictingSegment(segment.sequence) }
             return Registration(outcome: .duplicate, isVisibleChange: false)
         }
         guard segment.duration.roundedSeconds <= targetDuration else {
@@ -71,23 +98,63 @@ struct RenditionTimeline: Sendable {
                 sequence: segment.sequence, duration: segment.duration, targetDuration: targetDuration)
         }
         if sequence > nextSequence {
-            // Seam: a MAX_PENDING_SEGMENTS cap goes here.
+            guard sequence - nextSequence < maxPendingSegments else {
+                throw .tooFarAhead(
+                    sequence: segment.sequence, nextExpected: SequenceNumber(clamping: nextSequence),
+                    limit: Int(maxPendingSegments))
+            }
+            if pending.isEmpty { holeSince = now }
             pending[sequence] = segment
+            recordSize(of: segment)
             return Registration(outcome: .registered(listed: false), isVisibleChange: false)
         }
         if sequence == nextSequence {
             window.append(segment)
             nextSequence += 1
-            releasePending()
-            trimHead()
+            recordSize(of: segment)
+            advance(now: now)
             // When it released many waiting segments, the window may already have slid past it.
             return Registration(outcome: .registered(listed: isListed(sequence)), isVisibleChange: true)
         }
-        // Below the window start.
+        // Below the tail and not listed: slid out, skipped, or below a never-seen run.
         guard !isPinned else {
             return Registration(outcome: .stale, isVisibleChange: false)
         }
-        return lowerStart(to: segment)
+        return lowerStart(to: segment, now: now)
+    }
+
+    /// When the current hole is given up, if ever: `holeSince` + the gap timeout.
+    var gapDeadline: Timestamp? {
+        guard gapTimeoutMilliseconds > 0, !isEnded, let holeSince else { return nil }
+        return holeSince.advanced(byMilliseconds: gapTimeoutMilliseconds)
+    }
+
+    /// When the rendition looks stalled to players if nothing is appended (RFC 8216 §6.3.4:
+    /// 1.5 target durations after the last append); `nil` once ended.
+    var staleDeadline: Timestamp? {
+        isEnded ? nil : lastAdvanced.advanced(byMilliseconds: targetDuration * 1500)
+    }
+
+    /// Whether the rendition is live and has not advanced for 1.5 target durations at `now`.
+    func isStale(at now: Timestamp) -> Bool {
+        guard let staleDeadline else { return false }
+        return now >= staleDeadline
+    }
+
+    /// Gives up the current hole when it has held segments back for the gap timeout: the window
+    /// continues with the lowest waiting segment, marked with `#EXT-X-DISCONTINUITY`.
+    ///
+    /// - Returns: the number of sequences skipped (0 when nothing was due). The clock restarts
+    ///   at `now` for the next hole, if segments still wait behind one.
+    /// - Complexity: O(*w* + *k*) (*k*: waiting segments) when a hole is skipped, else O(1).
+    mutating func skipExpiredHole(now: Timestamp) -> UInt64 {
+        guard let deadline = gapDeadline, now >= deadline, let lowest = pending.keys.min() else { return 0 }
+        let skipped = lowest - nextSequence
+        nextSequence = lowest
+        discontinuities.append(SequenceNumber(clamping: lowest))
+        isPinned = true
+        advance(now: now, forceHoleRestart: true)
+        return skipped
     }
 
     /// Marks the window as seen by a player: from now on its start only moves forward.
@@ -106,30 +173,57 @@ struct RenditionTimeline: Sendable {
 
     // MARK: - Internals
 
-    /// The listed or waiting segment with `sequence`, if any.
-    private func knownSegment(at sequence: UInt64) -> Segment? {
-        if let first = window.first?.sequence.rawValue, sequence >= first, sequence < nextSequence {
-            return window[Int(sequence - first)]
+    /// After the tail grew: releases waiting segments, trims the head, restarts the hole clock
+    /// when the first hole changed, and notes the advance.
+    private mutating func advance(now: Timestamp, forceHoleRestart: Bool = false) {
+        let released = releasePending()
+        trimHead()
+        lastAdvanced = now
+        if pending.isEmpty {
+            holeSince = nil
+        } else if released > 0 || forceHoleRestart || holeSince == nil {
+            holeSince = now
         }
+    }
+
+    /// The listed or waiting segment with `sequence`, if any.
+    /// - Complexity: O(log *w*).
+    private func knownSegment(at sequence: UInt64) -> Segment? {
+        if let index = windowIndex(of: sequence) { return window[index] }
         return pending[sequence]
     }
 
-    /// Whether `sequence` is in the window.
-    private func isListed(_ sequence: UInt64) -> Bool {
-        guard let first = window.first?.sequence.rawValue else { return false }
-        return sequence >= first && sequence < nextSequence
+    /// The index of `sequence` in the window, by binary search.
+    private func windowIndex(of sequence: UInt64) -> Int? {
+        guard let first = window.first?.sequence.rawValue, sequence >= first, sequence < nextSequence else {
+            return nil
+        }
+        var low = 0
+        var high = window.count
+        while low < high {
+            let middle = (low + high) / 2
+            if window[middle].sequence.rawValue < sequence { low = middle + 1 } else { high = middle }
+        }
+        return low < window.count && window[low].sequence.rawValue == sequence ? low : nil
     }
 
-    /// Moves waiting segments that continue the window onto its tail.
-    private mutating func releasePending() {
+    /// Whether `sequence` is in the window.
+    func isListed(_ sequence: UInt64) -> Bool { windowIndex(of: sequence) != nil }
+
+    /// Moves waiting segments that continue the window onto its tail; returns how many.
+    private mutating func releasePending() -> Int {
+        var released = 0
         while let next = pending.removeValue(forKey: nextSequence) {
             window.append(next)
             nextSequence += 1
+            released += 1
         }
+        return released
     }
 
     /// Removes segments from the head until the window is `windowSize` long, but never below
-    /// three target durations (RFC 8216 §6.2.2). Removing anything pins the start.
+    /// three target durations (RFC 8216 §6.2.2). Removing anything pins the start and moves
+    /// the media and discontinuity sequences by what was removed.
     private mutating func trimHead() {
         let minimumMilliseconds = targetDuration * 3000
         var needed = 0
@@ -140,17 +234,28 @@ struct RenditionTimeline: Sendable {
             if total >= minimumMilliseconds { break }
         }
         let keep = max(windowSize, needed)
-        if window.count > keep {
-            window.removeFirst(window.count - keep)
-            isPinned = true
+        guard window.count > keep else { return }
+        let removed = window.count - keep
+        window.removeFirst(removed)
+        mediaSequenceNumber += UInt64(removed)
+        if let newFirst = window.first?.sequence {
+            let slid = discontinuities.prefix { $0 < newFirst }.count
+            if slid > 0 {
+                discontinuities.removeFirst(slid)
+                discontinuitySequence += UInt64(slid)
+            }
         }
+        isPinned = true
     }
 
-    /// Lowers the start of the (never yet seen) run to `segment`, which is below the window.
-    private mutating func lowerStart(to segment: Segment) -> Registration {
+    /// Lowers the start of the (never yet seen, never skipped) run to `segment`, which is below
+    /// the window.
+    private mutating func lowerStart(to segment: Segment, now: Timestamp) -> Registration {
         let sequence = segment.sequence.rawValue
         if let first = window.first?.sequence.rawValue, sequence + 1 == first {
             window.insert(segment, at: 0)
+            mediaSequenceNumber = sequence
+            recordSize(of: segment)
             trimHead()
             if window.first?.sequence != segment.sequence {
                 // The window was already full: the new head fell off at once. Nothing visible
@@ -159,15 +264,48 @@ struct RenditionTimeline: Sendable {
             }
             return Registration(outcome: .registered(listed: true), isVisibleChange: true)
         }
-        // A hole separates the segment from the window: the run now starts at the segment,
-        // and the former window waits until the hole fills.
+        // A hole separates the segment from the window: the run now starts at the segment, and
+        // the former window waits until the hole fills — unless that would hold a segment further
+        // ahead than the pending cap allows, in which case the segment is too old to matter.
+        let highest = max(nextSequence - 1, pending.keys.max() ?? 0)
+        guard highest - (sequence + 1) < maxPendingSegments else {
+            return Registration(outcome: .stale, isVisibleChange: false)
+        }
         for waiting in window {
             pending[waiting.sequence.rawValue] = waiting
         }
         window = [segment]
         nextSequence = sequence + 1
-        releasePending()
-        trimHead()
+        mediaSequenceNumber = sequence
+        recordSize(of: segment)
+        holeSince = nil
+        advance(now: now)
         return Registration(outcome: .registered(listed: isListed(sequence)), isVisibleChange: true)
+    }
+
+    /// Adds a newly accepted segment's size to the bandwidth statistics.
+    private mutating func recordSize(of segment: Segment) {
+        guard let bytes = segment.byteCount else { return }
+        let milliseconds = UInt64(segment.duration.milliseconds)
+        let bits = bytes &* 8  // bytes <= 2^53, so no overflow
+        peakBitsPerSecond = max(peakBitsPerSecond ?? 0, Self.ceilingRate(bits: bits, milliseconds: milliseconds))
+        totalBits = totalBits.addingReportingOverflow(bits).overflow ? .max : totalBits + bits
+        totalSizedMilliseconds += segment.duration.milliseconds
+    }
+
+    /// The average bits/s over every segment seen with a size, rounded up; `nil` when none.
+    var averageBitsPerSecond: UInt64? {
+        guard totalSizedMilliseconds > 0 else { return nil }
+        return Self.ceilingRate(bits: totalBits, milliseconds: UInt64(totalSizedMilliseconds))
+    }
+
+    /// `ceil(bits × 1000 / milliseconds)`, saturating at `UInt64.max`.
+    static func ceilingRate(bits: UInt64, milliseconds: UInt64) -> UInt64 {
+        precondition(milliseconds > 0)
+        let product = bits.multipliedFullWidth(by: 1000)
+        guard product.high < milliseconds else { return .max }
+        let (quotient, remainder) = milliseconds.dividingFullWidth(product)
+        if remainder == 0 { return quotient }
+        return quotient == .max ? .max : quotient + 1
     }
 }

@@ -2,16 +2,19 @@ public import HLSModel
 import Synchronization
 
 /// The live state of every stream and rendition: registers segments, keeps each rendition's
-/// contiguous sliding window, and hands out the artifact published for its latest change.
+/// sliding window, gives up holes after the gap timeout, forgets old streams, and hands out the
+/// artifact published for each rendition's latest change.
 ///
 /// ## Locking
 /// - A directory `Mutex` maps stream and rendition to a cell; it is held only for dictionary
-///   lookups and inserts.
-/// - Each rendition cell has a *writer* `Mutex` (its ``RenditionTimeline``; registrations, the
-///   end of the stream and the `publish` call run under it) and a tiny *current* `Mutex` that
-///   holds the latest publication and is held only to copy or swap a reference.
-/// - Lock order: writer → directory, writer → current. Nothing waits on a writer lock while
-///   holding the directory or a current lock.
+///   lookups, inserts, removals and O(1) copies of its flat lists.
+/// - Each rendition cell has a *writer* `Mutex` (its timeline and declaration; registrations,
+///   declarations, the end of the stream, sweeps and the `publish` call run under it) and a tiny
+///   *current* `Mutex` that holds the latest publication and is held only to copy or swap a
+///   reference.
+/// - A sweep `Mutex` serializes ``sweep(now:)`` calls and guards the stale-rendition count.
+/// - Lock order: sweep → writer → directory, writer → current. Nothing waits on a writer lock
+///   while holding the directory or a current lock.
 ///
 /// So a GET costs a dictionary lookup plus a reference copy, never waits behind a render, and a
 /// registration into one rendition never holds up reads or writes of another.
@@ -19,17 +22,31 @@ import Synchronization
 /// ## Pinning
 /// Until a playlist listing at least one segment has been served by
 /// ``playlist(stream:rendition:)``, a lower sequence may still lower the start of the run.
-/// Once one has been served, or once the window has slid, `#EXT-X-MEDIA-SEQUENCE` only goes up
-/// and older segments are ``RegistrationOutcome/stale``.
+/// Once one has been served, once the window has slid, or once a hole has been skipped,
+/// `#EXT-X-MEDIA-SEQUENCE` only goes up and older segments are ``RegistrationOutcome/stale``.
+///
+/// ## Forgetting
+/// ``sweep(now:)`` forgets ended streams after ``RegistryConfiguration/endedStreamTTLMilliseconds``
+/// and silent live streams after ``RegistryConfiguration/idleStreamTTLMilliseconds``. A forgotten
+/// stream is unknown: its playlists are gone, and a later segment or declaration creates it
+/// afresh (even one that had ended).
 public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendable {
     private let configuration: RegistryConfiguration
     private let publish: @Sendable (RenditionSnapshot) -> Artifact
     private let directory = Mutex(Directory<Artifact>())
+    /// The stale-rendition count as last reported; held for the whole of a sweep.
+    private let sweepState = Mutex(0)
+    /// Segments skipped by registrations since the last sweep.
+    private let skippedSinceSweep = Atomic<UInt64>(0)
+    /// Holes skipped by registrations since the last sweep.
+    private let holesSinceSweep = Atomic<Int>(0)
+    /// Segments skipped since the registry was created.
+    private let skippedTotal = Atomic<UInt64>(0)
 
     /// Creates an empty registry.
     ///
     /// - Parameters:
-    ///   - configuration: window size and optional target duration; must be
+    ///   - configuration: window, target duration, gap timeout, caps and TTLs; must be
     ///     ``RegistryConfiguration/isValid`` (checked with a precondition).
     ///   - publish: turns a snapshot into the artifact served to players, typically the rendered
     ///     playlist bytes. Called exactly once per visible change of a rendition, under that
@@ -46,13 +63,16 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// Registers `segment` into `rendition` of `stream`, creating both on first use.
     ///
     /// Out-of-order and repeated registrations are expected: a segment after a hole waits
-    /// (`.registered(listed: false)`) until the hole fills; an exact repeat is `.duplicate`; a
-    /// segment older than a pinned window is `.stale`. When this returns, the artifact for any
-    /// visible change has been published, so the next read sees it.
+    /// (`.registered(listed: false)`) until the hole fills or the gap timeout gives it up; an
+    /// exact repeat is `.duplicate` (a repeat differing only in `program_date_time` or `bytes`
+    /// too: the first wins); a segment older than a pinned window, or in a skipped hole, is
+    /// `.stale`. A hole whose gap timeout has passed at `now` is skipped before this returns.
+    /// When this returns, the artifact for any visible change has been published.
     ///
     /// - Throws: ``RegistryError`` — the stream has ended, the sequence is known with another
-    ///   path or duration, or the duration exceeds the target duration. On a throw nothing changed
-    ///   (and a rendition refused its first segment is not created).
+    ///   path or duration, the duration exceeds the target duration, the sequence is too far
+    ///   ahead, or a cap on streams or renditions is reached. On a throw nothing changed (and a
+    ///   rendition refused its first segment is not created).
     /// - Complexity: O(*w* + *k*) under the rendition's writer lock (*w*: window length,
     ///   *k*: waiting segments released), plus one `publish` call when the playlist changes; the
     ///   directory lock is held for one lookup (two on the first segment of a rendition).
@@ -67,25 +87,69 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             case .ended:
                 throw .streamEnded(stream)
             case .found(let cell):
-                return try cell.register(segment, now: now, publish: publish)
+                cell.record.touch(now)
+                if let result = try cell.register(segment, now: now, context: context) {
+                    noteSkips(result.skipped)
+                    return result.outcome
+                }
+                // The stream was forgotten meanwhile: start again through the directory.
             case .absent:
                 if let outcome = try create(segment, stream: stream, rendition: rendition, now: now) {
                     return outcome
                 }
-                // Another registration created the rendition first: register into it.
+                // Another call created the rendition first: register into it.
+            }
+        }
+    }
+
+    /// Declares the metadata of `rendition` of `stream` (`PUT /streams/{id}/renditions/{r}`),
+    /// creating both when unknown. The declaration replaces any earlier one.
+    ///
+    /// A declaration alone does not make a media playlist: ``playlist(stream:rendition:)``
+    /// stays `nil` until the first segment. A declared ``RenditionDeclaration/targetDuration``
+    /// becomes the rendition's target duration when its first segment arrives (unless the
+    /// operator set one for every rendition).
+    /// - Throws: ``RegistryError/streamEnded(_:)``, ``RegistryError/tooManyStreams(limit:)``,
+    ///   ``RegistryError/tooManyRenditions(_:limit:)``, or
+    ///   ``RegistryError/targetDurationConflict(_:declared:fixed:)`` when `target_duration`
+    ///   differs from the rendition's fixed one. On a throw nothing changed.
+    /// - Complexity: O(1) under the rendition's writer lock; no publication.
+    public func declare(
+        _ declaration: RenditionDeclaration,
+        stream: StreamID,
+        rendition: RenditionName,
+        now: Timestamp
+    ) throws(RegistryError) -> DeclarationOutcome {
+        if let declared = declaration.targetDuration, let fixed = configuration.targetDuration, declared != fixed {
+            throw .targetDurationConflict(rendition, declared: declared, fixed: fixed)
+        }
+        while true {
+            switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
+            case .ended:
+                throw .streamEnded(stream)
+            case .found(let cell):
+                cell.record.touch(now)
+                if try cell.declare(declaration) { return .updated }
+            case .absent:
+                var state = RenditionState(stream: stream, rendition: rendition)
+                state.declaration = declaration
+                let inserted = try insert(RenditionCell<Artifact>(state: state, record: StreamRecord(stream: stream, now: now)),
+                    stream: stream, rendition: rendition, now: now)
+                if inserted != nil { return .created }
             }
         }
     }
 
     /// Ends `stream`: each rendition is republished with `#EXT-X-ENDLIST`, and every later
-    /// registration into the stream (any rendition, even a new one) throws
-    /// ``RegistryError/streamEnded(_:)``.
+    /// registration or declaration into the stream (any rendition, even a new one) throws
+    /// ``RegistryError/streamEnded(_:)`` until the stream is forgotten.
     ///
-    /// Idempotent. A stream never seen becomes known as ended.
+    /// Idempotent. A stream never seen becomes known as ended — unless the registry already
+    /// holds ``RegistryConfiguration/maxStreams`` streams, in which case it stays unknown.
     /// - Complexity: O(*r*) publications, one per rendition of the stream.
     public func endStream(_ stream: StreamID, now: Timestamp) -> EndOutcome {
         let cells: [RenditionCell<Artifact>]? = directory.withLock { directory in
-            directory.markEnded(stream)
+            directory.markEnded(stream, now: now, maxStreams: configuration.maxStreams)
         }
         guard let cells else { return .alreadyEnded }
         for cell in cells {
@@ -99,7 +163,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// Serving a playlist that lists segments pins the window (see the type's documentation).
     /// The first such read takes the rendition's writer lock once to pin, and returns the
     /// publication current at that moment; every later read is a lookup and a reference copy.
-    /// - Returns: `nil` when the stream or rendition is unknown.
+    /// - Returns: `nil` when the stream or rendition is unknown, or has no segment yet.
     /// - Complexity: O(1): one dictionary lookup under the directory lock and one reference
     ///   copy under the rendition's current-publication lock.
     public func playlist(stream: StreamID, rendition: RenditionName) -> Artifact? {
@@ -115,7 +179,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     }
 
     /// The latest snapshot of a rendition; unlike ``playlist(stream:rendition:)`` it does not pin.
-    /// - Returns: `nil` when the stream or rendition is unknown.
+    /// - Returns: `nil` when the stream or rendition is unknown, or has no segment yet.
     public func snapshot(stream: StreamID, rendition: RenditionName) -> RenditionSnapshot? {
         guard let cell = directory.withLock({ $0.cell(stream: stream, rendition: rendition) }) else {
             return nil
@@ -123,7 +187,46 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         return cell.current.withLock { $0.publication }?.snapshot
     }
 
-    /// The number of known streams that have not ended.
+    /// The data of the multivariant playlist of `stream`: its renditions that have at least one
+    /// segment and a known bandwidth, with their declared metadata.
+    ///
+    /// `BANDWIDTH` is the declared `bandwidth`, else the peak computed from segment sizes (the
+    /// largest `bytes × 8 / duration`, rounded up); `AVERAGE-BANDWIDTH` is the declared
+    /// `average_bandwidth`, else total bits over total duration of the segments seen with a
+    /// size, rounded up. A rendition with no bandwidth known is left out.
+    /// - Returns: `nil` when the stream is unknown; a snapshot with no variants when no
+    ///   rendition qualifies.
+    /// - Complexity: O(*r* log *r*); takes each rendition's writer lock briefly.
+    public func multivariant(stream: StreamID) -> MultivariantSnapshot? {
+        guard let cells = directory.withLock({ $0.streams[stream].map { Array($0.renditions.values) } }) else {
+            return nil
+        }
+        let variants = cells.compactMap { cell in
+            cell.writer.withLock { state -> MultivariantSnapshot.Variant? in
+                guard let timeline = state.timeline else { return nil }
+                let declared = state.declaration
+                guard let bandwidth = declared?.bandwidth ?? timeline.peakBitsPerSecond else { return nil }
+                return MultivariantSnapshot.Variant(
+                    rendition: state.rendition,
+                    bandwidth: bandwidth,
+                    averageBandwidth: declared?.averageBandwidth ?? timeline.averageBitsPerSecond,
+                    resolution: declared?.resolution,
+                    codecs: declared?.codecs,
+                    frameRate: declared?.frameRate)
+            }
+        }
+        return MultivariantSnapshot(stream: stream, variants: variants)
+    }
+
+    /// The declaration of a rendition, if one was made.
+    public func declaration(stream: StreamID, rendition: RenditionName) -> RenditionDeclaration? {
+        guard let cell = directory.withLock({ $0.cell(stream: stream, rendition: rendition) }) else {
+            return nil
+        }
+        return cell.writer.withLock { $0.declaration }
+    }
+
+    /// The number of known streams that have not ended; exact at every moment.
     public var activeStreamCount: Int {
         directory.withLock { $0.activeCount }
     }
@@ -131,6 +234,11 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// The number of known streams, ended or not.
     public var streamCount: Int {
         directory.withLock { $0.streams.count }
+    }
+
+    /// Segments skipped by gap timeouts since the registry was created.
+    public var skippedSegmentsTotal: UInt64 {
+        skippedTotal.load(ordering: .relaxed)
     }
 
     /// The renditions of `stream` that have a playlist, sorted by name; empty when unknown.
@@ -142,10 +250,98 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             .sorted()
     }
 
+    /// The periodic housekeeping the app runs every ~250 ms: skips holes whose gap timeout has
+    /// passed (republishing those renditions), reports renditions that started or stopped
+    /// looking stalled, and forgets ended and idle streams.
+    ///
+    /// Only renditions with something due are locked: each cell keeps the instant it next needs
+    /// attention in an atomic, so the scan is one load per rendition and one per stream, outside
+    /// the directory lock. Calls are serialized.
+    /// - Complexity: O(*n* + *s*) atomic loads (*n* renditions, *s* streams), plus the work
+    ///   due; nothing is rendered unless a hole was skipped.
+    public func sweep(now: Timestamp) -> SweepReport {
+        sweepState.withLock { staleCount in
+            var report = SweepReport()
+            let (cells, records) = directory.withLock { ($0.allCells, $0.allRecords) }
+            let instant = now.millisecondsSinceEpoch
+            for cell in cells where cell.attentionAt.load(ordering: .relaxed) <= instant {
+                cell.sweep(now: now, context: context, report: &report)
+            }
+            skippedTotal.add(report.skippedSegments, ordering: .relaxed)
+            var expired: [(StreamRecord, SweepReport.EvictionReason)] = []
+            for record in records {
+                if let reason = record.expiry(now: now, configuration: configuration) {
+                    expired.append((record, reason))
+                }
+            }
+            if !expired.isEmpty {
+                evict(expired, now: now, report: &report)
+            }
+            for transition in report.staleTransitions {
+                staleCount += transition.isStale ? 1 : -1
+            }
+            report.staleRenditionCount = staleCount
+            report.skippedHoles += holesSinceSweep.exchange(0, ordering: .relaxed)
+            report.skippedSegments += skippedSinceSweep.exchange(0, ordering: .relaxed)
+            return report
+        }
+    }
+
+    // MARK: - Internals
+
+    private var context: TimelineContext<Artifact> {
+        TimelineContext(configuration: configuration, publish: publish)
+    }
+
+    private func noteSkips(_ skipped: UInt64) {
+        guard skipped > 0 else { return }
+        skippedSinceSweep.add(skipped, ordering: .relaxed)
+        holesSinceSweep.add(1, ordering: .relaxed)
+        skippedTotal.add(skipped, ordering: .relaxed)
+    }
+
+    /// Forgets the streams whose records are still expired under the directory lock.
+    private func evict(
+        _ expired: [(StreamRecord, SweepReport.EvictionReason)], now: Timestamp, report: inout SweepReport
+    ) {
+        let removed = directory.withLock { directory in
+            directory.evict(expired, now: now, configuration: configuration)
+        }
+        for (stream, reason, cells) in removed {
+            report.evictions.append(SweepReport.Eviction(stream: stream, reason: reason))
+            for cell in cells {
+                if cell.evict() {
+                    report.staleTransitions.append(
+                        SweepReport.StaleTransition(stream: stream, rendition: cell.rendition, isStale: false))
+                }
+            }
+        }
+    }
+
+    /// Inserts `cell` (whose writer lock the caller does not hold); `nil` when the rendition
+    /// exists already.
+    private func insert(
+        _ cell: RenditionCell<Artifact>,
+        stream: StreamID,
+        rendition: RenditionName,
+        now: Timestamp
+    ) throws(RegistryError) -> RenditionCell<Artifact>? {
+        let inserted = directory.withLock {
+            $0.insert(cell, stream: stream, rendition: rendition, configuration: configuration, now: now)
+        }
+        switch inserted {
+        case .inserted: return cell
+        case .found: return nil
+        case .ended: throw .streamEnded(stream)
+        case .tooManyStreams: throw .tooManyStreams(limit: configuration.maxStreams)
+        case .tooManyRenditions: throw .tooManyRenditions(stream, limit: configuration.maxRenditionsPerStream)
+        }
+    }
+
     /// Creates the rendition with `segment` as its first segment and publishes it.
     ///
-    /// Returns `nil` when another registration created the rendition meanwhile (the caller
-    /// retries through the directory).
+    /// Returns `nil` when another call created the rendition meanwhile (the caller retries
+    /// through the directory).
     private func create(
         _ segment: Segment,
         stream: StreamID,
@@ -153,28 +349,41 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         now: Timestamp
     ) throws(RegistryError) -> RegistrationOutcome? {
         // Validates the first segment before anything becomes visible.
-        let timeline = try RenditionTimeline(
-            first: segment,
-            windowSize: configuration.windowSize,
-            configuredTargetDuration: configuration.targetDuration
-        )
-        let cell = RenditionCell<Artifact>(
-            state: RenditionState(stream: stream, rendition: rendition, timeline: timeline))
+        let timeline = try context.makeTimeline(first: segment, declaration: nil, now: now)
+        var state = RenditionState(stream: stream, rendition: rendition)
+        state.timeline = timeline
+        let cell = RenditionCell<Artifact>(state: state, record: StreamRecord(stream: stream, now: now))
         // The new cell's writer lock is held while it is inserted and published: whoever finds
         // it in the directory first waits for its first publication. Nobody else can hold this
         // lock yet, so taking the directory lock inside it cannot deadlock.
         return try cell.writer.withLock { (state) throws(RegistryError) -> RegistrationOutcome? in
-            let inserted = directory.withLock { $0.insert(cell, stream: stream, rendition: rendition) }
-            switch inserted {
-            case .ended:
-                throw .streamEnded(stream)
-            case .found:
-                return nil
-            case .absent:
-                cell.publishLocked(&state, now: now, publish: publish)
-                return .registered(listed: true)
-            }
+            guard try insert(cell, stream: stream, rendition: rendition, now: now) != nil else { return nil }
+            cell.publishLocked(&state, now: now, publish: publish)
+            cell.updateAttention(state, now: now)
+            return .registered(listed: true)
         }
+    }
+}
+
+// MARK: - Timeline context
+
+/// What a cell needs from the registry to create timelines and publish.
+struct TimelineContext<Artifact: Sendable> {
+    let configuration: RegistryConfiguration
+    let publish: @Sendable (RenditionSnapshot) -> Artifact
+
+    /// A timeline whose target duration is the operator's, else the declared one, else taken
+    /// from `first`.
+    func makeTimeline(
+        first: Segment, declaration: RenditionDeclaration?, now: Timestamp
+    ) throws(RegistryError) -> RenditionTimeline {
+        try RenditionTimeline(
+            first: first,
+            windowSize: configuration.windowSize,
+            targetDuration: configuration.targetDuration ?? declaration?.targetDuration,
+            gapTimeoutMilliseconds: configuration.gapTimeoutMilliseconds,
+            maxPendingSegments: configuration.maxPendingSegments,
+            now: now)
     }
 }
 
@@ -187,16 +396,25 @@ private enum Lookup<Artifact: Sendable> {
     case absent
 }
 
+/// What an insert into the directory did.
+private enum Insertion {
+    case inserted, found, ended, tooManyStreams, tooManyRenditions
+}
+
 /// The stream → rendition → cell map; only ever touched under the registry's directory lock.
 private struct Directory<Artifact: Sendable>: ~Copyable {
     struct StreamEntry {
         var isEnded = false
+        var record: StreamRecord
         var renditions: [RenditionName: RenditionCell<Artifact>] = [:]
-        // Seam: TTL eviction would keep `endedAt` / `lastActivity` here.
     }
 
     var streams: [StreamID: StreamEntry] = [:]
     var activeCount = 0
+    /// Every cell, for sweeps (copied in O(1), scanned outside the lock).
+    var allCells: [RenditionCell<Artifact>] = []
+    /// Every stream's record, for sweeps.
+    var allRecords: [StreamRecord] = []
 
     func lookup(stream: StreamID, rendition: RenditionName) -> Lookup<Artifact> {
         guard let entry = streams[stream] else { return .absent }
@@ -209,33 +427,115 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
         streams[stream]?.renditions[rendition]
     }
 
-    /// Inserts `cell` unless the stream has ended or the rendition exists; `.absent` = inserted.
+    /// Inserts `cell` unless the stream has ended, the rendition exists or a cap is reached.
+    /// A new stream adopts `cell.record`; an existing one's record is shared with the cell.
     mutating func insert(
         _ cell: RenditionCell<Artifact>,
         stream: StreamID,
-        rendition: RenditionName
-    ) -> Lookup<Artifact> {
-        let existing = lookup(stream: stream, rendition: rendition)
-        guard case .absent = existing else { return existing }
-        if streams[stream] == nil {
-            // Seam: caps on streams and renditions would refuse here.
-            streams[stream] = StreamEntry()
+        rendition: RenditionName,
+        configuration: RegistryConfiguration,
+        now: Timestamp
+    ) -> Insertion {
+        switch lookup(stream: stream, rendition: rendition) {
+        case .ended: return .ended
+        case .found: return .found
+        case .absent: break
+        }
+        if let entry = streams[stream] {
+            guard entry.renditions.count < configuration.maxRenditionsPerStream else { return .tooManyRenditions }
+            cell.adopt(entry.record)
+        } else {
+            guard streams.count < configuration.maxStreams else { return .tooManyStreams }
+            streams[stream] = StreamEntry(record: cell.record)
+            allRecords.append(cell.record)
             activeCount += 1
         }
+        cell.record.touch(now)
         streams[stream]?.renditions[rendition] = cell
-        return .absent
+        allCells.append(cell)
+        return .inserted
     }
 
     /// Marks `stream` ended; returns its cells, or `nil` when it had already ended.
-    mutating func markEnded(_ stream: StreamID) -> [RenditionCell<Artifact>]? {
+    mutating func markEnded(_ stream: StreamID, now: Timestamp, maxStreams: Int) -> [RenditionCell<Artifact>]? {
         guard let entry = streams[stream] else {
-            streams[stream] = StreamEntry(isEnded: true)
+            if streams.count < maxStreams {
+                let record = StreamRecord(stream: stream, now: now)
+                record.markEnded(now)
+                streams[stream] = StreamEntry(isEnded: true, record: record)
+                allRecords.append(record)
+            }
             return []
         }
         if entry.isEnded { return nil }
         streams[stream]?.isEnded = true
+        entry.record.markEnded(now)
         activeCount -= 1
         return Array(entry.renditions.values)
+    }
+
+    /// Removes the streams whose records are still expired; returns them with their cells.
+    mutating func evict(
+        _ expired: [(StreamRecord, SweepReport.EvictionReason)],
+        now: Timestamp,
+        configuration: RegistryConfiguration
+    ) -> [(StreamID, SweepReport.EvictionReason, [RenditionCell<Artifact>])] {
+        var removed: [(StreamID, SweepReport.EvictionReason, [RenditionCell<Artifact>])] = []
+        var removedCells = Set<ObjectIdentifier>()
+        var removedRecords = Set<ObjectIdentifier>()
+        for (record, _) in expired {
+            // Re-checked under the lock: a registration may have touched it since the scan.
+            guard let reason = record.expiry(now: now, configuration: configuration),
+                let entry = streams[record.stream], entry.record === record
+            else { continue }
+            let stream = record.stream
+            streams[stream] = nil
+            if !entry.isEnded { activeCount -= 1 }
+            removedRecords.insert(ObjectIdentifier(record))
+            for cell in entry.renditions.values { removedCells.insert(ObjectIdentifier(cell)) }
+            removed.append((stream, reason, Array(entry.renditions.values)))
+        }
+        if !removedCells.isEmpty { allCells.removeAll { removedCells.contains(ObjectIdentifier($0)) } }
+        if !removedRecords.isEmpty { allRecords.removeAll { removedRecords.contains(ObjectIdentifier($0)) } }
+        return removed
+    }
+}
+
+// MARK: - Stream record
+
+/// Per-stream timestamps read by sweeps without any lock.
+final class StreamRecord: Sendable {
+    /// When the stream last got a registration or declaration, in ms since the epoch.
+    private let lastActivity: Atomic<Int64>
+    /// When the stream ended, or `Int64.max` while live.
+    private let endedAt = Atomic<Int64>(.max)
+    /// The stream.
+    let stream: StreamID
+
+    init(stream: StreamID, now: Timestamp) {
+        self.stream = stream
+        lastActivity = Atomic(now.millisecondsSinceEpoch)
+    }
+
+    /// Notes activity at `now` (never moves backwards).
+    func touch(_ now: Timestamp) {
+        lastActivity.max(now.millisecondsSinceEpoch, ordering: .relaxed)
+    }
+
+    func markEnded(_ now: Timestamp) {
+        endedAt.store(now.millisecondsSinceEpoch, ordering: .relaxed)
+    }
+
+    /// Why the stream should be forgotten at `now`, if it should.
+    func expiry(now: Timestamp, configuration: RegistryConfiguration) -> SweepReport.EvictionReason? {
+        let ended = endedAt.load(ordering: .relaxed)
+        if ended != .max {
+            let ttl = configuration.endedStreamTTLMilliseconds
+            return ttl > 0 && Timestamp(millisecondsSinceEpoch: ended).milliseconds(to: now) >= ttl ? .ended : nil
+        }
+        let ttl = configuration.idleStreamTTLMilliseconds
+        let last = Timestamp(millisecondsSinceEpoch: lastActivity.load(ordering: .relaxed))
+        return ttl > 0 && last.milliseconds(to: now) >= ttl ? .idle : nil
     }
 }
 
@@ -245,18 +545,24 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
 struct RenditionState: Sendable {
     let stream: StreamID
     let rendition: RenditionName
-    var timeline: RenditionTimeline
+    /// `nil` until the first segment (a declaration alone creates the rendition).
+    var timeline: RenditionTimeline?
+    var declaration: RenditionDeclaration?
+    var isEnded = false
+    /// Set when the stream is forgotten; a registration that finds it retries.
+    var isEvicted = false
+    /// Whether the last sweep reported this rendition as stalled.
+    var reportedStale = false
     /// The version of the latest publication; 0 before the first.
     var version: UInt64 = 0
     var lastModified = Timestamp(millisecondsSinceEpoch: 0)
 
-    init(stream: StreamID, rendition: RenditionName, timeline: RenditionTimeline) {
+    init(stream: StreamID, rendition: RenditionName) {
         self.stream = stream
         self.rendition = rendition
-        self.timeline = timeline
     }
 
-    var snapshot: RenditionSnapshot {
+    func snapshot(of timeline: RenditionTimeline) -> RenditionSnapshot {
         RenditionSnapshot(
             stream: stream,
             rendition: rendition,
@@ -265,7 +571,9 @@ struct RenditionState: Sendable {
             mediaSequence: timeline.mediaSequence,
             segments: timeline.window,
             isEnded: timeline.isEnded,
-            lastModified: lastModified
+            lastModified: lastModified,
+            discontinuitySequence: timeline.discontinuitySequence,
+            discontinuities: timeline.discontinuities
         )
     }
 }
@@ -293,32 +601,121 @@ struct CurrentPublication<Artifact: Sendable>: Sendable {
 final class RenditionCell<Artifact: Sendable>: Sendable {
     let writer: Mutex<RenditionState>
     let current = Mutex(CurrentPublication<Artifact>())
+    let rendition: RenditionName
+    /// The instant (ms since the epoch) from which a sweep has something to do here.
+    let attentionAt = Atomic<Int64>(.max)
+    private let recordBox: Mutex<StreamRecord>
 
-    init(state: sending RenditionState) {
+    init(state: sending RenditionState, record: StreamRecord) {
+        rendition = state.rendition
         writer = Mutex(state)
+        recordBox = Mutex(record)
     }
 
+    /// The record of the cell's stream.
+    var record: StreamRecord { recordBox.withLock { $0 } }
+
+    /// Shares the record of the stream the cell joins (under the directory lock, on insert).
+    func adopt(_ record: StreamRecord) { recordBox.withLock { $0 = record } }
+
+    /// Registers under the writer lock; `nil` when the stream was forgotten (retry).
     func register(
         _ segment: Segment,
         now: Timestamp,
-        publish: (RenditionSnapshot) -> Artifact
-    ) throws(RegistryError) -> RegistrationOutcome {
-        try writer.withLock { (state) throws(RegistryError) -> RegistrationOutcome in
-            guard !state.timeline.isEnded else { throw .streamEnded(state.stream) }
-            let registration = try state.timeline.register(segment)
-            if registration.isVisibleChange {
-                publishLocked(&state, now: now, publish: publish)
+        context: TimelineContext<Artifact>
+    ) throws(RegistryError) -> (outcome: RegistrationOutcome, skipped: UInt64)? {
+        try writer.withLock { (state) throws(RegistryError) -> (outcome: RegistrationOutcome, skipped: UInt64)? in
+            guard !state.isEvicted else { return nil }
+            guard !state.isEnded else { throw .streamEnded(state.stream) }
+            // Mutated in place through the optional, so the window is never copied.
+            guard let registration = try state.timeline?.register(segment, now: now) else {
+                state.timeline = try context.makeTimeline(first: segment, declaration: state.declaration, now: now)
+                publishLocked(&state, now: now, publish: context.publish)
+                updateAttention(state, now: now)
+                return (.registered(listed: true), 0)
             }
-            return registration.outcome
+            var outcome = registration.outcome
+            let skipped = state.timeline?.skipExpiredHole(now: now) ?? 0
+            if skipped > 0, outcome == .registered(listed: false),
+                state.timeline?.isListed(segment.sequence.rawValue) == true
+            {
+                outcome = .registered(listed: true)  // the skip listed it
+            }
+            if registration.isVisibleChange || skipped > 0 {
+                publishLocked(&state, now: now, publish: context.publish)
+            }
+            updateAttention(state, now: now)
+            return (outcome, skipped)
+        }
+    }
+
+    /// Replaces the declaration; `false` when the stream was forgotten (retry).
+    func declare(_ declaration: RenditionDeclaration) throws(RegistryError) -> Bool {
+        try writer.withLock { (state) throws(RegistryError) -> Bool in
+            guard !state.isEvicted else { return false }
+            guard !state.isEnded else { throw .streamEnded(state.stream) }
+            if let declared = declaration.targetDuration, let timeline = state.timeline,
+                declared != timeline.targetDuration
+            {
+                throw .targetDurationConflict(state.rendition, declared: declared, fixed: timeline.targetDuration)
+            }
+            state.declaration = declaration
+            return true
         }
     }
 
     func end(now: Timestamp, publish: (RenditionSnapshot) -> Artifact) {
         writer.withLock { state in
-            if state.timeline.end() {
+            state.isEnded = true
+            if state.timeline?.end() == true {
                 publishLocked(&state, now: now, publish: publish)
             }
+            updateAttention(state, now: now)
         }
+    }
+
+    /// Marks the cell forgotten; returns whether it was reported stalled.
+    func evict() -> Bool {
+        writer.withLock { state in
+            state.isEvicted = true
+            attentionAt.store(.max, ordering: .relaxed)
+            return state.reportedStale
+        }
+    }
+
+    /// The sweep's work on this cell: a due gap skip, and the stalled-state transition.
+    func sweep(now: Timestamp, context: TimelineContext<Artifact>, report: inout SweepReport) {
+        writer.withLock { state in
+            guard !state.isEvicted, let skipped = state.timeline?.skipExpiredHole(now: now) else { return }
+            if skipped > 0 {
+                report.skippedSegments += skipped
+                report.skippedHoles += 1
+                report.republished += 1
+                publishLocked(&state, now: now, publish: context.publish)
+            }
+            let isStale = state.timeline?.isStale(at: now) ?? false
+            if isStale != state.reportedStale {
+                state.reportedStale = isStale
+                report.staleTransitions.append(
+                    SweepReport.StaleTransition(stream: state.stream, rendition: state.rendition, isStale: isStale))
+            }
+            updateAttention(state, now: now)
+        }
+    }
+
+    /// Stores when a sweep next has something to do here; the caller holds the writer lock.
+    func updateAttention(_ state: RenditionState, now: Timestamp) {
+        var at = Int64.max
+        if let timeline = state.timeline {
+            if let gap = timeline.gapDeadline { at = min(at, gap.millisecondsSinceEpoch) }
+            if state.reportedStale {
+                // Due at once when it recovered (advanced or ended); nothing to do while stalled.
+                if !timeline.isStale(at: now) { at = .min }
+            } else if let stale = timeline.staleDeadline {
+                at = min(at, stale.millisecondsSinceEpoch)
+            }
+        }
+        attentionAt.store(at, ordering: .relaxed)
     }
 
     /// Pins the window and returns the artifact current at that moment.
@@ -327,7 +724,7 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
             current.withLock { current in
                 guard let publication = current.publication else { return nil }
                 if publication.listsSegments {
-                    state.timeline.pin()
+                    state.timeline?.pin()
                     current.isPinned = true
                 }
                 return publication.artifact
@@ -336,13 +733,14 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
     }
 
     /// Bumps the version, calls `publish` and swaps the new publication in; the caller holds the
-    /// writer lock (`state` is its value).
+    /// writer lock (`state` is its value, with a timeline).
     func publishLocked(_ state: inout RenditionState, now: Timestamp, publish: (RenditionSnapshot) -> Artifact) {
+        guard let timeline = state.timeline else { return }
         state.version += 1
         state.lastModified = now
-        let snapshot = state.snapshot
+        let snapshot = state.snapshot(of: timeline)
         let publication = Publication(snapshot: snapshot, artifact: publish(snapshot))
-        let isPinned = state.timeline.isPinned
+        let isPinned = timeline.isPinned
         let previous = current.withLock { current in
             let previous = current.publication
             current = CurrentPublication(publication: publication, isPinned: isPinned)

@@ -61,6 +61,33 @@ import Testing
         #expect(throws: ValidationError(message)) { try Segment(json: Array(body.utf8)) }
     }
 
+    @Test("Optional program_date_time and bytes decode; the date-time is normalised to UTC")
+    func optionalFields() throws {
+        let body = #"{"sequence": 1, "duration": 2, "path": "a.ts", "program_date_time": "2026-11-25T11:00:00.25+01:00", "bytes": 9007199254740992}"#
+        let segment = try Segment(json: Array(body.utf8))
+        #expect(segment.programDateTime?.rfc3339 == "2026-11-25T10:00:00.250Z")
+        #expect(segment.byteCount == 9_007_199_254_740_992)
+        let plain = try Segment(json: Array(#"{"sequence": 1, "duration": 2, "path": "a.ts", "bytes": null}"#.utf8))
+        #expect(plain.programDateTime == nil && plain.byteCount == nil)
+        #expect(plain.isSameMedia(as: segment) && plain != segment)
+    }
+
+    static let pdtMessage = "program_date_time must be an RFC 3339 date-time with a time zone, such as 2026-11-25T10:00:00.000Z or 2026-11-25T11:00:00+01:00"
+    static let bytesMessage = "bytes must be an integer from 0 to 9007199254740992"
+    static let refusedOptional: [(String, String)] = [
+        (#"{"sequence": 1, "duration": 2, "path": "a", "program_date_time": "2026-11-25T10:00:00"}"#, pdtMessage),
+        (#"{"sequence": 1, "duration": 2, "path": "a", "program_date_time": 5}"#, pdtMessage),
+        (#"{"sequence": 1, "duration": 2, "path": "a", "bytes": -1}"#, bytesMessage),
+        (#"{"sequence": 1, "duration": 2, "path": "a", "bytes": 9007199254740993}"#, bytesMessage),
+        (#"{"sequence": 1, "duration": 2, "path": "a", "bytes": 1.5}"#, bytesMessage),
+        (#"{"sequence": 1, "duration": 2, "path": "a", "bytes": "5"}"#, bytesMessage),
+    ]
+
+    @Test("Bad optional fields are refused with an exact message", arguments: refusedOptional)
+    func refusesOptional(body: String, message: String) {
+        #expect(throws: ValidationError(message)) { try Segment(json: Array(body.utf8)) }
+    }
+
     @Test("Decoding accepts any byte collection")
     func anyCollection() throws {
         let body = #"{"sequence": 5, "duration": 2, "path": "5.ts"}"#

