@@ -29,6 +29,23 @@ public struct AppConfiguration: Sendable, Equatable {
     public var maxRequestBodyBytes: Int = 64 * 1024
     /// `SHUTDOWN_TIMEOUT`: seconds to let in-flight requests finish on SIGTERM/SIGINT.
     public var shutdownTimeoutSeconds: Int = 10
+    /// `GAP_TIMEOUT`: seconds a hole may stay open while later segments wait before the window
+    /// skips it with a discontinuity; 0 holds forever.
+    public var gapTimeoutSeconds: Int = 0
+    /// `MAX_PENDING_SEGMENTS`: how far ahead of the gap-free edge a rendition buffers segments.
+    public var maxPendingSegments: Int = 1024
+    /// `MAX_STREAMS`: streams known at once (ended ones included until forgotten).
+    public var maxStreams: Int = 100_000
+    /// `MAX_RENDITIONS_PER_STREAM`: renditions one stream may have.
+    public var maxRenditionsPerStream: Int = 32
+    /// `ENDED_STREAM_TTL`: seconds an ended stream stays servable before it is forgotten (0: never).
+    public var endedStreamTTLSeconds: Int = 3600
+    /// `IDLE_STREAM_TTL`: seconds without registrations after which a live stream is forgotten (0: never).
+    public var idleStreamTTLSeconds: Int = 600
+    /// `MAX_HELD_REQUESTS`: blocking playlist reloads held at once, in all.
+    public var maxHeldRequests: Int = 20_000
+    /// `MAX_HELD_REQUESTS_PER_RENDITION`: blocking playlist reloads held at once on one rendition.
+    public var maxHeldRequestsPerRendition: Int = 10_000
 
     /// Log output formats.
     public enum LogFormat: String, Sendable, Equatable {
@@ -55,6 +72,14 @@ public struct AppConfiguration: Sendable, Equatable {
         ("CONNECTION_TIMEOUT", "30"),
         ("MAX_REQUEST_BODY_BYTES", "65536"),
         ("SHUTDOWN_TIMEOUT", "10"),
+        ("GAP_TIMEOUT", "0"),
+        ("MAX_PENDING_SEGMENTS", "1024"),
+        ("MAX_STREAMS", "100000"),
+        ("MAX_RENDITIONS_PER_STREAM", "32"),
+        ("ENDED_STREAM_TTL", "3600"),
+        ("IDLE_STREAM_TTL", "600"),
+        ("MAX_HELD_REQUESTS", "20000"),
+        ("MAX_HELD_REQUESTS_PER_RENDITION", "10000"),
     ]
 
     /// Parses `environment`; unset or empty variables keep their defaults.
@@ -107,6 +132,32 @@ public struct AppConfiguration: Sendable, Equatable {
         }
         if let seconds = try reader.integer("SHUTDOWN_TIMEOUT", in: 0...3600, "a whole number of seconds from 0 to 3600") {
             shutdownTimeoutSeconds = seconds
+        }
+        if let seconds = try reader.integer("GAP_TIMEOUT", in: 0...3600, "a whole number of seconds from 0 (hold forever) to 3600") {
+            gapTimeoutSeconds = seconds
+        }
+        if let count = try reader.integer("MAX_PENDING_SEGMENTS", in: 1...1_000_000, "an integer from 1 to 1000000") {
+            maxPendingSegments = count
+        }
+        if let count = try reader.integer("MAX_STREAMS", in: 1...10_000_000, "an integer from 1 to 10000000") {
+            maxStreams = count
+        }
+        if let count = try reader.integer("MAX_RENDITIONS_PER_STREAM", in: 1...1000, "an integer from 1 to 1000") {
+            maxRenditionsPerStream = count
+        }
+        if let seconds = try reader.integer("ENDED_STREAM_TTL", in: 0...31_536_000, "a whole number of seconds, 0 for never") {
+            endedStreamTTLSeconds = seconds
+        }
+        if let seconds = try reader.integer("IDLE_STREAM_TTL", in: 0...31_536_000, "a whole number of seconds, 0 for never") {
+            idleStreamTTLSeconds = seconds
+        }
+        if let count = try reader.integer("MAX_HELD_REQUESTS", in: 0...1_000_000, "an integer from 0 to 1000000") {
+            maxHeldRequests = count
+        }
+        if let count = try reader.integer(
+            "MAX_HELD_REQUESTS_PER_RENDITION", in: 0...1_000_000, "an integer from 0 to 1000000")
+        {
+            maxHeldRequestsPerRendition = count
         }
     }
 

@@ -4,6 +4,7 @@ import Logging
 import MicroHTTPD
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// The running service: the libmicrohttpd server in front of the `Orchestrator`.
 ///
@@ -15,6 +16,7 @@ public final class Application: Service, Sendable {
     private let server: MicroHTTPServer
     private let logger: Logger
     private let notifier: SystemdNotifier
+    private let maintenance = Mutex<Task<Void, Never>?>(nil)
 
     init(configuration: AppConfiguration, orchestrator: Orchestrator, logger: Logger, notifier: SystemdNotifier) {
         self.configuration = configuration
@@ -37,6 +39,21 @@ public final class Application: Service, Sendable {
     /// Starts listening (without waiting for anything).
     public func start() throws(ServerError) {
         try server.start()
+        if configuration.slidingWindowSize < 3 {
+            logger.warning(
+                "window shorter than three target durations",
+                metadata: [
+                    "hls.window_size": "\(configuration.slidingWindowSize)",
+                    "hls.note": "live playlists keep as many segments as three target durations need (RFC 8216 6.2.2)",
+                ])
+        }
+        let orchestrator = self.orchestrator
+        let server = self.server
+        maintenance.withLock { task in
+            task = Task.detached {
+                await Self.maintain(orchestrator: orchestrator, server: server)
+            }
+        }
         logger.info(
             "server started",
             metadata: [
@@ -85,8 +102,25 @@ public final class Application: Service, Sendable {
     }
 
     /// Stops accepting, lets in-flight requests finish within `SHUTDOWN_TIMEOUT`, then stops.
+    /// Periodic work while the server runs: expire held reloads (every 50 ms), sweep the
+    /// registry (every 250 ms), release held requests whose client hung up (every second).
+    private static func maintain(orchestrator: Orchestrator, server: MicroHTTPServer) async {
+        var tick = 0
+        while (try? await Task.sleep(for: .milliseconds(50))) != nil {
+            tick += 1
+            orchestrator.expireHeldRequests()
+            if tick % 5 == 0 { orchestrator.sweep() }
+            if tick % 20 == 0 { server.releaseDisconnectedRequests() }
+        }
+    }
+
     public func shutdown() async {
+        maintenance.withLock { task in
+            task?.cancel()
+            task = nil
+        }
         orchestrator.isReady = false
+        orchestrator.wakeHeldRequestsForShutdown()
         notify([.stopping, .status("Draining in-flight requests")])
         logger.info("shutdown started", metadata: ["http.in_flight": "\(server.inFlightRequests)"])
         server.stopAccepting()

@@ -1,6 +1,7 @@
 import HLSModel
 import Logging
 import MicroHTTPD
+import PlaylistRenderer
 import SegmentRegistry
 import Synchronization
 
@@ -10,6 +11,8 @@ import Synchronization
 /// error becomes one through `ErrorMapping`. Usable without a socket through `respond(to:)`.
 public final class Orchestrator: HTTPResponder, Sendable {
     let registry: SegmentRegistry<PublishedPlaylist>
+    /// Blocking playlist reloads held until a publication satisfies them.
+    let waiters: ReloadWaiters<PublishedPlaylist>
     let metrics: OrchestratorMetrics
     private let logger: Logger
     private let clock: @Sendable () -> Timestamp
@@ -21,10 +24,26 @@ public final class Orchestrator: HTTPResponder, Sendable {
         configuration: AppConfiguration, logger: Logger, metrics: OrchestratorMetrics,
         clock: @escaping @Sendable () -> Timestamp
     ) {
+        let waiters = ReloadWaiters<PublishedPlaylist>(
+            maximumTotal: configuration.maxHeldRequests,
+            maximumPerRendition: configuration.maxHeldRequestsPerRendition)
+        self.waiters = waiters
         registry = SegmentRegistry(
             configuration: RegistryConfiguration(
-                windowSize: configuration.slidingWindowSize, targetDuration: configuration.targetDuration),
-            publish: { PublishedPlaylist(snapshot: $0) })
+                windowSize: configuration.slidingWindowSize,
+                targetDuration: configuration.targetDuration,
+                gapTimeoutMilliseconds: Int64(configuration.gapTimeoutSeconds) * 1000,
+                maxPendingSegments: configuration.maxPendingSegments,
+                maxStreams: configuration.maxStreams,
+                maxRenditionsPerStream: configuration.maxRenditionsPerStream,
+                endedStreamTTLMilliseconds: Int64(configuration.endedStreamTTLSeconds) * 1000,
+                idleStreamTTLMilliseconds: Int64(configuration.idleStreamTTLSeconds) * 1000),
+            publish: { snapshot in
+                // Every change passes here once: render it, then wake the reloads it satisfies.
+                let published = PublishedPlaylist(snapshot: snapshot)
+                waiters.publish(published, key: .init(stream: snapshot.stream, rendition: snapshot.rendition))
+                return published
+            })
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
@@ -56,7 +75,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
         } catch {
             if routeName == .unmatched { routeName = Router.name(forPath: request.path) }
             var mapped = ErrorMapping.response(for: error)
-            if routeName == .playlist {
+            if routeName == .playlist || routeName == .master {
                 // Browser players must be able to read playlist errors too; CDNs may keep them
                 // about one target duration (rfc8216bis Appendix B).
                 mapped.headers.add("Access-Control-Allow-Origin", "*")
@@ -96,13 +115,22 @@ public final class Orchestrator: HTTPResponder, Sendable {
             return published.response(for: request.headers)
         case .registerSegment(let stream, let rendition):
             return try registerSegment(request, stream, rendition)
+        case .declareRendition(let stream, let rendition):
+            let declaration = try RenditionDeclaration(json: request.body)
+            let outcome = try registry.declare(declaration, stream: stream, rendition: rendition, now: clock())
+            let body =
+                "{\"status\":\"\(outcome == .created ? "created" : "updated")\",\"stream\":\(JSONWriter.quoted(stream.rawValue)),"
+                + "\"rendition\":\(JSONWriter.quoted(rendition.rawValue))}"
+            return Self.jsonResponse(outcome == .created ? .created : .ok, body)
+        case .master(let stream):
+            return try master(stream, request)
         case .endStream(let stream):
             return endStream(stream)
         case .metrics:
             return HTTPResponse(
                 status: .ok,
                 headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),
-                body: .bytes(metrics.exposition(activeStreams: registry.activeStreamCount)))
+                body: .bytes(metrics.exposition(activeStreams: registry.activeStreamCount, heldRequests: waiters.heldCount)))
         case .health:
             return Self.jsonResponse(.ok, #"{"status":"ok"}"#)
         case .preflight(let allowed):
@@ -152,6 +180,68 @@ public final class Orchestrator: HTTPResponder, Sendable {
         }
     }
 
+    /// The multivariant playlist of `stream`, rendered now: players fetch it once per session,
+    /// so it is not worth keeping prepared.
+    private func master(_ stream: StreamID, _ request: HTTPRequest) throws -> HTTPResponse {
+        guard let snapshot = registry.multivariant(stream: stream) else {
+            throw LookupError(message: "stream \(stream) is not known")
+        }
+        guard !snapshot.variants.isEmpty else {
+            throw LookupError(
+                message: "no rendition of stream \(stream) has a known bandwidth yet: declare one with "
+                    + "PUT /streams/\(stream)/renditions/{rendition} or send segment sizes in bytes")
+        }
+        let bytes = MultivariantPlaylistRenderer.render(snapshot)
+        let etag = "\"\(PublishedPlaylist.fingerprint(bytes))\""
+        var headers = HTTPHeaders(PublishedPlaylist.commonHeaders(cacheControl: "public, max-age=2"))
+        headers.add("ETag", etag)
+        if let tags = request.headers["If-None-Match"], PublishedPlaylist.matches(tags, etag) {
+            return HTTPResponse(status: .notModified, headers: headers)
+        }
+        return HTTPResponse(status: .ok, headers: headers, body: .bytes(bytes))
+    }
+
+    /// Answers held blocking reloads whose three target durations have passed with 503
+    /// (rfc8216bis §6.2.5.2; never the unchanged playlist, which Apple players reject).
+    func expireHeldRequests() {
+        waiters.expire(now: .now, with: Self.blockingTimeoutResponse)
+    }
+
+    /// Answers every held blocking reload (the server is shutting down).
+    func wakeHeldRequestsForShutdown() {
+        waiters.wakeAll(with: MicroHTTPServer.shuttingDownResponse)
+    }
+
+    static let blockingTimeoutResponse: HTTPResponse = {
+        var response = ErrorMapping.json(.serviceUnavailable, "the requested segment or part did not appear in time")
+        response.headers.add("Retry-After", "1")
+        response.headers.add("Access-Control-Allow-Origin", "*")
+        response.headers.add("Cache-Control", "no-store")
+        return response
+    }()
+
+    /// Runs the registry's periodic work (gap timeouts, stale renditions, forgetting old
+    /// streams) and reports it through metrics and logs.
+    func sweep() {
+        let report = registry.sweep(now: clock())
+        metrics.sweep(skipped: report.skippedSegments, staleRenditions: report.staleRenditionCount)
+        for transition in report.staleTransitions {
+            let metadata: Logger.Metadata = ["hls.stream": "\(transition.stream)", "hls.rendition": "\(transition.rendition)"]
+            if transition.isStale {
+                logger.warning("rendition stalled", metadata: metadata)
+            } else {
+                logger.info("rendition advancing again", metadata: metadata)
+            }
+        }
+        for eviction in report.evictions {
+            waiters.forget(stream: eviction.stream)
+            logger.info("stream forgotten", metadata: ["hls.stream": "\(eviction.stream)", "hls.reason": "\(eviction.reason)"])
+        }
+        if report.skippedHoles > 0 {
+            logger.info("holes skipped", metadata: ["hls.segments_skipped": "\(report.skippedSegments)"])
+        }
+    }
+
     private func lookupError(_ stream: StreamID, _ rendition: RenditionName) -> LookupError {
         registry.renditions(of: stream).isEmpty
             ? LookupError(message: "stream \(stream) is not known")
@@ -174,6 +264,8 @@ extension Route {
         case .health: .health
         case .readiness: .readiness
         case .preflight: .playlist
+        case .declareRendition: .declareRendition
+        case .master: .master
         }
     }
 }

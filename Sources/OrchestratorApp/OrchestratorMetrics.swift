@@ -13,6 +13,13 @@ public final class OrchestratorMetrics: Sendable {
     let segmentsRegistered: CoreMetrics.Counter
     let streamsEnded: CoreMetrics.Counter
     let activeStreams: CoreMetrics.Gauge
+    let segmentsSkipped: CoreMetrics.Counter
+    let staleRenditions: CoreMetrics.Gauge
+    let heldRequests: CoreMetrics.Gauge
+    let blockingWake: CoreMetrics.Timer
+    let blockingTimeouts: CoreMetrics.Counter
+    let blockingRejections: CoreMetrics.Counter
+    let blockingOverload: CoreMetrics.Counter
     private let durations: [Route.Name: CoreMetrics.Timer]
     private let registry: PrometheusCollectorRegistry
 
@@ -33,6 +40,13 @@ public final class OrchestratorMetrics: Sendable {
         "hls_streams_ended_total": "Streams ended, each counted once.",
         "hls_active_streams": "Streams known and not ended.",
         "hls_http_request_duration_seconds": "Time to answer an HTTP request, by route.",
+        "hls_segments_skipped_total": "Segments given up after GAP_TIMEOUT (holes skipped with a discontinuity).",
+        "hls_stale_renditions": "Live renditions that have not advanced for 1.5 target durations (RFC 8216 6.3.4).",
+        "hls_blocking_requests_held": "Blocking playlist reloads (LL-HLS) held right now.",
+        "hls_blocking_wake_seconds": "Time from the publication that satisfies a held reload to its answer being queued.",
+        "hls_blocking_timeouts_total": "Blocking playlist reloads answered 503 after three target durations.",
+        "hls_blocking_rejections_total": "Blocking playlist reloads refused with 400 (asking too far ahead, malformed).",
+        "hls_blocking_overload_total": "Blocking playlist reloads refused with 503 because the held-request limits were reached.",
     ]
 
     /// Registers every metric in `registry`.
@@ -44,6 +58,13 @@ public final class OrchestratorMetrics: Sendable {
         segmentsRegistered = CoreMetrics.Counter(label: "hls_segments_registered_total", factory: factory)
         streamsEnded = CoreMetrics.Counter(label: "hls_streams_ended_total", factory: factory)
         activeStreams = CoreMetrics.Gauge(label: "hls_active_streams", factory: factory)
+        segmentsSkipped = CoreMetrics.Counter(label: "hls_segments_skipped_total", factory: factory)
+        staleRenditions = CoreMetrics.Gauge(label: "hls_stale_renditions", factory: factory)
+        heldRequests = CoreMetrics.Gauge(label: "hls_blocking_requests_held", factory: factory)
+        blockingWake = CoreMetrics.Timer(label: "hls_blocking_wake_seconds", factory: factory)
+        blockingTimeouts = CoreMetrics.Counter(label: "hls_blocking_timeouts_total", factory: factory)
+        blockingRejections = CoreMetrics.Counter(label: "hls_blocking_rejections_total", factory: factory)
+        blockingOverload = CoreMetrics.Counter(label: "hls_blocking_overload_total", factory: factory)
         var durations: [Route.Name: CoreMetrics.Timer] = [:]
         for name in Route.Name.allCases {
             durations[name] = CoreMetrics.Timer(
@@ -65,10 +86,33 @@ public final class OrchestratorMetrics: Sendable {
     /// Counts a stream ended for the first time.
     func streamEnded() { streamsEnded.increment() }
 
-    /// The Prometheus text exposition of every metric, with `hls_active_streams` set to
-    /// `activeStreams` first (read from the registry at scrape time, so it is always exact).
-    func exposition(activeStreams count: Int) -> [UInt8] {
+    /// Records what a registry sweep found.
+    func sweep(skipped: UInt64, staleRenditions count: Int) {
+        if skipped > 0 { segmentsSkipped.increment(by: Int64(clamping: skipped)) }
+        staleRenditions.record(count)
+    }
+
+    /// Counts the end of a held blocking reload: woken after `wait` of latency, or timed out.
+    func blockingFinished(woken: Bool, wakeLatency: Duration) {
+        if woken {
+            blockingWake.recordNanoseconds(
+                wakeLatency.components.seconds * 1_000_000_000 + wakeLatency.components.attoseconds / 1_000_000_000)
+        } else {
+            blockingTimeouts.increment()
+        }
+    }
+
+    /// Counts a blocking reload refused with 400.
+    func blockingRejected() { blockingRejections.increment() }
+
+    /// Counts a blocking reload refused because the limits were reached.
+    func blockingOverloaded() { blockingOverload.increment() }
+
+    /// The Prometheus text exposition of every metric, with the gauges read from their sources
+    /// at scrape time first, so they are always exact.
+    func exposition(activeStreams count: Int, heldRequests held: Int) -> [UInt8] {
         activeStreams.record(count)
+        heldRequests.record(held)
         return exposition()
     }
 

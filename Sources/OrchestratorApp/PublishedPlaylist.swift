@@ -15,6 +15,8 @@ final class PublishedPlaylist: Sendable {
     /// live, a day once ended (the playlist no longer changes).
     let cacheControl: String
     let lastModified: String
+    /// The snapshot it was rendered from (for blocking-reload decisions).
+    let snapshot: RenditionSnapshot
     private let rendered: [UInt8]
     private let gzip = Mutex<Representation?>(nil)
 
@@ -28,6 +30,7 @@ final class PublishedPlaylist: Sendable {
     /// Renders `snapshot` and prepares its identity responses.
     /// - Complexity: O(*n*) in the playlist's length; runs once per visible change.
     init(snapshot: RenditionSnapshot) {
+        self.snapshot = snapshot
         rendered = MediaPlaylistRenderer.renderBytes(snapshot)
         cacheControl = snapshot.isEnded ? "public, max-age=86400" : "public, max-age=\(max(1, snapshot.targetDuration / 2))"
         lastModified = snapshot.lastModified.httpDate
@@ -128,5 +131,16 @@ final class PublishedPlaylist: Sendable {
 extension Substring {
     fileprivate func trimmingWhitespaceAndLowercased() -> String {
         String(self).trimmingWhitespace().lowercased()
+    }
+}
+
+extension PublishedPlaylist: WaitablePlaylist {
+    var version: UInt64 { snapshot.version }
+    var isEnded: Bool { snapshot.isEnded }
+
+    /// Whether segment `msn` is listed or already slid out (parts are judged by the snapshot).
+    func satisfies(_ reload: BlockingReload) -> Bool {
+        guard let last = snapshot.segments.last?.sequence.rawValue else { return false }
+        return reload.msn <= last
     }
 }

@@ -119,9 +119,12 @@ final class ReloadWaiters<Playlist: WaitablePlaylist>: Sendable {
         }
     }
 
-    /// Forgets what is known of `key` (its stream was evicted).
-    func forget(_ key: Key) {
-        state.withLock { _ = $0.latest.removeValue(forKey: key) }
+    /// Forgets the latest playlists of `stream`'s renditions (the stream was forgotten).
+    /// - Complexity: O(*k*) in the renditions with a known playlist; evictions are rare.
+    func forget(stream: StreamID) {
+        state.withLock { lists in
+            for key in lists.latest.keys where key.stream == stream { lists.latest.removeValue(forKey: key) }
+        }
     }
 
     /// Answers every waiter whose deadline has passed with `timeout` and drops those already

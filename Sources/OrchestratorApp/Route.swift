@@ -4,6 +4,8 @@ import MicroHTTPD
 /// A request matched to an endpoint, with its path parameters validated.
 enum Route: Equatable {
     case registerSegment(StreamID, RenditionName)
+    case declareRendition(StreamID, RenditionName)
+    case master(StreamID)
     case playlist(StreamID, RenditionName)
     case endStream(StreamID)
     case metrics
@@ -15,6 +17,8 @@ enum Route: Equatable {
     /// Low-cardinality route names, used as the `route` label of metrics.
     enum Name: String, CaseIterable, Sendable {
         case registerSegment = "segments"
+        case declareRendition = "rendition"
+        case master = "master"
         case playlist = "playlist"
         case endStream = "end"
         case metrics = "metrics"
@@ -46,6 +50,8 @@ enum Router {
         case (6, "playlist.m3u8"): return .playlist
         case (6, "segments"): return .registerSegment
         case (4, "end"): return .endStream
+        case (4, "master.m3u8"): return .master
+        case (5, _) where parts[3] == "renditions": return .declareRendition
         case (2, "metrics"): return .metrics
         case (2, "healthz"): return .health
         case (2, "readyz"): return .readiness
@@ -67,6 +73,13 @@ enum Router {
         case (6, "streams") where parts[3] == "renditions" && parts[5] == "segments":
             try require(method, in: [.post])
             return .registerSegment(try streamID(parts[2]), try renditionName(parts[4]))
+        case (5, "streams") where parts[3] == "renditions":
+            try require(method, in: [.put])
+            return .declareRendition(try streamID(parts[2]), try renditionName(parts[4]))
+        case (4, "streams") where parts[3] == "master.m3u8":
+            try require(method, in: playlistMethods)
+            let route = Route.master(try streamID(parts[2]))
+            return method == .options ? .preflight(allowed: readMethods) : route
         case (4, "streams") where parts[3] == "end":
             try require(method, in: [.post])
             return .endStream(try streamID(parts[2]))

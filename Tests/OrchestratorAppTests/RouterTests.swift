@@ -20,7 +20,7 @@ import Testing
         arguments: [
             ("GET", "/healthz", 200), ("HEAD", "/readyz", 200), ("GET", "/metrics", 200),
             ("POST", "/streams/s/end", 200), ("GET", "/streams/s/renditions/r/playlist.m3u8", 404),
-            ("PUT", "/metrics", 405), ("PATCH", "/streams/s/end", 405), ("GET", "/streams/s/renditions/r", 404),
+            ("PUT", "/metrics", 405), ("PATCH", "/streams/s/end", 405), ("GET", "/streams/s/renditions/r", 405), ("PUT", "/streams/s/renditions/r", 400), ("GET", "/streams/s/master.m3u8", 404),
             ("GET", "/streams/s/renditions/r/playlist.m3u8/", 404), ("GET", "//metrics", 404),
             ("GET", "/streams/../renditions/r/playlist.m3u8", 400), ("GET", "/streams/./renditions/r/playlist.m3u8", 400),
             ("POST", "/streams/a b/end", 400), ("POST", "/streams/\(String(repeating: "x", count: 129))/end", 400),
