@@ -3,22 +3,19 @@ import MicroHTTPD
 import PlaylistRenderer
 import Synchronization
 
-/// A rendition's playlist as served: rendered once per change, with its responses prepared inside
-/// libmicrohttpd, so a GET costs a registry lookup, a header check and a reference copy.
+/// A rendition's playlist as served: rendered once per change, so a GET costs a registry
+/// lookup, a header check and a reference copy.
 ///
-/// The gzip form is compressed once per change too, on the first request that accepts it (an
-/// ingest-only workload never pays for it).
+/// Registration renders the bytes (the 201 promises they are visible). Everything else is built
+/// at most once per change by the first request that needs it: the libmicrohttpd response with
+/// its headers, the gzip form, the 304. A rendition nobody reads between two changes pays only
+/// for the render, and memory holds one copy of the bytes per rendition.
 final class PublishedPlaylist: Sendable {
-    /// The identity body and its 200 response.
-    let identity: Representation
-    /// Cache lifetime for this version (rfc8216bis Appendix B): half a target duration while
-    /// live, a day once ended (the playlist no longer changes).
-    let cacheControl: String
-    let lastModified: String
     /// The snapshot it was rendered from (for blocking-reload decisions).
     let snapshot: RenditionSnapshot
-    private let rendered: [UInt8]
-    private let gzip = Mutex<Representation?>(nil)
+    /// The rendered playlist.
+    let body: SharedBytes
+    private let variants = Mutex(Variants())
 
     /// One encoding of the playlist: its ETag, its 200 and its 304.
     struct Representation: Sendable {
@@ -27,38 +24,70 @@ final class PublishedPlaylist: Sendable {
         let notModified: HTTPResponse
     }
 
-    /// Renders `snapshot` and prepares its identity responses.
+    /// Which form of the playlist a request gets.
+    struct Variant: Equatable, Sendable {
+        /// `Content-Encoding: gzip`.
+        var gzip = false
+
+        fileprivate var index: Int { gzip ? 1 : 0 }
+        fileprivate static let count = 2
+    }
+
+    private struct Variants {
+        var built = [Representation?](repeating: nil, count: Variant.count)
+        var fingerprint: String?
+    }
+
+    /// Renders `snapshot`.
     /// - Complexity: O(*n*) in the playlist's length; runs once per visible change.
     init(snapshot: RenditionSnapshot) {
         self.snapshot = snapshot
-        rendered = MediaPlaylistRenderer.renderBytes(snapshot)
-        cacheControl = snapshot.isEnded ? "public, max-age=86400" : "public, max-age=\(max(1, snapshot.targetDuration / 2))"
-        lastModified = snapshot.lastModified.httpDate
-        identity = Self.representation(
-            body: rendered, etag: "\"\(Self.fingerprint(rendered))\"", encoding: nil,
-            cacheControl: cacheControl, lastModified: lastModified)
+        body = SharedBytes(MediaPlaylistRenderer.renderBytes(snapshot))
     }
 
     /// The answer to a GET or HEAD with these request headers.
-    /// - Complexity: O(*h*) in the number of request headers, plus one compression per version.
+    /// - Complexity: O(*h*) in the number of request headers once the variant exists.
     func response(for headers: HTTPHeaders) -> HTTPResponse {
-        let representation = Self.acceptsGzip(headers["Accept-Encoding"]) ? gzipped() : identity
+        let representation = self.representation(Variant(gzip: Self.acceptsGzip(headers["Accept-Encoding"])))
         if let tags = headers["If-None-Match"], Self.matches(tags, representation.etag) {
             return representation.notModified
         }
         return representation.ok
     }
 
-    private func gzipped() -> Representation {
-        gzip.withLock { cached in
-            if let cached { return cached }
-            guard let compressed = Gzip.compress(rendered) else { return identity }
-            let made = Self.representation(
-                body: compressed, etag: "\"\(Self.fingerprint(rendered))-gz\"", encoding: "gzip",
-                cacheControl: cacheControl, lastModified: lastModified)
-            cached = made
+    /// The representation for `variant`, built on first use.
+    func representation(_ variant: Variant) -> Representation {
+        variants.withLock { variants in
+            if let built = variants.built[variant.index] { return built }
+            let fingerprint = variants.fingerprint ?? body.withUnsafeBytes { Self.fingerprint($0) }
+            variants.fingerprint = fingerprint
+            let made = build(variant, fingerprint: fingerprint)
+            variants.built[variant.index] = made
             return made
         }
+    }
+
+    private func build(_ variant: Variant, fingerprint: String) -> Representation {
+        var bytes = body
+        var etag = "\"\(fingerprint)\""
+        if variant.gzip, let compressed = Gzip.compress(body.array) {
+            bytes = SharedBytes(compressed)
+            etag = "\"\(fingerprint)-gz\""
+        }
+        let cacheControl =
+            snapshot.isEnded ? "public, max-age=86400" : "public, max-age=\(max(1, snapshot.targetDuration / 2))"
+        var headers = HTTPHeaders(Self.commonHeaders(cacheControl: cacheControl))
+        headers.add("ETag", etag)
+        headers.add("Last-Modified", snapshot.lastModified.httpDate)
+        if bytes !== body { headers.add("Content-Encoding", "gzip") }
+        let ok = HTTPResponse(status: .ok, headers: headers, body: .shared(bytes))
+        var notModifiedHeaders = headers
+        notModifiedHeaders = HTTPHeaders(notModifiedHeaders.fields.filter { $0.name != "Content-Type" && $0.name != "Content-Encoding" })
+        let notModified = HTTPResponse(status: .notModified, headers: notModifiedHeaders)
+        return Representation(
+            etag: etag,
+            ok: PreparedResponse(ok)?.httpResponse ?? ok,
+            notModified: PreparedResponse(notModified)?.httpResponse ?? notModified)
     }
 
     /// Headers every playlist response carries (CORS for browser players, caching, content type).
@@ -71,26 +100,8 @@ final class PublishedPlaylist: Sendable {
         ]
     }
 
-    private static func representation(
-        body: [UInt8], etag: String, encoding: String?, cacheControl: String, lastModified: String
-    ) -> Representation {
-        var headers = HTTPHeaders(commonHeaders(cacheControl: cacheControl))
-        headers.add("ETag", etag)
-        headers.add("Last-Modified", lastModified)
-        if let encoding { headers.add("Content-Encoding", encoding) }
-        let ok = HTTPResponse(status: .ok, headers: headers, body: .shared(SharedBytes(body)))
-        var notModifiedHeaders = HTTPHeaders(commonHeaders(cacheControl: cacheControl).filter { $0.name != "Content-Type" })
-        notModifiedHeaders.add("ETag", etag)
-        notModifiedHeaders.add("Last-Modified", lastModified)
-        let notModified = HTTPResponse(status: .notModified, headers: notModifiedHeaders)
-        return Representation(
-            etag: etag,
-            ok: PreparedResponse(ok)?.httpResponse ?? ok,
-            notModified: PreparedResponse(notModified)?.httpResponse ?? notModified)
-    }
-
-    /// 64-bit FNV-1a of the rendered playlist, as 16 hex digits: a strong validator for it.
-    static func fingerprint(_ bytes: [UInt8]) -> String {
+    /// 64-bit FNV-1a of the bytes, as 16 hex digits: a strong validator for them.
+    static func fingerprint(_ bytes: some Sequence<UInt8>) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
@@ -128,12 +139,6 @@ final class PublishedPlaylist: Sendable {
     }
 }
 
-extension Substring {
-    fileprivate func trimmingWhitespaceAndLowercased() -> String {
-        String(self).trimmingWhitespace().lowercased()
-    }
-}
-
 extension PublishedPlaylist: WaitablePlaylist {
     var version: UInt64 { snapshot.version }
     var isEnded: Bool { snapshot.isEnded }
@@ -142,5 +147,11 @@ extension PublishedPlaylist: WaitablePlaylist {
     func satisfies(_ reload: BlockingReload) -> Bool {
         guard let last = snapshot.segments.last?.sequence.rawValue else { return false }
         return reload.msn <= last
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingWhitespaceAndLowercased() -> String {
+        String(self).trimmingWhitespace().lowercased()
     }
 }
