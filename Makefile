@@ -13,8 +13,9 @@ CONFIG_DIR       ?= /etc/hls-orchestrator
 
 # Debian packages each target needs (installed only when missing).
 BUILD_PACKAGES := libmicrohttpd-dev pkg-config zlib1g-dev
-# ffmpeg plays the live playlist in a test; prometheus provides promtool.
-TEST_PACKAGES  := $(BUILD_PACKAGES) ffmpeg prometheus
+# ffmpeg plays the live playlist in a test; prometheus provides promtool; nginx and curl test
+# the HTTP/2 front configuration.
+TEST_PACKAGES  := $(BUILD_PACKAGES) ffmpeg prometheus nginx curl
 # make bench: load generator, the nginx reference, a C compiler for the libmicrohttpd floor.
 BENCH_PACKAGES := $(BUILD_PACKAGES) wrk nginx gcc libc6-dev python3 curl procps
 
