@@ -13,6 +13,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hls-orchestrator", targets: ["HLSOrchestrator"]),
+        // The pure modules, for the micro-benchmark package in bench/micro.
+        .library(name: "HLSModel", targets: ["HLSModel"]),
+        .library(name: "SegmentRegistry", targets: ["SegmentRegistry"]),
+        .library(name: "PlaylistRenderer", targets: ["PlaylistRenderer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),

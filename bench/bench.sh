@@ -1,0 +1,487 @@
+#!/usr/bin/env bash
+# make bench — the service against libmicrohttpd's floor and nginx, on loopback, in one run.
+#
+#   1. build the release binary; compile bench/floor.c
+#   2. rates: start the service, preload BENCH_STREAMS streams x 3 renditions x a full window
+#      (three disjoint sets: one read, one for `ingest`, one for the POSTs of `mixed`), then one
+#      wrk run per row: floor, get, nginx, get-gzip, ingest, mixed — the same wrk command each
+#   3. memory: restart, preload BENCH_MEM_STREAMS x 3 x window, VmRSS; ingest soak; VmRSS again
+#   4. connections: on that server, `get` with 64 connections, then again while BENCH_IDLE idle
+#      keep-alive connections are held open
+#   5. print the table and write it into bench/RESULTS.md (between the bench:begin/end markers)
+#
+# Every process it starts is stopped by PID on exit. Knobs (environment):
+#   HTTP_THREADS (2)  BENCH_STREAMS (1000)  BENCH_WINDOW (6)  BENCH_DURATION (10, seconds per row)
+#   BENCH_WRK_THREADS (2)  BENCH_CONNECTIONS (64)  BENCH_SETTLE (3, seconds between rows)
+#   BENCH_MEM_STREAMS (10000)  BENCH_SOAK (24, seconds)  BENCH_IDLE (5000)
+#   BENCH_REPEAT (2: floor, get and nginx are run interleaved this many times; best kept)
+#   BENCH_PROFILE (1: perf profiles of the service under get and ingest, extra runs, 0 = skip)
+#   BENCH_SKIP_BUILD=1 (use the existing release binary)  BENCH_STRICT=1 (exit 1 on a MISS)
+#   BENCH_RESULTS (bench/RESULTS.md; empty = do not write)
+set -euo pipefail
+
+# The command as typed, for the report: the knobs set in the environment, then the command
+# (`make bench` passes BENCH_CMDLINE).
+COMMAND="$({ env | grep -E '^(BENCH_[A-Z_]+|HTTP_THREADS)=' | grep -vE '^(BENCH_CMDLINE|BENCH_LUA_DIR|BENCH_WRK_THREADS)=' || true; } \
+    | sort | tr '\n' ' ')${BENCH_CMDLINE:-bench/bench.sh}"
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+OUT=$BENCH/out/run
+export BENCH_LUA_DIR=$BENCH/lua
+
+HTTP_THREADS=${HTTP_THREADS:-2}
+STREAMS=${BENCH_STREAMS:-1000}
+WINDOW=${BENCH_WINDOW:-6}
+DURATION=${BENCH_DURATION:-10}
+WRK_THREADS=${BENCH_WRK_THREADS:-2}
+CONNS=${BENCH_CONNECTIONS:-64}
+SETTLE=${BENCH_SETTLE:-3}
+MEM_STREAMS=${BENCH_MEM_STREAMS:-10000}
+SOAK=${BENCH_SOAK:-24}
+IDLE=${BENCH_IDLE:-5000}
+REPEAT=${BENCH_REPEAT:-2}
+PROFILE=${BENCH_PROFILE:-1}
+RESULTS=${BENCH_RESULTS-$BENCH/RESULTS.md}
+export BENCH_WRK_THREADS=$WRK_THREADS
+STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+T0=$SECONDS
+
+log() { printf '[bench %3ds] %s\n' $((SECONDS - T0)) "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+# ---------------------------------------------------------------- processes we started
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+stop_pid() {  # stop one process we started, and forget it
+    local pid=$1 keep=() p
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+
+# ---------------------------------------------------------------- tools and limits
+for tool in wrk nginx gcc pkg-config python3 curl swift; do
+    command -v "$tool" >/dev/null || die "$tool is missing (make bench installs it with apt)"
+done
+hard=$(ulimit -Hn)
+want=65536
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then want=$hard; fi
+ulimit -n "$want" || die "cannot raise the open-file limit to $want"
+need=$((IDLE + CONNS + 256))
+[ "$(ulimit -n)" -ge "$need" ] || die "open-file limit $(ulimit -n) < $need needed for $IDLE idle connections"
+log "open-file limit $(ulimit -n) (hard $hard)"
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {  # wait_port PORT PID NAME
+    for _ in $(seq 300); do
+        kill -0 "$2" 2>/dev/null || die "$3 exited at start-up (see $OUT)"
+        if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    die "$3 is not listening on $1 after 30 s"
+}
+cpu_ticks() {  # utime+stime of each PID, summed (clock ticks)
+    local total=0 pid rest
+    for pid in "$@"; do
+        rest=$(sed 's/^.*) //' "/proc/$pid/stat")  # the fields after the command name
+        set -- $rest
+        total=$((total + ${12} + ${13}))
+    done
+    echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+NCPU=$(nproc)
+BENCH_SHELL_PID=$$
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {printf "%d", $2}'; }
+
+# ---------------------------------------------------------------- build
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+    log "building release (swift build -c release --product hls-orchestrator)"
+    (cd "$ROOT" && swift build -c release --product hls-orchestrator) >"$OUT/build.log" 2>&1 \
+        || { tail -30 "$OUT/build.log" >&2; die "release build failed"; }
+fi
+SERVER_BIN=$ROOT/.build/release/hls-orchestrator
+[ -x "$SERVER_BIN" ] || die "$SERVER_BIN missing"
+gcc -O2 -Wall -Wextra -o "$OUT/floor" "$BENCH/floor.c" $(pkg-config --cflags --libs libmicrohttpd) \
+    || die "cannot compile bench/floor.c"
+log "built ($((SECONDS - T0)) s)"
+# What was measured: the commit and whether the sources differed from it at build time.
+COMMIT_DESC="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(cd "$ROOT" && git diff --quiet HEAD -- Sources Modules Package.swift 2>/dev/null || echo ' + uncommitted changes') at build time"
+
+# The daemon options the service uses, read from its source so the floor stays in step.
+SERVER_SWIFT=$ROOT/Sources/MicroHTTPD/MicroHTTPServer.swift
+MHD_FLAGS=$(awk '/let flags *=/ {on = 1; sub(/.*let flags *=/, "")} on && /MHD_/ {print; next} on && !/^[[:space:]]*$/ {exit}' "$SERVER_SWIFT" \
+    | grep -o 'MHD_[A-Z_]*' | sort -u | paste -sd'|')
+MEM_LIMIT=$(grep -o 'connection_memory_limit: *[0-9_ *]*' "$SERVER_SWIFT" | head -1 | sed 's/.*: *//; s/_//g')
+MEM_LIMIT=$((${MEM_LIMIT:-65536}))
+DEFAULT_LIMIT=$(grep -o 'connectionLimit: Int = [0-9_]*' "$SERVER_SWIFT" | head -1 | sed 's/.*= //; s/_//g')
+DEFAULT_TIMEOUT=$(grep -o 'connectionTimeoutSeconds: Int = [0-9_]*' "$SERVER_SWIFT" | head -1 | sed 's/.*= //; s/_//g')
+DEFAULT_BACKLOG=$(grep -o 'listenBacklog: Int = [0-9_]*' "$SERVER_SWIFT" | head -1 | sed 's/.*= //; s/_//g')
+[ -n "$MHD_FLAGS" ] || MHD_FLAGS="MHD_USE_INTERNAL_POLLING_THREAD|MHD_USE_EPOLL|MHD_ALLOW_SUSPEND_RESUME"
+DEFAULT_LIMIT=${DEFAULT_LIMIT:-10000}; DEFAULT_TIMEOUT=${DEFAULT_TIMEOUT:-30}; DEFAULT_BACKLOG=${DEFAULT_BACKLOG:-1024}
+log "daemon: $MHD_FLAGS, pool $HTTP_THREADS, limit $DEFAULT_LIMIT, timeout ${DEFAULT_TIMEOUT}s, memory $MEM_LIMIT B, backlog $DEFAULT_BACKLOG"
+
+# ---------------------------------------------------------------- the service
+SERVER_PID=; SERVER_PORT=
+start_server() {  # start_server LABEL [VAR=value ...]
+    local label=$1; shift
+    local logf=$OUT/server-$label.log
+    # Run from $OUT so that a developer's .env in the work tree is not read.
+    (cd "$OUT" && exec env PORT=0 BIND_ADDRESS=127.0.0.1 HTTP_THREADS="$HTTP_THREADS" \
+        SLIDING_WINDOW_SIZE="$WINDOW" LOG_LEVEL=info LOG_FORMAT=json "$@" "$SERVER_BIN") 2>"$logf" >/dev/null &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    SERVER_PORT=
+    for _ in $(seq 300); do
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$logf" >&2; die "the service exited at start-up"; }
+        SERVER_PORT=$(grep -m1 '"server started"' "$logf" 2>/dev/null | grep -o '"http.port":"[0-9]*"' | grep -o '[0-9]*' || true)
+        [ -n "$SERVER_PORT" ] && break
+        sleep 0.1
+    done
+    [ -n "$SERVER_PORT" ] || die "no \"server started\" line from the service"
+    wait_port "$SERVER_PORT" "$SERVER_PID" service
+    log "service ($label) pid $SERVER_PID on 127.0.0.1:$SERVER_PORT"
+}
+
+preload() {  # preload PREFIX STREAMS
+    local line
+    line=$(timeout 300 python3 "$BENCH/preload.py" --port "$SERVER_PORT" --prefix "$1" --streams "$2" \
+        --segments "$WINDOW" --procs 2) || die "preload of $1 failed: $line"
+    log "$line"
+    echo "$line" >>"$OUT/preload.log"
+}
+
+# ---------------------------------------------------------------- rows
+declare -A RPS P50 P99 ERR CPU NOTE REQS NOISE RUNS
+ROWS=()
+# run_row NAME URL LUA "PIDS for CPU" [VAR=value ...]: one wrk run; fills the arrays above.
+# A repeated row (best of BENCH_REPEAT) keeps the run with the most requests/s.
+# NOISE: CPU used by user-space processes that the benchmark did not start (other builds on a
+# shared machine) during the run, in % of the machine: rows with high noise are not comparable.
+run_row() {
+    local name=$1 url=$2 lua=$3 cpu_pids=$4; shift 4
+    local file=$OUT/wrk-$name.txt before after line other t0 t1
+    sleep "$SETTLE"
+    python3 "$BENCH/cpu_other.py" snapshot "$BENCH_SHELL_PID" "$OUT/other.before"
+    before=$(cpu_ticks $cpu_pids); t0=$(date +%s.%N)
+    env "$@" timeout $((DURATION + 30)) wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
+        -s "$BENCH/lua/$lua" "$url" >"$file.new" 2>&1 || die "wrk failed for $name: $(tail -3 "$file.new")"
+    after=$(cpu_ticks $cpu_pids); t1=$(date +%s.%N)
+    python3 "$BENCH/cpu_other.py" snapshot "$BENCH_SHELL_PID" "$OUT/other.after"
+    other=$(python3 "$BENCH/cpu_other.py" delta "$OUT/other.before" "$OUT/other.after")
+    line=$(grep '^RESULT ' "$file.new") || die "no RESULT from wrk for $name"
+    local -A r=()
+    local kv noise
+    for kv in ${line#RESULT }; do r[${kv%%=*}]=${kv#*=}; done
+    noise=$(awk -v o="$other" -v t0="$t0" -v t1="$t1" -v n="$NCPU" -v hz="$CLK_TCK" \
+        'BEGIN { printf "%.0f", o / ((t1 - t0) * n * hz) * 100 }')
+    RUNS[$name]="${RUNS[$name]:+${RUNS[$name]}, }$(printf '%.0f' "${r[rps]}") (noise $noise%)"
+    if [ -n "${RPS[$name]:-}" ] && awk -v a="${r[rps]}" -v b="${RPS[$name]}" 'BEGIN { exit !(a <= b) }'; then
+        log "$name (again): ${r[rps]} req/s, noise $noise% — keeping the better run"
+        rm -f "$file.new"
+        return 0
+    fi
+    mv "$file.new" "$file"
+    REQS[$name]=${r[requests]}
+    RPS[$name]=${r[rps]}
+    P50[$name]=${r[p50_us]}
+    P99[$name]=${r[p99_us]}
+    ERR[$name]=$((r[connect] + r[read] + r[write] + r[status] + r[timeout]))
+    CPU[$name]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="${r[requests]}" \
+        'BEGIN { printf "%.1f", (n > 0 ? t / hz / n * 1e6 : 0) }')
+    NOISE[$name]=$noise
+    [[ " ${ROWS[*]} " == *" $name "* ]] || ROWS+=("$name")
+    log "$name: ${r[rps]} req/s, p50 ${r[p50_us]} us, p99 ${r[p99_us]} us, errors ${ERR[$name]}, cpu ${CPU[$name]} us/req, noise $noise%  [$(grep '^STATUSES' "$file")]"
+}
+
+# profile_row NAME PID PORT LUA [VAR=value ...]: an extra wrk run (not in the table) with perf
+# sampling PID; writes the hottest symbols by self time to $OUT/perf-NAME.txt.
+profile_row() {
+    local name=$1 pid=$2 port=$3 lua=$4; shift 4
+    command -v perf >/dev/null || { log "perf not installed: no profile"; return 0; }
+    sleep "$SETTLE"
+    perf record -F 499 -g -p "$pid" -o "$OUT/perf-$name.data" -- sleep "$DURATION" >"$OUT/perf-$name.log" 2>&1 &
+    local perf_pid=$!
+    PIDS+=("$perf_pid")
+    env "$@" timeout $((DURATION + 30)) wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" \
+        -s "$BENCH/lua/$lua" "http://127.0.0.1:$port" >"$OUT/wrk-profile-$name.txt" 2>&1 || true
+    wait "$perf_pid" 2>/dev/null || true
+    stop_pid "$perf_pid"
+    perf report -i "$OUT/perf-$name.data" --stdio --no-children --sort dso,symbol -g none --percent-limit 0.7 2>/dev/null \
+        | grep -E '^ +[0-9.]+%' | swift demangle --simplified | sed -E 's/[[:space:]]+$//; s/( +-)+$//; s/  +/  /g' >"$OUT/perf-$name.txt" || true
+    log "profile of $name: $(wc -l <"$OUT/perf-$name.txt") symbols above 0.7% in bench/out/run/perf-$name.txt"
+}
+
+# ---------------------------------------------------------------- 2. rates
+start_server rates
+log "preloading 3 x $STREAMS streams x 3 renditions x $WINDOW segments"
+preload g "$STREAMS"   # read by get, get-gzip, mixed (and its bytes by floor and nginx)
+preload i "$STREAMS"   # ingest posts new segments here
+preload m "$STREAMS"   # mixed posts new segments here
+[ "$PROFILE" = 1 ] && preload p "$STREAMS"   # the profiled ingest run posts here
+
+# The bytes the references serve: a real playlist from the service, with its headers.
+curl -sf -D "$OUT/playlist.headers" -o "$OUT/playlist.m3u8" \
+    "http://127.0.0.1:$SERVER_PORT/streams/g0/renditions/r720/playlist.m3u8" || die "cannot GET a preloaded playlist"
+tr -d '\r' <"$OUT/playlist.headers" \
+    | grep -iE '^(content-type|cache-control|access-control-allow-origin|vary|etag|last-modified):' >"$OUT/floor.headers" || true
+CONTENT_TYPE=$(grep -i '^content-type:' "$OUT/floor.headers" | head -1 | sed 's/^[^:]*: *//')
+CONTENT_TYPE=${CONTENT_TYPE:-application/vnd.apple.mpegurl}
+BODY_BYTES=$(stat -c %s "$OUT/playlist.m3u8")
+GZIP_ENCODING=$(curl -sf -o /dev/null -D - -H 'Accept-Encoding: gzip' \
+    "http://127.0.0.1:$SERVER_PORT/streams/g0/renditions/r720/playlist.m3u8" | tr -d '\r' \
+    | awk -F': *' 'tolower($1) == "content-encoding" {print $2}')
+GZIP_ENCODING=${GZIP_ENCODING:-identity}
+log "playlist: $BODY_BYTES bytes, $CONTENT_TYPE; with Accept-Encoding: gzip the service answers $GZIP_ENCODING"
+
+# The floor.
+FLOOR_PORT=$(free_port)
+"$OUT/floor" "$FLOOR_PORT" "$OUT/playlist.m3u8" "$OUT/floor.headers" "$MHD_FLAGS" "$HTTP_THREADS" \
+    "$DEFAULT_LIMIT" 0 "$DEFAULT_TIMEOUT" "$MEM_LIMIT" "$DEFAULT_BACKLOG" >"$OUT/floor.log" 2>&1 &
+FLOOR_PID=$!
+PIDS+=("$FLOOR_PID")
+wait_port "$FLOOR_PORT" "$FLOOR_PID" floor
+curl -sf -o "$OUT/floor.body" "http://127.0.0.1:$FLOOR_PORT/streams/g0/renditions/r720/playlist.m3u8" \
+    && cmp -s "$OUT/floor.body" "$OUT/playlist.m3u8" || die "the floor does not serve the playlist bytes"
+log "floor pid $FLOOR_PID on $FLOOR_PORT: $(cat "$OUT/floor.log")"
+
+# nginx, with a generated config.
+NGINX_PORT=$(free_port)
+NGX=$OUT/nginx
+mkdir -p "$NGX/root" "$NGX/tmp" "$NGX/logs"
+cp "$OUT/playlist.m3u8" "$NGX/root/playlist.m3u8"
+ADD_HEADERS=$(grep -iE '^(cache-control|access-control-allow-origin|vary):' "$OUT/floor.headers" \
+    | sed -E 's/^([^:]*): *(.*)$/            add_header \1 "\2";/' || true)
+python3 - "$BENCH/nginx.conf.template" "$NGX/nginx.conf" "$NGX" "$NGINX_PORT" "$CONTENT_TYPE" "$ADD_HEADERS" <<'EOF'
+import sys
+template, target, prefix, port, ctype, headers = sys.argv[1:]
+text = open(template).read()
+for key, value in (("@PREFIX@", prefix), ("@PORT@", port), ("@CONTENT_TYPE@", ctype), ("@ADD_HEADERS@", headers)):
+    text = text.replace(key, value)
+open(target, "w").write(text)
+EOF
+nginx -t -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" >"$NGX/check.log" 2>&1 \
+    || { cat "$NGX/check.log" >&2; die "nginx rejects the generated config"; }
+nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" -g 'daemon off;' >"$NGX/stdout.log" 2>&1 &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+wait_port "$NGINX_PORT" "$NGINX_PID" nginx
+curl -sf -o "$OUT/nginx.body" "http://127.0.0.1:$NGINX_PORT/streams/g0/renditions/r720/playlist.m3u8" \
+    && cmp -s "$OUT/nginx.body" "$OUT/playlist.m3u8" || die "nginx does not serve the playlist bytes"
+NGINX_PIDS="$NGINX_PID $(cat "/proc/$NGINX_PID/task/"*/children 2>/dev/null | tr '\n' ' ')"
+log "nginx pids $NGINX_PIDS on $NGINX_PORT"
+
+GET_ENV=(BENCH_GET_PREFIX=g BENCH_GET_STREAMS="$STREAMS")
+SRV=http://127.0.0.1:$SERVER_PORT
+# floor, get and nginx are the comparison that matters: interleaved, best of BENCH_REPEAT each.
+for _ in $(seq "$REPEAT"); do
+    run_row floor "http://127.0.0.1:$FLOOR_PORT" get.lua "$FLOOR_PID" "${GET_ENV[@]}"
+    run_row get "$SRV" get.lua "$SERVER_PID" "${GET_ENV[@]}"
+    run_row nginx "http://127.0.0.1:$NGINX_PORT" get.lua "$NGINX_PIDS" "${GET_ENV[@]}"
+done
+run_row get-gzip "$SRV" get.lua "$SERVER_PID" "${GET_ENV[@]}" BENCH_GZIP=1
+NOTE[get-gzip]="served $GZIP_ENCODING, $(awk -v b="$(grep -o 'bytes=[0-9]*' "$OUT/wrk-get-gzip.txt" | cut -d= -f2)" \
+    -v n="${REQS[get-gzip]}" 'BEGIN {printf "%.0f", n ? b / n : 0}') B/response vs $(awk -v b="$(grep -o 'bytes=[0-9]*' "$OUT/wrk-get.txt" | cut -d= -f2)" \
+    -v n="${REQS[get]}" 'BEGIN {printf "%.0f", n ? b / n : 0}') identity"
+
+# ingest: every POST a new in-order registration, checked against the counter.
+reg_before=$(metric "$SERVER_PORT" hls_segments_registered_total)
+run_row ingest "$SRV" ingest.lua "$SERVER_PID" BENCH_POST_PREFIX=i BENCH_POST_STREAMS="$STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
+sleep 0.5
+reg_after=$(metric "$SERVER_PORT" hls_segments_registered_total)
+INGEST_DELTA=$((reg_after - reg_before))
+INGEST_201=$(grep '^STATUSES' "$OUT/wrk-ingest.txt" | grep -o '201=[0-9]*' | cut -d= -f2 || echo 0)
+INGEST_201=${INGEST_201:-0}
+INGEST_SENT=$(grep -o 'posts_sent=[0-9]*' "$OUT/wrk-ingest.txt" | cut -d= -f2)
+INGEST_STATUSES=$(grep '^STATUSES' "$OUT/wrk-ingest.txt" | sed 's/^STATUSES *//')
+# wrk stops with up to one request per connection in flight: the server may have registered
+# those too, so the counter's delta lies between the 201s wrk saw and the POSTs it sent.
+if [ "$INGEST_201" -eq "${REQS[ingest]}" ] && [ "$INGEST_DELTA" -ge "$INGEST_201" ] && [ "$INGEST_DELTA" -le "$INGEST_SENT" ]; then
+    INGEST_COUNTED=yes
+else
+    INGEST_COUNTED=no
+fi
+NOTE[ingest]="statuses {$INGEST_STATUSES}; hls_segments_registered_total +$INGEST_DELTA (201s seen $INGEST_201, sent $INGEST_SENT): counted=$INGEST_COUNTED"
+
+reg_before=$(metric "$SERVER_PORT" hls_segments_registered_total)
+run_row mixed "$SRV" mixed.lua "$SERVER_PID" "${GET_ENV[@]}" BENCH_POST_PREFIX=m BENCH_POST_STREAMS="$STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
+sleep 0.5
+reg_after=$(metric "$SERVER_PORT" hls_segments_registered_total)
+MIXED_DELTA=$((reg_after - reg_before))
+MIXED_201=$(grep '^STATUSES' "$OUT/wrk-mixed.txt" | grep -o '201=[0-9]*' | cut -d= -f2 || echo 0)
+MIXED_201=${MIXED_201:-0}
+MIXED_POSTS=$(grep -o 'posts_sent=[0-9]*' "$OUT/wrk-mixed.txt" | cut -d= -f2)
+NOTE[mixed]="statuses {$(grep '^STATUSES' "$OUT/wrk-mixed.txt" | sed 's/^STATUSES *//')}; hls_segments_registered_total +$MIXED_DELTA (201s seen $MIXED_201, POSTs sent $MIXED_POSTS)"
+RATES_SERVER_RSS=$(rss_kib "$SERVER_PID")
+if [ "$PROFILE" = 1 ]; then
+    profile_row floor "$FLOOR_PID" "$FLOOR_PORT" get.lua "${GET_ENV[@]}"
+    profile_row get "$SERVER_PID" "$SERVER_PORT" get.lua "${GET_ENV[@]}"
+    profile_row ingest "$SERVER_PID" "$SERVER_PORT" ingest.lua BENCH_POST_PREFIX=p BENCH_POST_STREAMS="$STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
+fi
+
+stop_pid "$NGINX_PID"
+stop_pid "$FLOOR_PID"
+stop_pid "$SERVER_PID"
+[ -f /run/nginx.pid ] && log "note: a system nginx (pid $(cat /run/nginx.pid)) runs; not ours, left alone"
+
+# ---------------------------------------------------------------- 3. memory
+start_server memory MAX_CONNECTIONS=20000
+RSS_EMPTY=$(rss_kib "$SERVER_PID")
+log "preloading $MEM_STREAMS streams x 3 renditions x $WINDOW segments"
+preload w "$MEM_STREAMS"
+sleep 2
+RSS_PRELOADED=$(rss_kib "$SERVER_PID")
+log "VmRSS empty $RSS_EMPTY KiB, preloaded $RSS_PRELOADED KiB"
+# Soak: new in-order registrations across all those renditions (windows slide, old segments
+# must be freed), VmRSS sampled every second.
+(while kill -0 "$SERVER_PID" 2>/dev/null; do echo "$(date +%s.%N) $(rss_kib "$SERVER_PID")"; sleep 1; done) >"$OUT/soak-rss.txt" 2>/dev/null &
+SAMPLER_PID=$!
+PIDS+=("$SAMPLER_PID")
+reg_before=$(metric "$SERVER_PORT" hls_segments_registered_total)
+DURATION_SAVED=$DURATION; DURATION=$SOAK
+run_row soak "http://127.0.0.1:$SERVER_PORT" ingest.lua "$SERVER_PID" BENCH_POST_PREFIX=w BENCH_POST_STREAMS="$MEM_STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
+DURATION=$DURATION_SAVED
+stop_pid "$SAMPLER_PID"
+sleep 1
+reg_after=$(metric "$SERVER_PORT" hls_segments_registered_total)
+RSS_SOAKED=$(rss_kib "$SERVER_PID")
+SOAK_REGS=$((reg_after - reg_before))
+half=$(awk 'NR == 1 {t0 = $1} {r[NR] = $2; t[NR] = $1} END {m = int(NR / 2); if (m < 1) m = 1; print r[m]}' "$OUT/soak-rss.txt")
+RSS_MID=${half:-$RSS_PRELOADED}
+SOAK_STATUSES=$(grep '^STATUSES' "$OUT/wrk-soak.txt" | sed 's/^STATUSES *//')
+log "soak: $SOAK_REGS registrations ($SOAK_STATUSES), ~$((SOAK_REGS / (MEM_STREAMS * 3))) per rendition; VmRSS mid $RSS_MID KiB, after $RSS_SOAKED KiB"
+
+# ---------------------------------------------------------------- 4. connections
+GETW=(BENCH_GET_PREFIX=w BENCH_GET_STREAMS="$MEM_STREAMS")
+run_row conn-64 "http://127.0.0.1:$SERVER_PORT" get.lua "$SERVER_PID" "${GETW[@]}"
+python3 "$BENCH/holder.py" --port "$SERVER_PORT" --connections "$IDLE" --hold 120 \
+    --path /streams/w0/renditions/r720/playlist.m3u8 >"$OUT/holder.log" 2>&1 &
+HOLDER_PID=$!
+PIDS+=("$HOLDER_PID")
+for _ in $(seq 600); do
+    grep -q '^HOLDER ready' "$OUT/holder.log" && break
+    kill -0 "$HOLDER_PID" 2>/dev/null || die "holder exited: $(cat "$OUT/holder.log")"
+    sleep 0.1
+done
+grep -q '^HOLDER ready' "$OUT/holder.log" || die "holder did not open $IDLE connections in 60 s"
+SERVER_FDS=$(ls "/proc/$SERVER_PID/fd" | wc -l)
+log "$(grep '^HOLDER ready' "$OUT/holder.log"); service has $SERVER_FDS open fds"
+run_row conn-idle "http://127.0.0.1:$SERVER_PORT" get.lua "$SERVER_PID" "${GETW[@]}"
+kill -TERM "$HOLDER_PID" 2>/dev/null || true
+for _ in $(seq 100); do grep -q '^HOLDER end' "$OUT/holder.log" && break; sleep 0.1; done
+stop_pid "$HOLDER_PID"
+# The 64-connection reference again, after the idle connections are gone: best of both.
+run_row conn-64 "http://127.0.0.1:$SERVER_PORT" get.lua "$SERVER_PID" "${GETW[@]}"
+HOLDER_END=$(grep '^HOLDER end' "$OUT/holder.log" || echo "HOLDER end still_open=?")
+HOLDER_READY=$(grep '^HOLDER ready' "$OUT/holder.log")
+NOTE[conn-idle]="$IDLE idle keep-alive connections held (${HOLDER_READY#HOLDER ready }; ${HOLDER_END#HOLDER end }); service fds $SERVER_FDS"
+stop_pid "$SERVER_PID"
+
+# ---------------------------------------------------------------- 5. report
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+verdict() { awk -v x="$1" -v op="$2" -v y="$3" 'BEGIN { ok = (op == ">=") ? x >= y : x <= y; print ok ? "PASS" : "MISS" }'; }
+MISSES=0
+check() {  # check LABEL VALUE OP BOUND TEXT
+    local v
+    v=$(verdict "$2" "$3" "$4")
+    [ "$v" = PASS ] || MISSES=$((MISSES + 1))
+    printf '| %s | %s | %s %s | **%s** |\n' "$1" "$5" "$3" "$4" "$v"
+}
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+F=${RPS[floor]}; N=${RPS[nginx]}
+SOAK_GROWTH_KIB=$((RSS_SOAKED - RSS_PRELOADED))
+SECOND_HALF_KIB=$((RSS_SOAKED - RSS_MID))
+FLAT_LIMIT_KIB=$(awk -v r="$RSS_PRELOADED" 'BEGIN { l = r * 0.10; if (l < 4096) l = 4096; printf "%d", l }')
+{
+    echo "Date: $STARTED_AT · command: \`$COMMAND\` · commit $COMMIT_DESC"
+    echo
+    echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); wrk and the servers share the cores; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') \`-t$WRK_THREADS -c$CONNS -d${DURATION}s --latency\` for every row; service HTTP_THREADS=$HTTP_THREADS, window $WINDOW; $STREAMS streams x 3 renditions per set; floor: libmicrohttpd $(pkg-config --modversion libmicrohttpd), \`$MHD_FLAGS\`, pool $HTTP_THREADS, memory limit $MEM_LIMIT B; nginx $(nginx -v 2>&1 | sed 's/.*\///'), $(nproc) workers. Playlist $BODY_BYTES bytes."
+    echo
+    echo "| row | requests/s | p50 | p99 | errors | server CPU/request | noise | notes |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|"
+    for row in floor get nginx get-gzip ingest mixed soak conn-64 conn-idle; do
+        [ -n "${RPS[$row]:-}" ] || continue
+        note=${NOTE[$row]:-}
+        [[ "${RUNS[$row]}" == *,* ]] && note="runs: ${RUNS[$row]}${note:+; $note}"
+        printf '| %s | %.0f | %s ms | %s ms | %s | %s µs | %s%% | %s |\n' "$row" "${RPS[$row]}" \
+            "$(awk -v u="${P50[$row]}" 'BEGIN {printf "%.2f", u/1000}')" \
+            "$(awk -v u="${P99[$row]}" 'BEGIN {printf "%.2f", u/1000}')" \
+            "${ERR[$row]}" "${CPU[$row]}" "${NOISE[$row]}" "$note"
+    done
+    echo
+    echo "Ratios: get/floor $(ratio "${RPS[get]}" "$F"), get/nginx $(ratio "${RPS[get]}" "$N"); get-gzip/floor $(ratio "${RPS[get-gzip]}" "$F"), get-gzip/nginx $(ratio "${RPS[get-gzip]}" "$N"); ingest/floor-GET $(ratio "${RPS[ingest]}" "$F"), ingest/nginx $(ratio "${RPS[ingest]}" "$N"); mixed/floor $(ratio "${RPS[mixed]}" "$F"), mixed/nginx $(ratio "${RPS[mixed]}" "$N"); floor/nginx $(ratio "$F" "$N")."
+    echo
+    echo "Memory (VmRSS): empty $(mib "$RSS_EMPTY") MiB; $MEM_STREAMS x 3 x $WINDOW preloaded $(mib "$RSS_PRELOADED") MiB; ingest soak ${SOAK}s, $SOAK_REGS new registrations ($SOAK_STATUSES), mid $(mib "$RSS_MID") MiB, after $(mib "$RSS_SOAKED") MiB (growth $(mib "$SOAK_GROWTH_KIB") MiB, second half $(mib "$SECOND_HALF_KIB") MiB). Rate-test server after its rows: $(mib "$RATES_SERVER_RSS") MiB."
+    echo
+    echo "| target | measured | bound | |"
+    echo "|---|---|---|---|"
+    check "get ≥ 0.85× floor" "$(ratio "${RPS[get]}" "$F")" ">=" 0.85 "$(ratio "${RPS[get]}" "$F")×"
+    check "get ≥ 1.3× nginx" "$(ratio "${RPS[get]}" "$N")" ">=" 1.3 "$(ratio "${RPS[get]}" "$N")×"
+    check "get errors" "${ERR[get]}" "<=" 0 "${ERR[get]}"
+    check "get p99 ≤ 1.5× floor p99" "$(ratio "${P99[get]}" "${P99[floor]}")" "<=" 1.5 "$(ratio "${P99[get]}" "${P99[floor]}")× (${P99[get]} vs ${P99[floor]} µs)"
+    check "ingest ≥ 0.6× floor GET" "$(ratio "${RPS[ingest]}" "$F")" ">=" 0.6 "$(ratio "${RPS[ingest]}" "$F")×"
+    check "ingest errors" "${ERR[ingest]}" "<=" 0 "${ERR[ingest]}"
+    check "ingest: every POST counted" "$([ "$INGEST_COUNTED" = yes ] && echo 1 || echo 0)" ">=" 1 "$INGEST_COUNTED (+$INGEST_DELTA; 201s $INGEST_201; sent $INGEST_SENT)"
+    check "mixed ≥ 0.8× floor" "$(ratio "${RPS[mixed]}" "$F")" ">=" 0.8 "$(ratio "${RPS[mixed]}" "$F")×"
+    check "mixed errors" "${ERR[mixed]}" "<=" 0 "${ERR[mixed]}"
+    check "RSS at $MEM_STREAMS×3×$WINDOW ≤ 64 MiB" "$(mib "$RSS_PRELOADED")" "<=" 64 "$(mib "$RSS_PRELOADED") MiB"
+    check "RSS flat after soak (growth ≤ max(4 MiB, 10%))" "$(mib "$SOAK_GROWTH_KIB")" "<=" "$(mib "$FLAT_LIMIT_KIB")" "$(mib "$SOAK_GROWTH_KIB") MiB (second half of the soak $(mib "$SECOND_HALF_KIB") MiB)"
+    check "RSS not growing in the second half of the soak (≤ 2 MiB)" "$(mib "$SECOND_HALF_KIB")" "<=" 2 "$(mib "$SECOND_HALF_KIB") MiB"
+    check "soak errors" "${ERR[soak]}" "<=" 0 "${ERR[soak]}"
+    check "get with $IDLE idle ≥ 0.8× 64-connection rate" "$(ratio "${RPS[conn-idle]}" "${RPS[conn-64]}")" ">=" 0.8 "$(ratio "${RPS[conn-idle]}" "${RPS[conn-64]}")× (${RPS[conn-idle]%.*} vs ${RPS[conn-64]%.*})"
+    check "idle connections all still open" "$(echo "${HOLDER_END#*still_open=}" | tr -dc 0-9)" ">=" "$IDLE" "${HOLDER_END#HOLDER end }"
+    for name in floor get ingest; do
+        [ -s "$OUT/perf-$name.txt" ] || continue
+        echo
+        echo "Where the CPU goes under \`$name\` ($([ "$name" = floor ] && echo the floor || echo the service); perf, self time, top 15; full list in bench/out/run/perf-$name.txt):"
+        echo
+        echo '```'
+        head -15 "$OUT/perf-$name.txt" | cut -c1-150
+        echo '```'
+    done
+    echo
+    echo "$MISSES target(s) missed. Run time $((SECONDS - T0)) s. Raw wrk outputs and logs: bench/out/run/."
+} >"$OUT/report.md"
+
+echo
+cat "$OUT/report.md"
+
+if [ -n "$RESULTS" ]; then
+    python3 - "$RESULTS" "$OUT/report.md" <<'EOF'
+import os, sys
+path, report = sys.argv[1], open(sys.argv[2]).read().rstrip("\n")
+begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+block = f"{begin}\n{report}\n{end}"
+text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\n"
+if begin in text and end in text:
+    text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+else:
+    text = text.rstrip("\n") + "\n\n## Latest `make bench`\n\n" + block + "\n"
+open(path, "w").write(text)
+EOF
+    log "wrote the table into ${RESULTS#$ROOT/}"
+fi
+[ "${BENCH_STRICT:-0}" = 1 ] && [ "$MISSES" -gt 0 ] && exit 1
+exit 0
