@@ -93,6 +93,9 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
         }
     }
 
+    /// Whether there are no fields.
+    public var isEmpty: Bool { fields.isEmpty }
+
     /// Appends a field; repeated names are kept in order.
     public mutating func add(_ name: String, _ value: String) { fields.append((name, value)) }
 

@@ -17,11 +17,18 @@ final class PublishedPlaylist: Sendable {
     let body: SharedBytes
     private let variants = Mutex(Variants())
 
-    /// One encoding of the playlist: its ETag, its 200 and its 304.
-    struct Representation: Sendable {
+    /// One encoding of the playlist: its ETag, its 200 and its 304. A class, so handing it out
+    /// of the lock copies one reference.
+    final class Representation: Sendable {
         let etag: String
         let ok: HTTPResponse
         let notModified: HTTPResponse
+
+        init(etag: String, ok: HTTPResponse, notModified: HTTPResponse) {
+            self.etag = etag
+            self.ok = ok
+            self.notModified = notModified
+        }
     }
 
     /// Which form of the playlist a request gets.
@@ -48,8 +55,9 @@ final class PublishedPlaylist: Sendable {
     /// The answer to a GET or HEAD with these request headers.
     /// - Complexity: O(*h*) in the number of request headers once the variant exists.
     func response(for headers: HTTPHeaders) -> HTTPResponse {
-        let representation = self.representation(Variant(gzip: Self.acceptsGzip(headers["Accept-Encoding"])))
-        if let tags = headers["If-None-Match"], Self.matches(tags, representation.etag) {
+        let representation = self.representation(
+            Variant(gzip: headers.isEmpty ? false : Self.acceptsGzip(headers["Accept-Encoding"])))
+        if !headers.isEmpty, let tags = headers["If-None-Match"], Self.matches(tags, representation.etag) {
             return representation.notModified
         }
         return representation.ok
