@@ -1,7 +1,10 @@
 /// What the transcoder declares about one rendition (`PUT /streams/{id}/renditions/{r}`): the
-/// metadata of its `#EXT-X-STREAM-INF` line and, optionally, its target duration.
+/// metadata of its `#EXT-X-STREAM-INF` line and, optionally, its target duration, its
+/// low-latency settings (``partTarget`` with ``partURITemplate``) and its initialization
+/// section (``mapURI``).
 ///
-/// Every field is optional; a missing one is simply unknown.
+/// Every field is optional; a missing one is simply unknown. A rendition is *low-latency* when
+/// it declares a ``partTarget``.
 public struct RenditionDeclaration: Equatable, Sendable {
     /// The largest accepted bandwidth, in bits per second (1 Tbit/s).
     public static let maximumBandwidth: UInt64 = 1_000_000_000_000
@@ -21,6 +24,18 @@ public struct RenditionDeclaration: Equatable, Sendable {
     public var frameRate: FrameRate?
     /// The `#EXT-X-TARGETDURATION` to give the rendition when it is created, in `1...3600` seconds.
     public var targetDuration: Int64?
+    /// `part_target`: the Part Target Duration (`#EXT-X-PART-INF:PART-TARGET`, rfc8216bis
+    /// §4.4.3.7), greater than 0 and at most 10 seconds; fixed for the rendition's life.
+    public var partTarget: SegmentDuration?
+    /// `part_uri_template`: the URI of future parts, for `#EXT-X-PRELOAD-HINT` (§4.4.5.3).
+    /// Declared together with ``partTarget``.
+    public var partURITemplate: PartURITemplate?
+    /// `map_uri`: the initialization section of an fMP4/CMAF rendition (`#EXT-X-MAP`,
+    /// §4.4.4.5), which makes the playlist `#EXT-X-VERSION:6`; fixed for the rendition's life.
+    public var mapURI: QuotedURI?
+
+    /// The longest accepted ``partTarget``, in milliseconds.
+    public static let maximumPartTargetMilliseconds: Int64 = 10_000
 
     /// Creates a declaration from already validated parts.
     public init(
@@ -29,7 +44,10 @@ public struct RenditionDeclaration: Equatable, Sendable {
         resolution: Resolution? = nil,
         codecs: String? = nil,
         frameRate: FrameRate? = nil,
-        targetDuration: Int64? = nil
+        targetDuration: Int64? = nil,
+        partTarget: SegmentDuration? = nil,
+        partURITemplate: PartURITemplate? = nil,
+        mapURI: QuotedURI? = nil
     ) {
         self.bandwidth = bandwidth
         self.averageBandwidth = averageBandwidth
@@ -37,7 +55,13 @@ public struct RenditionDeclaration: Equatable, Sendable {
         self.codecs = codecs
         self.frameRate = frameRate
         self.targetDuration = targetDuration
+        self.partTarget = partTarget
+        self.partURITemplate = partURITemplate
+        self.mapURI = mapURI
     }
+
+    /// Whether the declaration makes the rendition low-latency (it has a ``partTarget``).
+    public var isLowLatency: Bool { partTarget != nil }
 
     /// Decodes a declaration body such as
     /// `{"bandwidth": 2500000, "resolution": "1280x720", "codecs": "avc1.64001f,mp4a.40.2"}`.
@@ -47,6 +71,11 @@ public struct RenditionDeclaration: Equatable, Sendable {
     /// - `codecs`: a string of 1 to 256 printable ASCII characters without `"`.
     /// - `frame_rate`: a JSON number greater than 0 and at most 1000, kept to 3 decimals.
     /// - `target_duration`: a JSON integer literal in `1...3600` (seconds).
+    /// - `part_target`: a JSON number of seconds, greater than 0 and at most 10, rounded to the
+    ///   millisecond; not longer than `target_duration` when both are given.
+    /// - `part_uri_template`: a string valid as a ``PartURITemplate`` (`{sequence}` and
+    ///   `{part}` placeholders); required with `part_target`, refused without it.
+    /// - `map_uri`: a string valid as a ``QuotedURI``.
     ///
     /// All optional; unknown fields are ignored; a `null` field counts as missing.
     /// - Throws: ``ValidationError`` with one sentence about the first field that is wrong.
@@ -89,7 +118,42 @@ public struct RenditionDeclaration: Equatable, Sendable {
         }
 
         targetDuration = try Self.integer(fields["target_duration"], in: 1...3600, name: "target_duration")
+
+        switch fields["part_target"] {
+        case nil, .null?: break
+        case .number(let number)?:
+            let seconds = number.doubleValue
+            guard seconds.isFinite, seconds > 0, seconds <= Double(Self.maximumPartTargetMilliseconds) / 1000,
+                let duration = try? SegmentDuration(seconds: seconds)
+            else { throw ValidationError(Self.partTargetMessage) }
+            partTarget = duration
+        default: throw ValidationError(Self.partTargetMessage)
+        }
+
+        switch fields["part_uri_template"] {
+        case nil, .null?: break
+        case .string(let text)?: partURITemplate = try PartURITemplate(validating: text)
+        default: throw ValidationError("part_uri_template must be a string")
+        }
+
+        switch fields["map_uri"] {
+        case nil, .null?: break
+        case .string(let text)?: mapURI = try QuotedURI(validating: text, field: "map_uri")
+        default: throw ValidationError("map_uri must be a string")
+        }
+
+        if partTarget != nil, partURITemplate == nil {
+            throw ValidationError("part_uri_template is required with part_target")
+        }
+        if partTarget == nil, partURITemplate != nil {
+            throw ValidationError("part_uri_template needs part_target: it only applies to low-latency renditions")
+        }
+        if let partTarget, let targetDuration, partTarget.milliseconds > targetDuration * 1000 {
+            throw ValidationError("part_target must not be longer than target_duration")
+        }
     }
+
+    static let partTargetMessage = "part_target must be a number of seconds greater than 0 and at most 10"
 
     static let codecsMessage =
         "codecs must be a string of 1 to 256 printable ASCII characters without '\"', such as \"avc1.64001f,mp4a.40.2\""

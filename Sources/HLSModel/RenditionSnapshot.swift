@@ -21,6 +21,10 @@ public struct RenditionSnapshot: Equatable, Sendable {
     public var discontinuitySequence: UInt64
     /// The listed window, ascending by ``Segment/sequence``; contiguous except where a skipped
     /// hole left a gap, and each segment after such a gap is in ``discontinuities``.
+    ///
+    /// In a low-latency rendition every segment has a ``Segment/programDateTime``: the
+    /// registered one, else one the registry derived (the previous segment's date plus its
+    /// duration when contiguous, else the arrival time minus the duration).
     public var segments: [Segment]
     /// The sequences of listed segments preceded by `#EXT-X-DISCONTINUITY` (RFC 8216 §4.3.2.3),
     /// ascending.
@@ -29,6 +33,21 @@ public struct RenditionSnapshot: Equatable, Sendable {
     public var isEnded: Bool
     /// When the last visible change happened.
     public var lastModified: Timestamp
+    /// `#EXT-X-PART-INF:PART-TARGET` (rfc8216bis §4.4.3.7); set exactly when the rendition is
+    /// low-latency. `nil` renders the playlist without any low-latency tag.
+    public var partTarget: SegmentDuration?
+    /// The URI pattern of the next part, for `#EXT-X-PRELOAD-HINT` (§4.4.5.3).
+    public var partURITemplate: PartURITemplate?
+    /// `#EXT-X-MAP:URI` (§4.4.4.5), the initialization section of fMP4/CMAF segments.
+    public var mapURI: QuotedURI?
+    /// The listed partial segments (`#EXT-X-PART`, §4.4.4.9), ascending by sequence then part
+    /// index: contiguous from part 0 within each parent segment, only for segments whose end
+    /// is within three target durations of the end of the playlist (§6.2.2), then the parts of
+    /// the segment in progress (the one after the last listed segment).
+    public var parts: [PartialSegment]
+    /// One `#EXT-X-RENDITION-REPORT` (§4.4.5.4) per other rendition of the stream, sorted by
+    /// name, as of this snapshot.
+    public var renditionReports: [RenditionReport]
 
     /// Creates a snapshot from its parts.
     public init(
@@ -41,8 +60,18 @@ public struct RenditionSnapshot: Equatable, Sendable {
         isEnded: Bool,
         lastModified: Timestamp,
         discontinuitySequence: UInt64 = 0,
-        discontinuities: [SequenceNumber] = []
+        discontinuities: [SequenceNumber] = [],
+        partTarget: SegmentDuration? = nil,
+        partURITemplate: PartURITemplate? = nil,
+        mapURI: QuotedURI? = nil,
+        parts: [PartialSegment] = [],
+        renditionReports: [RenditionReport] = []
     ) {
+        self.partTarget = partTarget
+        self.partURITemplate = partURITemplate
+        self.mapURI = mapURI
+        self.parts = parts
+        self.renditionReports = renditionReports
         self.discontinuitySequence = discontinuitySequence
         self.discontinuities = discontinuities
         self.stream = stream

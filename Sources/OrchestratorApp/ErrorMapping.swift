@@ -29,8 +29,21 @@ enum ErrorMapping {
             case .tooManyStreams:
                 return json(.tooManyRequests, error.message)
             }
+        case let error as LowLatencyError:
+            switch error {
+            case .exceedsPartTarget, .tooManyWaitingParts:
+                return json(.unprocessableContent, error.message)
+            case .notLowLatency, .conflictingPart, .partTargetConflict, .mapURIConflict, .streamTargetDurationConflict:
+                return json(.conflict, error.message)
+            }
         case let error as LookupError:
             return json(.notFound, error.message)
+        case let error as ReloadDirectives.Invalid:
+            return json(.badRequest, error.message)
+        case is HeldRequestLimitReached:
+            var response = json(.serviceUnavailable, "too many blocking playlist reloads are held; retry shortly")
+            response.headers.add("Retry-After", "1")
+            return response
         default:
             return json(.internalServerError, "internal error")
         }
@@ -38,7 +51,8 @@ enum ErrorMapping {
 
     /// Whether `error` is one the service did not expect (logged at error level).
     static func isUnexpected(_ error: any Error) -> Bool {
-        !(error is RoutingError || error is ValidationError || error is RegistryError || error is LookupError)
+        !(error is RoutingError || error is ValidationError || error is RegistryError || error is LookupError
+            || error is ReloadDirectives.Invalid || error is HeldRequestLimitReached || error is LowLatencyError)
     }
 
     static func json(_ status: HTTPStatus, _ message: String) -> HTTPResponse {

@@ -60,18 +60,34 @@ public final class Orchestrator: HTTPResponder, Sendable {
     }
 
     public func reply(to request: HTTPRequest, suspender: RequestSuspender) -> HTTPReply {
-        .response(respond(to: request))
+        respond(to: request, suspender: suspender)
     }
 
-    /// Answers `request`; counts it, and logs it at debug.
+    /// Answers `request` without holding it (no connection to park): used in process, where a
+    /// blocking reload that would wait is answered at once with the current playlist.
     public func respond(to request: HTTPRequest) -> HTTPResponse {
+        switch respond(to: request, suspender: nil) {
+        case .response(let response):
+            return response
+        case .suspended:
+            return ErrorMapping.json(.internalServerError, "a request was parked without a connection")
+        }
+    }
+
+    /// Routes, handles and counts `request`; a held blocking reload is counted when answered.
+    func respond(to request: HTTPRequest, suspender: RequestSuspender?) -> HTTPReply {
         let started = ContinuousClock.now
         var routeName = Route.Name.unmatched
         let response: HTTPResponse
         do {
             let route = try Router.route(method: request.method, path: request.path)
             routeName = route.name
-            response = try handle(route, request)
+            switch try handle(route, request, suspender: suspender, started: started) {
+            case .response(let answer):
+                response = answer
+            case .suspended(let held):
+                return .suspended(held)
+            }
         } catch {
             if routeName == .unmatched { routeName = Router.name(forPath: request.path) }
             var mapped = ErrorMapping.response(for: error)
@@ -91,30 +107,112 @@ public final class Orchestrator: HTTPResponder, Sendable {
                     ])
             }
         }
+        finished(request, route: routeName, status: response.status.rawValue, started: started)
+        return .response(response)
+    }
+
+    /// Counts an answered request and logs it at debug.
+    private func finished(_ request: HTTPRequest, route: Route.Name, status: Int, started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
         let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-        metrics.record(route: routeName, status: response.status.rawValue, nanoseconds: nanoseconds)
+        metrics.record(route: route, status: status, nanoseconds: nanoseconds)
         if logger.logLevel <= .debug {
             logger.debug(
                 "request handled",
                 metadata: [
                     "http.method": "\(request.method)", "http.path": "\(request.path)",
-                    "http.status": "\(response.status.rawValue)",
-                    "http.duration_ms": "\(Double(nanoseconds) / 1_000_000)",
+                    "http.status": "\(status)", "http.duration_ms": "\(Double(nanoseconds) / 1_000_000)",
                 ])
         }
-        return response
+    }
+
+    /// A playlist GET: the prepared bytes, or — for an LL-HLS blocking reload the playlist does
+    /// not satisfy yet — the request parked until a publication does (rfc8216bis §6.2.5.2).
+    private func playlist(
+        _ stream: StreamID, _ rendition: RenditionName, _ request: HTTPRequest, suspender: RequestSuspender?,
+        started: ContinuousClock.Instant
+    ) throws -> HTTPReply {
+        guard let published = registry.playlist(stream: stream, rendition: rendition) else {
+            throw lookupError(stream, rendition)
+        }
+        let snapshot = published.snapshot
+        // Only LL-HLS playlists advertise CAN-BLOCK-RELOAD; elsewhere the directives are ignored,
+        // and an ended playlist answers at once.
+        guard snapshot.isLowLatency, !snapshot.isEnded, !request.query.isEmpty else {
+            return .response(published.response(for: request.headers))
+        }
+        let directives: ReloadDirectives
+        do {
+            directives = try ReloadDirectives(query: request.query)
+        } catch {
+            metrics.blockingRejected()
+            throw error
+        }
+        let headers = request.headers
+        let delta = directives.skip
+        guard let reload = directives.reload else {
+            return .response(published.response(for: headers, delta: delta))
+        }
+        if snapshot.blockingRequestIsTooFar(msn: reload.msn, part: reload.part) {
+            metrics.blockingRejected()
+            throw ReloadDirectives.Invalid(
+                message: "_HLS_msn/_HLS_part ask for more than the playlist can reach soon (rfc8216bis 6.2.5.2)")
+        }
+        guard let suspender else {
+            return .response(published.response(for: headers, delta: delta, blocking: true))
+        }
+        let held = suspender.suspend()
+        let metrics = self.metrics
+        let waiter = ReloadWaiters<PublishedPlaylist>.Waiter(
+            request: held, reload: reload,
+            deadline: started.advanced(by: .seconds(3 * snapshot.targetDuration)),
+            answer: { $0.response(for: headers, delta: delta, blocking: true) },
+            finished: { [weak self] woken, publishedAt in
+                metrics.blockingFinished(woken: woken, wakeLatency: ContinuousClock.now - publishedAt)
+                self?.finished(request, route: .playlist, status: woken ? 200 : 503, started: started)
+            })
+        do {
+            switch try waiters.park(waiter, key: .init(stream: stream, rendition: rendition), current: published) {
+            case .ready(let newest):
+                return .response(newest.response(for: headers, delta: delta, blocking: true))
+            case .parked:
+                return .suspended(held)
+            }
+        } catch {
+            metrics.blockingOverloaded()
+            throw error
+        }
+    }
+
+    private func handle(
+        _ route: Route, _ request: HTTPRequest, suspender: RequestSuspender?, started: ContinuousClock.Instant
+    ) throws -> HTTPReply {
+        if case .playlist(let stream, let rendition) = route {
+            return try playlist(stream, rendition, request, suspender: suspender, started: started)
+        }
+        return .response(try handle(route, request))
     }
 
     private func handle(_ route: Route, _ request: HTTPRequest) throws -> HTTPResponse {
         switch route {
         case .playlist(let stream, let rendition):
-            guard let published = registry.playlist(stream: stream, rendition: rendition) else {
-                throw lookupError(stream, rendition)
-            }
-            return published.response(for: request.headers)
+            return try playlist(stream, rendition, request, suspender: nil, started: .now).response
         case .registerSegment(let stream, let rendition):
             return try registerSegment(request, stream, rendition)
+        case .registerPart(let stream, let rendition):
+            let part = try PartialSegment(json: request.body)
+            let outcome = try registry.registerPart(part, stream: stream, rendition: rendition, now: clock())
+            let identity =
+                "\"stream\":\(JSONWriter.quoted(stream.rawValue)),\"rendition\":\(JSONWriter.quoted(rendition.rawValue)),"
+                + "\"sequence\":\(part.sequence.rawValue),\"part\":\(part.part)"
+            switch outcome {
+            case .registered(let listed):
+                return Self.jsonResponse(.created, "{\"status\":\"registered\",\(identity),\"listed\":\(listed)}")
+            case .duplicate:
+                return Self.jsonResponse(.ok, "{\"status\":\"duplicate\",\(identity)}")
+            case .stale:
+                return Self.jsonResponse(.ok, "{\"status\":\"stale\",\(identity)}")
+            }
         case .declareRendition(let stream, let rendition):
             let declaration = try RenditionDeclaration(json: request.body)
             let outcome = try registry.declare(declaration, stream: stream, rendition: rendition, now: clock())
@@ -265,7 +363,18 @@ extension Route {
         case .readiness: .readiness
         case .preflight: .playlist
         case .declareRendition: .declareRendition
+        case .registerPart: .registerPart
         case .master: .master
+        }
+    }
+}
+
+extension HTTPReply {
+    /// The response of a reply that was not parked.
+    fileprivate var response: HTTPResponse {
+        switch self {
+        case .response(let response): response
+        case .suspended: ErrorMapping.json(.internalServerError, "a request was parked without a connection")
         }
     }
 }

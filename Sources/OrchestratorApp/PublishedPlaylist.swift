@@ -35,9 +35,13 @@ final class PublishedPlaylist: Sendable {
     struct Variant: Equatable, Sendable {
         /// `Content-Encoding: gzip`.
         var gzip = false
+        /// The delta update (`_HLS_skip`, rfc8216bis §6.2.5.1) instead of the full playlist.
+        var delta = false
+        /// The answer to a blocking reload: cached about six target durations (Appendix B).
+        var blocking = false
 
-        fileprivate var index: Int { gzip ? 1 : 0 }
-        fileprivate static let count = 2
+        fileprivate var index: Int { (gzip ? 1 : 0) | (delta ? 2 : 0) | (blocking ? 4 : 0) }
+        fileprivate static let count = 8
     }
 
     private struct Variants {
@@ -54,9 +58,11 @@ final class PublishedPlaylist: Sendable {
 
     /// The answer to a GET or HEAD with these request headers.
     /// - Complexity: O(*h*) in the number of request headers once the variant exists.
-    func response(for headers: HTTPHeaders) -> HTTPResponse {
+    func response(for headers: HTTPHeaders, delta: Bool = false, blocking: Bool = false) -> HTTPResponse {
         let representation = self.representation(
-            Variant(gzip: headers.isEmpty ? false : Self.acceptsGzip(headers["Accept-Encoding"])))
+            Variant(
+                gzip: headers.isEmpty ? false : Self.acceptsGzip(headers["Accept-Encoding"]),
+                delta: delta && snapshot.isLowLatency && !snapshot.isEnded, blocking: blocking))
         if !headers.isEmpty, let tags = headers["If-None-Match"], Self.matches(tags, representation.etag) {
             return representation.notModified
         }
@@ -76,18 +82,29 @@ final class PublishedPlaylist: Sendable {
     }
 
     private func build(_ variant: Variant, fingerprint: String) -> Representation {
-        var bytes = body
-        var etag = "\"\(fingerprint)\""
-        if variant.gzip, let compressed = Gzip.compress(body.array) {
+        var plain = body
+        var tag = fingerprint
+        if variant.delta {
+            let rendered = MediaPlaylistRenderer.renderBytes(snapshot, skip: true)
+            plain = SharedBytes(rendered)
+            tag = Self.fingerprint(rendered)
+        }
+        var bytes = plain
+        var etag = "\"\(tag)\""
+        if variant.gzip, let compressed = Gzip.compress(plain.array) {
             bytes = SharedBytes(compressed)
-            etag = "\"\(fingerprint)-gz\""
+            etag = "\"\(tag)-gz\""
         }
         let cacheControl =
-            snapshot.isEnded ? "public, max-age=86400" : "public, max-age=\(max(1, snapshot.targetDuration / 2))"
+            snapshot.isEnded
+            ? "public, max-age=86400"
+            : variant.blocking
+                ? "public, max-age=\(6 * snapshot.targetDuration)"
+                : "public, max-age=\(max(1, snapshot.targetDuration / 2))"
         var headers = HTTPHeaders(Self.commonHeaders(cacheControl: cacheControl))
         headers.add("ETag", etag)
         headers.add("Last-Modified", snapshot.lastModified.httpDate)
-        if bytes !== body { headers.add("Content-Encoding", "gzip") }
+        if bytes !== plain { headers.add("Content-Encoding", "gzip") }
         let ok = HTTPResponse(status: .ok, headers: headers, body: .shared(bytes))
         var notModifiedHeaders = headers
         notModifiedHeaders = HTTPHeaders(notModifiedHeaders.fields.filter { $0.name != "Content-Type" && $0.name != "Content-Encoding" })
@@ -151,10 +168,9 @@ extension PublishedPlaylist: WaitablePlaylist {
     var version: UInt64 { snapshot.version }
     var isEnded: Bool { snapshot.isEnded }
 
-    /// Whether segment `msn` is listed or already slid out (parts are judged by the snapshot).
+    /// Whether the playlist holds what `reload` waits for (rfc8216bis §6.2.5.2).
     func satisfies(_ reload: BlockingReload) -> Bool {
-        guard let last = snapshot.segments.last?.sequence.rawValue else { return false }
-        return reload.msn <= last
+        snapshot.satisfies(msn: reload.msn, part: reload.part)
     }
 }
 

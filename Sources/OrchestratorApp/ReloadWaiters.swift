@@ -50,12 +50,6 @@ final class ReloadWaiters<Playlist: WaitablePlaylist>: Sendable {
         var total = 0
     }
 
-    /// Why a request was not parked.
-    enum Refusal: Error, Equatable {
-        /// Too many requests are held already, in all or on this rendition.
-        case overLimit
-    }
-
     /// What `park` did.
     enum Parking {
         /// The playlist already satisfies the request: answer it now with this one.
@@ -78,15 +72,15 @@ final class ReloadWaiters<Playlist: WaitablePlaylist>: Sendable {
 
     /// Holds `waiter` unless the newest playlist of `key` (`current`, or a newer publication)
     /// satisfies it already.
-    /// - Throws: `Refusal.overLimit` when the limits are reached.
+    /// - Throws: `HeldRequestLimitReached` when the limits are reached.
     /// - Complexity: O(1) amortized.
-    func park(_ waiter: Waiter, key: Key, current: Playlist) throws(Refusal) -> Parking {
-        try state.withLock { lists throws(Refusal) -> Parking in
+    func park(_ waiter: Waiter, key: Key, current: Playlist) throws(HeldRequestLimitReached) -> Parking {
+        try state.withLock { lists throws(HeldRequestLimitReached) -> Parking in
             var newest = current
             if let latest = lists.latest[key], latest.version > current.version { newest = latest }
             if newest.isEnded || newest.satisfies(waiter.reload) { return .ready(newest) }
             let held = lists.waiters[key]?.count ?? 0
-            guard lists.total < maximumTotal, held < maximumPerRendition else { throw .overLimit }
+            guard lists.total < maximumTotal, held < maximumPerRendition else { throw HeldRequestLimitReached() }
             lists.waiters[key, default: []].append(waiter)
             lists.total += 1
             return .parked
@@ -170,3 +164,7 @@ final class ReloadWaiters<Playlist: WaitablePlaylist>: Sendable {
         }
     }
 }
+
+/// Too many blocking reloads are held already, in all or on this rendition: answered 503 with
+/// `Retry-After`.
+struct HeldRequestLimitReached: Error, Equatable {}

@@ -4,6 +4,7 @@ import MicroHTTPD
 /// A request matched to an endpoint, with its path parameters validated.
 enum Route: Equatable {
     case registerSegment(StreamID, RenditionName)
+    case registerPart(StreamID, RenditionName)
     case declareRendition(StreamID, RenditionName)
     case master(StreamID)
     case playlist(StreamID, RenditionName)
@@ -17,6 +18,7 @@ enum Route: Equatable {
     /// Low-cardinality route names, used as the `route` label of metrics.
     enum Name: String, CaseIterable, Sendable {
         case registerSegment = "segments"
+        case registerPart = "parts"
         case declareRendition = "rendition"
         case master = "master"
         case playlist = "playlist"
@@ -49,6 +51,7 @@ enum Router {
         switch (parts.count, parts.last) {
         case (6, "playlist.m3u8"): return .playlist
         case (6, "segments"): return .registerSegment
+        case (6, "parts"): return .registerPart
         case (4, "end"): return .endStream
         case (4, "master.m3u8"): return .master
         case (5, _) where parts[3] == "renditions": return .declareRendition
@@ -73,6 +76,9 @@ enum Router {
         case (6, "streams") where parts[3] == "renditions" && parts[5] == "segments":
             try require(method, in: [.post])
             return .registerSegment(try streamID(parts[2]), try renditionName(parts[4]))
+        case (6, "streams") where parts[3] == "renditions" && parts[5] == "parts":
+            try require(method, in: [.post])
+            return .registerPart(try streamID(parts[2]), try renditionName(parts[4]))
         case (5, "streams") where parts[3] == "renditions":
             try require(method, in: [.put])
             return .declareRendition(try streamID(parts[2]), try renditionName(parts[4]))

@@ -26,21 +26,65 @@ public enum MediaPlaylistRenderer {
     ///
     /// Writes, in order:
     /// - `#EXTM3U` (RFC 8216 §4.3.1.1), the first line of every playlist;
-    /// - `#EXT-X-VERSION:3` (§4.3.1.2): version 3 is the first to allow decimal `#EXTINF` values;
+    /// - `#EXT-X-VERSION` (§4.3.1.2): 3, the first to allow decimal `#EXTINF` values; 6 when
+    ///   `#EXT-X-MAP` is written (rfc8216bis §8); 9 in a delta update (`#EXT-X-SKIP`, see
+    ///   ``renderBytes(_:skip:)``);
     /// - `#EXT-X-TARGETDURATION:<s>` (§4.3.3.1) from ``RenditionSnapshot/targetDuration``;
     /// - `#EXT-X-MEDIA-SEQUENCE:<n>` (§4.3.3.2) from ``RenditionSnapshot/mediaSequence``;
     /// - `#EXT-X-DISCONTINUITY-SEQUENCE:<n>` (§4.3.3.3) from
     ///   ``RenditionSnapshot/discontinuitySequence``, only when it is above 0 (absent means 0);
+    /// - for a low-latency rendition (``RenditionSnapshot/partTarget`` set):
+    ///   `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=<3×part target>,CAN-SKIP-UNTIL=<6×target duration>`
+    ///   (rfc8216bis §4.4.3.8) and `#EXT-X-PART-INF:PART-TARGET=<s>` (§4.4.3.7);
+    /// - `#EXT-X-MAP:URI="<uri>"` (§4.4.4.5) when ``RenditionSnapshot/mapURI`` is set;
     /// - per segment: `#EXT-X-DISCONTINUITY` (§4.3.2.3) when its sequence is in
     ///   ``RenditionSnapshot/discontinuities``; `#EXT-X-PROGRAM-DATE-TIME:<date-time>`
-    ///   (§4.3.2.6) in UTC with milliseconds when ``Segment/programDateTime`` is set;
-    ///   `#EXTINF:<seconds>,` (§4.3.2.1) with three decimals; then its URI line;
+    ///   (§4.3.2.6) in UTC with milliseconds when ``Segment/programDateTime`` is set; its
+    ///   listed parts as `#EXT-X-PART:DURATION=<s>,URI="<uri>"[,INDEPENDENT=YES]`
+    ///   (rfc8216bis §4.4.4.9); `#EXTINF:<seconds>,` (§4.3.2.1) with three decimals; then its
+    ///   URI line;
+    /// - the parts of the segment in progress, then, while live,
+    ///   `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="<next part>"` (§4.4.5.3) from
+    ///   ``RenditionSnapshot/preloadHintURI``;
+    /// - per other rendition, `#EXT-X-RENDITION-REPORT:URI="../<name>/playlist.m3u8",LAST-MSN=<n>[,LAST-PART=<p>]`
+    ///   (§4.4.5.4) from ``RenditionSnapshot/renditionReports`` (low-latency renditions only);
     /// - `#EXT-X-ENDLIST` (§4.3.3.4) when ``RenditionSnapshot/isEnded``.
+    ///
+    /// A snapshot without low-latency settings, map URI, parts or reports renders exactly as
+    /// before those existed.
     /// - Complexity: O(*n*) in the size of the output; one allocation.
     public static func renderBytes(_ snapshot: RenditionSnapshot) -> [UInt8] {
+        write(snapshot, skipped: 0)
+    }
+
+    /// The playlist as UTF-8 bytes, either whole or, with `skip`, as the Playlist Delta Update
+    /// that answers `_HLS_skip=YES` (rfc8216bis §6.2.5.1).
+    ///
+    /// The delta update replaces the leading segments that end at least `CAN-SKIP-UNTIL`
+    /// seconds before the end of the last segment (the Skip Boundary), with the tags that
+    /// apply only to them, by `#EXT-X-SKIP:SKIPPED-SEGMENTS=<n>` (§4.4.5.2), and declares
+    /// `#EXT-X-VERSION:9`, the version the tag requires (§8). Every other line is as in the
+    /// whole playlist, so `#EXT-X-MEDIA-SEQUENCE` + `SKIPPED-SEGMENTS` is the Media Sequence
+    /// Number of the first segment listed. When the rendition is not low-latency (no
+    /// `CAN-SKIP-UNTIL`) or has ended, the directive is ignored and the whole playlist is
+    /// returned; when nothing is old enough to skip, the delta update skips 0 segments.
+    /// - Complexity: O(*n*) in the size of the output.
+    public static func renderBytes(_ snapshot: RenditionSnapshot, skip: Bool) -> [UInt8] {
+        guard skip, snapshot.isLowLatency, !snapshot.isEnded else { return write(snapshot, skipped: 0) }
+        return write(snapshot, skipped: snapshot.deltaSkippedSegmentCount, isDelta: true)
+    }
+
+    /// ``renderBytes(_:skip:)`` as a String.
+    public static func render(_ snapshot: RenditionSnapshot, skip: Bool) -> String {
+        String(decoding: renderBytes(snapshot, skip: skip), as: UTF8.self)
+    }
+
+    private static func write(_ snapshot: RenditionSnapshot, skipped: Int, isDelta: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(estimatedByteCount(snapshot))
-        out.append(contentsOf: headerPrefix)
+        out.append(contentsOf: versionPrefix)
+        appendDecimal(isDelta ? 9 : (snapshot.mapURI != nil ? 6 : 3), to: &out)
+        out.append(contentsOf: targetDurationPrefix)
         appendDecimal(UInt64(clamping: snapshot.targetDuration), to: &out)
         out.append(contentsOf: mediaSequencePrefix)
         appendDecimal(snapshot.mediaSequence.rawValue, to: &out)
@@ -50,10 +94,36 @@ public enum MediaPlaylistRenderer {
             appendDecimal(snapshot.discontinuitySequence, to: &out)
             out.append(newline)
         }
+        if let partTarget = snapshot.partTarget {
+            out.append(contentsOf: serverControlPrefix)
+            appendMilliseconds(partTarget.milliseconds * 3, to: &out)
+            out.append(contentsOf: canSkipUntilPrefix)
+            appendMilliseconds(snapshot.targetDuration * 6000, to: &out)
+            out.append(contentsOf: partInfPrefix)
+            appendMilliseconds(partTarget.milliseconds, to: &out)
+            out.append(newline)
+        }
+        if let mapURI = snapshot.mapURI {
+            out.append(contentsOf: mapPrefix)
+            out.append(contentsOf: mapURI.rawValue.utf8)
+            out.append(contentsOf: quoteNewline)
+        }
+        if isDelta {
+            out.append(contentsOf: skipPrefix)
+            appendDecimal(UInt64(skipped), to: &out)
+            out.append(newline)
+        }
         var discontinuities = snapshot.discontinuities[...]
-        for segment in snapshot.segments {
+        var parts = snapshot.parts[...]
+        for (index, segment) in snapshot.segments.enumerated() {
             while let next = discontinuities.first, next < segment.sequence {
                 discontinuities.removeFirst()
+            }
+            while let next = parts.first, next.sequence < segment.sequence {
+                parts.removeFirst()
+            }
+            if index < skipped {
+                continue
             }
             if discontinuities.first == segment.sequence {
                 out.append(contentsOf: discontinuity)
@@ -64,11 +134,36 @@ public enum MediaPlaylistRenderer {
                 out.append(contentsOf: programDateTime.rfc3339.utf8)
                 out.append(newline)
             }
+            while let part = parts.first, part.sequence == segment.sequence {
+                appendPart(part, to: &out)
+                parts.removeFirst()
+            }
             out.append(contentsOf: extinfPrefix)
             appendMilliseconds(segment.duration.milliseconds, to: &out)
             out.append(contentsOf: extinfSuffix)
             out.append(contentsOf: segment.path.rawValue.utf8)
             out.append(newline)
+        }
+        for part in parts {
+            appendPart(part, to: &out)
+        }
+        if let hint = snapshot.preloadHintURI {
+            out.append(contentsOf: preloadHintPrefix)
+            out.append(contentsOf: hint.utf8)
+            out.append(contentsOf: quoteNewline)
+        }
+        if snapshot.isLowLatency {
+            for report in snapshot.renditionReports {
+                out.append(contentsOf: renditionReportPrefix)
+                out.append(contentsOf: report.rendition.rawValue.utf8)
+                out.append(contentsOf: lastMSNPrefix)
+                appendDecimal(report.lastMSN, to: &out)
+                if let lastPart = report.lastPart {
+                    out.append(contentsOf: lastPartPrefix)
+                    appendDecimal(UInt64(clamping: lastPart), to: &out)
+                }
+                out.append(newline)
+            }
         }
         if snapshot.isEnded {
             out.append(contentsOf: endList)
@@ -76,10 +171,37 @@ public enum MediaPlaylistRenderer {
         return out
     }
 
+    /// `#EXT-X-PART:DURATION=<s>,URI="<uri>"[,INDEPENDENT=YES]` (rfc8216bis §4.4.4.9).
+    private static func appendPart(_ part: PartialSegment, to out: inout [UInt8]) {
+        out.append(contentsOf: partPrefix)
+        appendMilliseconds(part.duration.milliseconds, to: &out)
+        out.append(contentsOf: partURIPrefix)
+        out.append(contentsOf: part.path.rawValue.utf8)
+        out.append(UInt8(ascii: "\""))
+        if part.independent {
+            out.append(contentsOf: independentSuffix)
+        }
+        out.append(newline)
+    }
+
     // MARK: - Building blocks
 
     private static let newline = UInt8(ascii: "\n")
-    private static let headerPrefix = Array("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:".utf8)
+    private static let versionPrefix = Array("#EXTM3U\n#EXT-X-VERSION:".utf8)
+    private static let targetDurationPrefix = Array("\n#EXT-X-TARGETDURATION:".utf8)
+    private static let serverControlPrefix = Array("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=".utf8)
+    private static let canSkipUntilPrefix = Array(",CAN-SKIP-UNTIL=".utf8)
+    private static let partInfPrefix = Array("\n#EXT-X-PART-INF:PART-TARGET=".utf8)
+    private static let mapPrefix = Array("#EXT-X-MAP:URI=\"".utf8)
+    private static let quoteNewline = Array("\"\n".utf8)
+    private static let skipPrefix = Array("#EXT-X-SKIP:SKIPPED-SEGMENTS=".utf8)
+    private static let partPrefix = Array("#EXT-X-PART:DURATION=".utf8)
+    private static let partURIPrefix = Array(",URI=\"".utf8)
+    private static let independentSuffix = Array(",INDEPENDENT=YES".utf8)
+    private static let preloadHintPrefix = Array("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"".utf8)
+    private static let renditionReportPrefix = Array("#EXT-X-RENDITION-REPORT:URI=\"../".utf8)
+    private static let lastMSNPrefix = Array("/playlist.m3u8\",LAST-MSN=".utf8)
+    private static let lastPartPrefix = Array(",LAST-PART=".utf8)
     private static let mediaSequencePrefix = Array("\n#EXT-X-MEDIA-SEQUENCE:".utf8)
     private static let discontinuitySequencePrefix = Array("#EXT-X-DISCONTINUITY-SEQUENCE:".utf8)
     private static let discontinuity = Array("#EXT-X-DISCONTINUITY\n".utf8)
@@ -92,8 +214,23 @@ public enum MediaPlaylistRenderer {
     private static func estimatedByteCount(_ snapshot: RenditionSnapshot) -> Int {
         // Header with three 20-digit numbers, plus per segment "#EXTINF:" + "3600.000" + ",\n" + "\n",
         // and the optional discontinuity and program-date-time lines (a date-time is at most 32 bytes).
-        var count = headerPrefix.count + mediaSequencePrefix.count + discontinuitySequencePrefix.count
-            + 3 * 20 + 2 + endList.count + snapshot.discontinuities.count * discontinuity.count
+        var count = versionPrefix.count + targetDurationPrefix.count + mediaSequencePrefix.count
+            + discontinuitySequencePrefix.count + 4 * 20 + 2 + endList.count
+            + snapshot.discontinuities.count * discontinuity.count
+        if snapshot.partTarget != nil {
+            count += serverControlPrefix.count + canSkipUntilPrefix.count + partInfPrefix.count + 3 * 24 + 1
+            count += skipPrefix.count + 21
+            count += preloadHintPrefix.count + quoteNewline.count + (snapshot.partURITemplate?.rawValue.utf8.count ?? 0) + 40
+            for report in snapshot.renditionReports {
+                count += renditionReportPrefix.count + report.rendition.rawValue.utf8.count + lastMSNPrefix.count
+                    + lastPartPrefix.count + 2 * 20 + 1
+            }
+        }
+        if let mapURI = snapshot.mapURI { count += mapPrefix.count + mapURI.rawValue.utf8.count + quoteNewline.count }
+        for part in snapshot.parts {
+            count += partPrefix.count + 8 + partURIPrefix.count + part.path.rawValue.utf8.count + 1
+                + independentSuffix.count + 1
+        }
         for segment in snapshot.segments {
             count += extinfPrefix.count + 8 + extinfSuffix.count + 1 + segment.path.rawValue.utf8.count
             if segment.programDateTime != nil { count += programDateTimePrefix.count + 32 + 1 }

@@ -78,3 +78,67 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The ``message``.
     public var description: String { message }
 }
+
+/// Why a partial-segment registration or a low-latency declaration was refused; nothing
+/// changed in the registry. Kept apart from ``RegistryError`` so that existing exhaustive
+/// switches over it stay valid.
+///
+/// Suggested HTTP statuses: 409 for ``notLowLatency(_:)``, ``conflictingPart(sequence:part:)``,
+/// ``partTargetConflict(_:declared:fixed:)``, ``mapURIConflict(_:declared:fixed:)`` and
+/// ``streamTargetDurationConflict(_:declared:fixed:)``; 422 for
+/// ``exceedsPartTarget(sequence:part:duration:partTarget:)`` and
+/// ``tooManyWaitingParts(_:limit:)``.
+public enum LowLatencyError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The rendition has no `part_target` (it is unknown, or was created without one), so it
+    /// takes no partial segments.
+    case notLowLatency(RenditionName)
+    /// The part lasts longer than the rendition's `PART-TARGET` (rfc8216bis §4.4.3.7).
+    case exceedsPartTarget(sequence: SequenceNumber, part: Int, duration: SegmentDuration, partTarget: SegmentDuration)
+    /// A part with this sequence and index is known with a different duration, path or
+    /// `independent` flag.
+    case conflictingPart(sequence: SequenceNumber, part: Int)
+    /// A declared `part_target` differs from the one already fixed: by the rendition's first
+    /// segment (`fixed` is `nil` when the rendition started without one), or by another
+    /// low-latency rendition of the stream (all share one, so `#EXT-X-SERVER-CONTROL` is
+    /// identical across them, rfc8216bis §6.2.4).
+    case partTargetConflict(RenditionName, declared: SegmentDuration, fixed: SegmentDuration?)
+    /// A declared `map_uri` differs from the one fixed when the rendition started.
+    case mapURIConflict(RenditionName, declared: QuotedURI, fixed: QuotedURI?)
+    /// A low-latency rendition declares a `target_duration` other than the one the stream's
+    /// low-latency renditions share (rfc8216bis §6.2.4: one target duration per presentation).
+    case streamTargetDurationConflict(StreamID, declared: Int64, fixed: Int64)
+    /// Too many parts wait for the rendition's first segment.
+    case tooManyWaitingParts(RenditionName, limit: Int)
+
+    /// A human sentence for the `{"error": "..."}` body of the response.
+    public var message: String {
+        switch self {
+        case .notLowLatency(let rendition):
+            return "rendition \(rendition) is not low-latency: declare part_target and part_uri_template "
+                + "with PUT /streams/{id}/renditions/\(rendition) before its first segment"
+        case .exceedsPartTarget(let sequence, let part, let duration, let partTarget):
+            return "part \(part) of segment \(sequence) lasts \(duration) seconds, which is longer than "
+                + "the part target of \(partTarget) seconds"
+        case .conflictingPart(let sequence, let part):
+            return "part \(part) of segment \(sequence) is already registered with a different path, duration or independent flag"
+        case .partTargetConflict(let rendition, let declared, let fixed?):
+            return "rendition \(rendition) has a fixed part target of \(fixed) seconds (shared by the stream's "
+                + "low-latency renditions); part_target \(declared) cannot change it"
+        case .partTargetConflict(let rendition, let declared, nil):
+            return "rendition \(rendition) started without low-latency settings; part_target \(declared) "
+                + "cannot be added after its first segment"
+        case .mapURIConflict(let rendition, _, let fixed?):
+            return "rendition \(rendition) has a fixed map_uri \(JSONWriter.quoted(fixed.rawValue)); it cannot change"
+        case .mapURIConflict(let rendition, _, nil):
+            return "rendition \(rendition) started without map_uri; it cannot be added after its first segment"
+        case .streamTargetDurationConflict(let stream, let declared, let fixed):
+            return "the low-latency renditions of stream \(stream) share a target duration of \(fixed) seconds; "
+                + "target_duration \(declared) cannot differ"
+        case .tooManyWaitingParts(let rendition, let limit):
+            return "rendition \(rendition) already holds \(limit) parts waiting for its first segment"
+        }
+    }
+
+    /// The ``message``.
+    public var description: String { message }
+}

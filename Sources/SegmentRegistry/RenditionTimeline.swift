@@ -13,6 +13,15 @@ import HLSModel
 ///   of segments removed from the head; `discontinuitySequence` by the number of discontinuity
 ///   tags removed with them. Neither ever decreases once `isPinned`.
 /// - Once `isPinned`, the window start only moves forward.
+///
+/// Low-latency timelines (with a `partTarget`) also keep partial segments (rfc8216bis §4.4.4.9):
+/// - `partBuffers` holds the parts of segments not yet complete, all at or above
+///   `nextSequence`, less than `maxPendingSegments` ahead of it. The parts of `nextSequence`
+///   (the segment in progress) that are contiguous from part 0 are listed.
+/// - When a segment completes (is accepted, listed or waiting), the contiguous prefix of its
+///   buffered parts is frozen into `completedParts`; parts arriving later are stale.
+/// - Every listed segment gets a program date-time (registered, else derived: continuous from
+///   the previous listed segment, or arrival minus duration after a break).
 struct RenditionTimeline: Sendable {
     /// The change a registration made.
     struct Registration: Equatable, Sendable {
@@ -56,6 +65,21 @@ struct RenditionTimeline: Sendable {
     private(set) var totalBits: UInt64 = 0
     /// Milliseconds of all segments seen with a size.
     private(set) var totalSizedMilliseconds: Int64 = 0
+    /// `PART-TARGET`; set exactly when the rendition is low-latency. Fixed at creation.
+    let partTarget: SegmentDuration?
+    /// The preload-hint URI pattern; a later declaration may replace it.
+    var partURITemplate: PartURITemplate?
+    /// `#EXT-X-MAP:URI`; fixed at creation.
+    let mapURI: QuotedURI?
+    /// Parts of complete segments (listed or waiting), contiguous from part 0, by sequence.
+    private(set) var completedParts: [UInt64: [PartialSegment]] = [:]
+    /// Parts of segments not complete yet, by sequence then part index.
+    private(set) var partBuffers: [UInt64: [Int: PartialSegment]] = [:]
+    /// Sequences whose program date-time the timeline derived (none was registered).
+    private var derivedDates: Set<UInt64> = []
+
+    /// Whether the rendition is low-latency.
+    var isLowLatency: Bool { partTarget != nil }
 
     /// Starts a timeline whose first segment is `first`; the target duration is
     /// `targetDuration` when given, else `max(1, first.duration.roundedSeconds)`.
@@ -68,8 +92,15 @@ struct RenditionTimeline: Sendable {
         targetDuration: Int64?,
         gapTimeoutMilliseconds: Int64 = 0,
         maxPendingSegments: Int = RegistryConfiguration.defaultMaxPendingSegments,
-        now: Timestamp = Timestamp(millisecondsSinceEpoch: 0)
+        now: Timestamp = Timestamp(millisecondsSinceEpoch: 0),
+        partTarget: SegmentDuration? = nil,
+        partURITemplate: PartURITemplate? = nil,
+        mapURI: QuotedURI? = nil,
+        earlyParts: [PartialSegment] = []
     ) throws(RegistryError) {
+        self.partTarget = partTarget
+        self.partURITemplate = partURITemplate
+        self.mapURI = mapURI
         self.targetDuration = targetDuration ?? max(1, first.duration.roundedSeconds)
         self.windowSize = max(1, windowSize)
         self.gapTimeoutMilliseconds = max(0, gapTimeoutMilliseconds)
@@ -77,6 +108,15 @@ struct RenditionTimeline: Sendable {
         self.nextSequence = first.sequence.rawValue
         self.mediaSequenceNumber = first.sequence.rawValue
         self.lastAdvanced = now
+        if partTarget != nil {
+            // Parts that arrived before the first segment: those of it and of the next ones
+            // (within the pending cap) wait as if they had arrived now; older ones are dropped.
+            for part in earlyParts {
+                let sequence = part.sequence.rawValue
+                guard sequence >= nextSequence, sequence - nextSequence < self.maxPendingSegments else { continue }
+                partBuffers[sequence, default: [:]][part.part] = part
+            }
+        }
         _ = try register(first, now: now)
     }
 
@@ -97,6 +137,17 @@ struct RenditionTimeline: Sendable {
             throw .exceedsTargetDuration(
                 sequence: segment.sequence, duration: segment.duration, targetDuration: targetDuration)
         }
+        var segment = segment
+        var derivesDate = false
+        if isLowLatency, segment.programDateTime == nil {
+            // Provisional: the arrival minus the duration; made continuous when listed after
+            // its predecessor (see `appendToWindow`).
+            derivesDate = true
+            segment = Segment(
+                sequence: segment.sequence, duration: segment.duration, path: segment.path,
+                programDateTime: now.advanced(byMilliseconds: -segment.duration.milliseconds),
+                byteCount: segment.byteCount)
+        }
         if sequence > nextSequence {
             guard sequence - nextSequence < maxPendingSegments else {
                 throw .tooFarAhead(
@@ -104,12 +155,14 @@ struct RenditionTimeline: Sendable {
                     limit: Int(maxPendingSegments))
             }
             if pending.isEmpty { holeSince = now }
+            accept(sequence, derivesDate: derivesDate)
             pending[sequence] = segment
             recordSize(of: segment)
             return Registration(outcome: .registered(listed: false), isVisibleChange: false)
         }
         if sequence == nextSequence {
-            window.append(segment)
+            accept(sequence, derivesDate: derivesDate)
+            appendToWindow(segment)
             nextSequence += 1
             recordSize(of: segment)
             advance(now: now)
@@ -120,7 +173,116 @@ struct RenditionTimeline: Sendable {
         guard !isPinned else {
             return Registration(outcome: .stale, isVisibleChange: false)
         }
-        return lowerStart(to: segment, now: now)
+        return lowerStart(to: segment, derivesDate: derivesDate, now: now)
+    }
+
+    /// Applies one part registration; on a throw, nothing changed.
+    ///
+    /// - A part of a complete segment (listed or waiting) is a duplicate or a conflict when
+    ///   its index was frozen with the segment, else stale; so is a part of a segment below
+    ///   the tail (slid out, skipped, or before the start).
+    /// - Otherwise it waits in its segment's buffer; it is listed when it belongs to the
+    ///   segment in progress and every earlier part of that segment is present.
+    /// - Throws: ``LowLatencyError/conflictingPart(sequence:part:)``, or
+    ///   ``RegistryError/tooFarAhead(sequence:nextExpected:limit:)`` when its segment is as far
+    ///   ahead as a waiting segment may not be.
+    /// - Complexity: O(*k*) in the number of parts of its segment.
+    mutating func registerPart(_ part: PartialSegment, now: Timestamp) throws -> Registration {
+        let sequence = part.sequence.rawValue
+        if knownSegment(at: sequence) != nil {
+            let frozen = completedParts[sequence] ?? []
+            guard part.part < frozen.count else { return Registration(outcome: .stale, isVisibleChange: false) }
+            guard frozen[part.part] == part else {
+                throw LowLatencyError.conflictingPart(sequence: part.sequence, part: part.part)
+            }
+            return Registration(outcome: .duplicate, isVisibleChange: false)
+        }
+        guard sequence >= nextSequence else { return Registration(outcome: .stale, isVisibleChange: false) }
+        guard sequence - nextSequence < maxPendingSegments else {
+            throw RegistryError.tooFarAhead(
+                sequence: part.sequence, nextExpected: SequenceNumber(clamping: nextSequence),
+                limit: Int(maxPendingSegments))
+        }
+        if let known = partBuffers[sequence]?[part.part] {
+            guard known == part else { throw LowLatencyError.conflictingPart(sequence: part.sequence, part: part.part) }
+            return Registration(outcome: .duplicate, isVisibleChange: false)
+        }
+        let before = sequence == nextSequence ? contiguousPartCount(of: sequence) : 0
+        partBuffers[sequence, default: [:]][part.part] = part
+        guard sequence == nextSequence else {
+            return Registration(outcome: .registered(listed: false), isVisibleChange: false)
+        }
+        let after = contiguousPartCount(of: sequence)
+        return Registration(outcome: .registered(listed: part.part < after), isVisibleChange: after > before)
+    }
+
+    /// The number of buffered parts of `sequence` contiguous from part 0.
+    private func contiguousPartCount(of sequence: UInt64) -> Int {
+        guard let buffer = partBuffers[sequence] else { return 0 }
+        var count = 0
+        while buffer[count] != nil { count += 1 }
+        return count
+    }
+
+    /// The listed parts of the segment in progress, contiguous from part 0.
+    var inProgressParts: [PartialSegment] {
+        guard let buffer = partBuffers[nextSequence] else { return [] }
+        var parts: [PartialSegment] = []
+        while let part = buffer[parts.count] { parts.append(part) }
+        return parts
+    }
+
+    /// The parts a playlist lists (rfc8216bis §6.2.2): those of each listed segment whose end
+    /// is within three target durations of the end of the playlist, then those of the segment
+    /// in progress; ascending.
+    /// - Complexity: O(*w* + *p*).
+    func listedParts() -> [PartialSegment] {
+        guard isLowLatency else { return [] }
+        let inProgress = inProgressParts
+        var after = inProgress.reduce(Int64(0)) { $0 + $1.duration.milliseconds }
+        let limit = targetDuration * 3000
+        var start = window.endIndex
+        for index in window.indices.reversed() {
+            guard after < limit else { break }
+            start = index
+            after += window[index].duration.milliseconds
+        }
+        var parts: [PartialSegment] = []
+        for segment in window[start...] {
+            parts.append(contentsOf: completedParts[segment.sequence.rawValue] ?? [])
+        }
+        parts.append(contentsOf: inProgress)
+        return parts
+    }
+
+    /// Notes that the segment `sequence` was accepted (listed or waiting): freezes its parts
+    /// and remembers whether its date-time is derived.
+    private mutating func accept(_ sequence: UInt64, derivesDate: Bool) {
+        if derivesDate { derivedDates.insert(sequence) }
+        guard isLowLatency, partBuffers[sequence] != nil else { return }
+        let frozen = contiguousPartCount(of: sequence)
+        if frozen > 0, let buffer = partBuffers[sequence] {
+            completedParts[sequence] = (0..<frozen).compactMap { buffer[$0] }
+        }
+        partBuffers[sequence] = nil
+    }
+
+    /// Appends `segment` to the window; a derived date-time continues the previous segment's
+    /// (its date plus its duration) when the two are contiguous without a discontinuity, so
+    /// `#EXT-X-PROGRAM-DATE-TIME` agrees with `#EXTINF` (rfc8216bis §6.2.1: no ambiguous mapping).
+    private mutating func appendToWindow(_ segment: Segment) {
+        let sequence = segment.sequence.rawValue
+        guard derivedDates.contains(sequence), let previous = window.last,
+            previous.sequence.rawValue + 1 == sequence, discontinuities.last != segment.sequence,
+            let previousDate = previous.programDateTime
+        else {
+            window.append(segment)
+            return
+        }
+        window.append(Segment(
+            sequence: segment.sequence, duration: segment.duration, path: segment.path,
+            programDateTime: previousDate.advanced(byMilliseconds: previous.duration.milliseconds),
+            byteCount: segment.byteCount))
     }
 
     /// When the current hole is given up, if ever: `holeSince` + the gap timeout.
@@ -151,6 +313,8 @@ struct RenditionTimeline: Sendable {
         guard let deadline = gapDeadline, now >= deadline, let lowest = pending.keys.min() else { return 0 }
         let skipped = lowest - nextSequence
         nextSequence = lowest
+        // The parts of segments that never completed go with them.
+        partBuffers = partBuffers.filter { $0.key >= lowest }
         discontinuities.append(SequenceNumber(clamping: lowest))
         isPinned = true
         advance(now: now, forceHoleRestart: true)
@@ -214,7 +378,7 @@ struct RenditionTimeline: Sendable {
     private mutating func releasePending() -> Int {
         var released = 0
         while let next = pending.removeValue(forKey: nextSequence) {
-            window.append(next)
+            appendToWindow(next)
             nextSequence += 1
             released += 1
         }
@@ -236,6 +400,11 @@ struct RenditionTimeline: Sendable {
         let keep = max(windowSize, needed)
         guard window.count > keep else { return }
         let removed = window.count - keep
+        for segment in window.prefix(removed) {
+            let sequence = segment.sequence.rawValue
+            completedParts[sequence] = nil
+            derivedDates.remove(sequence)
+        }
         window.removeFirst(removed)
         mediaSequenceNumber += UInt64(removed)
         if let newFirst = window.first?.sequence {
@@ -250,9 +419,10 @@ struct RenditionTimeline: Sendable {
 
     /// Lowers the start of the (never yet seen, never skipped) run to `segment`, which is below
     /// the window.
-    private mutating func lowerStart(to segment: Segment, now: Timestamp) -> Registration {
+    private mutating func lowerStart(to segment: Segment, derivesDate: Bool, now: Timestamp) -> Registration {
         let sequence = segment.sequence.rawValue
         if let first = window.first?.sequence.rawValue, sequence + 1 == first {
+            accept(sequence, derivesDate: derivesDate)
             window.insert(segment, at: 0)
             mediaSequenceNumber = sequence
             recordSize(of: segment)
@@ -274,6 +444,7 @@ struct RenditionTimeline: Sendable {
         for waiting in window {
             pending[waiting.sequence.rawValue] = waiting
         }
+        accept(sequence, derivesDate: derivesDate)
         window = [segment]
         nextSequence = sequence + 1
         mediaSequenceNumber = sequence

@@ -109,33 +109,103 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// stays `nil` until the first segment. A declared ``RenditionDeclaration/targetDuration``
     /// becomes the rendition's target duration when its first segment arrives (unless the
     /// operator set one for every rendition).
+    ///
+    /// Low-latency settings (rfc8216bis §4.4.3.7–§4.4.3.8):
+    /// - `part_target` and `map_uri` are fixed when the rendition's first segment arrives; a
+    ///   later declaration may repeat them or leave them out (the fixed ones stay), not change,
+    ///   add or remove them. `part_uri_template` may change; the new one is used from the next
+    ///   publication on.
+    /// - All low-latency renditions of a stream share one part target (fixed by the first
+    ///   low-latency declaration of the stream) and one target duration (fixed by the first
+    ///   one declared, or by the first low-latency rendition's first segment), so that
+    ///   `#EXT-X-SERVER-CONTROL`, whose `CAN-SKIP-UNTIL` is six target durations, is identical
+    ///   across them (§6.2.4). A later low-latency rendition without a declared target
+    ///   duration takes the shared one.
     /// - Throws: ``RegistryError/streamEnded(_:)``, ``RegistryError/tooManyStreams(limit:)``,
     ///   ``RegistryError/tooManyRenditions(_:limit:)``, or
     ///   ``RegistryError/targetDurationConflict(_:declared:fixed:)`` when `target_duration`
-    ///   differs from the rendition's fixed one. On a throw nothing changed.
+    ///   differs from the rendition's fixed one; ``LowLatencyError/partTargetConflict(_:declared:fixed:)``,
+    ///   ``LowLatencyError/mapURIConflict(_:declared:fixed:)`` or
+    ///   ``LowLatencyError/streamTargetDurationConflict(_:declared:fixed:)``. On a throw nothing
+    ///   changed.
     /// - Complexity: O(1) under the rendition's writer lock; no publication.
     public func declare(
         _ declaration: RenditionDeclaration,
         stream: StreamID,
         rendition: RenditionName,
         now: Timestamp
-    ) throws(RegistryError) -> DeclarationOutcome {
+    ) throws -> DeclarationOutcome {
         if let declared = declaration.targetDuration, let fixed = configuration.targetDuration, declared != fixed {
-            throw .targetDurationConflict(rendition, declared: declared, fixed: fixed)
+            throw RegistryError.targetDurationConflict(rendition, declared: declared, fixed: fixed)
         }
         while true {
             switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
             case .ended:
-                throw .streamEnded(stream)
+                throw RegistryError.streamEnded(stream)
             case .found(let cell):
                 cell.record.touch(now)
-                if try cell.declare(declaration) { return .updated }
+                if try cell.declare(declaration, configuration: configuration) { return .updated }
             case .absent:
                 var state = RenditionState(stream: stream, rendition: rendition)
                 state.declaration = declaration
-                let inserted = try insert(RenditionCell<Artifact>(state: state, record: StreamRecord(stream: stream, now: now)),
-                    stream: stream, rendition: rendition, now: now)
-                if inserted != nil { return .created }
+                let cell = RenditionCell<Artifact>(state: state, record: StreamRecord(stream: stream, now: now))
+                let policy = declaration.partTarget.map {
+                    LowLatencyPolicy(partTarget: $0, targetDuration: configuration.targetDuration ?? declaration.targetDuration)
+                }
+                let inserted = directory.withLock {
+                    $0.insert(cell, stream: stream, rendition: rendition, configuration: configuration, now: now, lowLatency: policy)
+                }
+                switch inserted {
+                case .inserted: return .created
+                case .found: continue
+                case .ended: throw RegistryError.streamEnded(stream)
+                case .tooManyStreams: throw RegistryError.tooManyStreams(limit: configuration.maxStreams)
+                case .tooManyRenditions:
+                    throw RegistryError.tooManyRenditions(stream, limit: configuration.maxRenditionsPerStream)
+                case .lowLatencyConflict(let conflict):
+                    throw conflict.error(stream: stream, rendition: rendition, policy: policy)
+                }
+            }
+        }
+    }
+
+    /// Registers a partial segment (`POST /streams/{id}/renditions/{r}/parts`) into a
+    /// low-latency rendition (rfc8216bis §4.4.4.9).
+    ///
+    /// Same rules as segments: an exact repeat is `.duplicate`; a part of a segment that is
+    /// complete (its segment was registered; that freezes its parts) or gone is `.stale` unless
+    /// it repeats a frozen one; parts may arrive out of order and one is listed only once it
+    /// and every earlier part of its segment are present and its segment is the one in
+    /// progress (`.registered(listed:)` says whether). Parts that arrive before the rendition's
+    /// first segment wait for it. When a part becomes listed, the playlist is republished (so
+    /// blocking reloads wake) before this returns.
+    ///
+    /// - Throws: ``RegistryError/streamEnded(_:)`` (409),
+    ///   ``RegistryError/tooFarAhead(sequence:nextExpected:limit:)`` (422) when its segment is
+    ///   as far ahead as a waiting segment may not be, or a ``LowLatencyError``:
+    ///   ``LowLatencyError/notLowLatency(_:)`` (409) when the rendition is unknown or has no
+    ///   `part_target`, ``LowLatencyError/exceedsPartTarget(sequence:part:duration:partTarget:)``
+    ///   (422), ``LowLatencyError/conflictingPart(sequence:part:)`` (409),
+    ///   ``LowLatencyError/tooManyWaitingParts(_:limit:)`` (422). On a throw nothing changed.
+    /// - Complexity: O(*k*) under the rendition's writer lock (*k*: parts of its segment), plus
+    ///   one `publish` call when something became listed.
+    public func registerPart(
+        _ part: PartialSegment,
+        stream: StreamID,
+        rendition: RenditionName,
+        now: Timestamp
+    ) throws -> RegistrationOutcome {
+        while true {
+            switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
+            case .ended:
+                throw RegistryError.streamEnded(stream)
+            case .absent:
+                throw LowLatencyError.notLowLatency(rendition)
+            case .found(let cell):
+                cell.record.touch(now)
+                if let outcome = try cell.registerPart(part, now: now, context: context) {
+                    return outcome
+                }
             }
         }
     }
@@ -152,8 +222,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             directory.markEnded(stream, now: now, maxStreams: configuration.maxStreams)
         }
         guard let cells else { return .alreadyEnded }
+        let context = self.context
         for cell in cells {
-            cell.end(now: now, publish: publish)
+            cell.end(now: now, context: context)
         }
         return .ended
     }
@@ -290,7 +361,24 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     // MARK: - Internals
 
     private var context: TimelineContext<Artifact> {
-        TimelineContext(configuration: configuration, publish: publish)
+        TimelineContext(configuration: configuration, publish: publish) { [self] stream, rendition in
+            renditionReports(stream: stream, excluding: rendition)
+        }
+    }
+
+    /// The `#EXT-X-RENDITION-REPORT` values of the other renditions of `stream`, from their
+    /// current publications (their writer locks are not taken), sorted by name.
+    /// - Complexity: O(*r* log *r*): one directory lookup, one current-publication lock per
+    ///   rendition.
+    private func renditionReports(stream: StreamID, excluding rendition: RenditionName) -> [RenditionReport] {
+        let cells = directory.withLock { $0.streams[stream].map { Array($0.renditions.values) } ?? [] }
+        var reports: [RenditionReport] = []
+        for cell in cells where cell.rendition != rendition {
+            if let report = cell.current.withLock({ $0.publication?.report }) {
+                reports.append(report)
+            }
+        }
+        return reports.sorted { $0.rendition < $1.rendition }
     }
 
     private func noteSkips(_ skipped: UInt64) {
@@ -335,6 +423,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         case .ended: throw .streamEnded(stream)
         case .tooManyStreams: throw .tooManyStreams(limit: configuration.maxStreams)
         case .tooManyRenditions: throw .tooManyRenditions(stream, limit: configuration.maxRenditionsPerStream)
+        case .lowLatencyConflict: return nil  // not asked for: no policy was passed
         }
     }
 
@@ -358,7 +447,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         // lock yet, so taking the directory lock inside it cannot deadlock.
         return try cell.writer.withLock { (state) throws(RegistryError) -> RegistrationOutcome? in
             guard try insert(cell, stream: stream, rendition: rendition, now: now) != nil else { return nil }
-            cell.publishLocked(&state, now: now, publish: publish)
+            cell.publishLocked(&state, now: now, context: context)
             cell.updateAttention(state, now: now)
             return .registered(listed: true)
         }
@@ -371,19 +460,54 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
 struct TimelineContext<Artifact: Sendable> {
     let configuration: RegistryConfiguration
     let publish: @Sendable (RenditionSnapshot) -> Artifact
+    /// The rendition reports of the other renditions of a stream.
+    let reports: (StreamID, RenditionName) -> [RenditionReport]
 
-    /// A timeline whose target duration is the operator's, else the declared one, else taken
-    /// from `first`.
+    /// A timeline whose target duration is the operator's, else the declared one, else (for a
+    /// low-latency rendition) the one the stream's low-latency renditions share, else taken
+    /// from `first`; with the declaration's low-latency settings and map URI.
     func makeTimeline(
-        first: Segment, declaration: RenditionDeclaration?, now: Timestamp
+        first: Segment, declaration: RenditionDeclaration?, sharedTargetDuration: Int64? = nil,
+        earlyParts: [PartialSegment] = [], now: Timestamp
     ) throws(RegistryError) -> RenditionTimeline {
-        try RenditionTimeline(
+        let isLowLatency = declaration?.partTarget != nil
+        return try RenditionTimeline(
             first: first,
             windowSize: configuration.windowSize,
-            targetDuration: configuration.targetDuration ?? declaration?.targetDuration,
+            targetDuration: configuration.targetDuration ?? declaration?.targetDuration
+                ?? (isLowLatency ? sharedTargetDuration : nil),
             gapTimeoutMilliseconds: configuration.gapTimeoutMilliseconds,
             maxPendingSegments: configuration.maxPendingSegments,
-            now: now)
+            now: now,
+            partTarget: declaration?.partTarget,
+            partURITemplate: declaration?.partURITemplate,
+            mapURI: declaration?.mapURI,
+            earlyParts: earlyParts)
+    }
+}
+
+// MARK: - Stream-wide low-latency settings
+
+/// What every low-latency rendition of a stream shares (rfc8216bis §6.2.4): one part target and
+/// one target duration, so `#EXT-X-SERVER-CONTROL` is identical across them.
+struct LowLatencyPolicy: Equatable, Sendable {
+    var partTarget: SegmentDuration?
+    var targetDuration: Int64?
+}
+
+/// Why a stream's low-latency policy refused a value.
+enum LowLatencyPolicyConflict: Equatable, Sendable {
+    case partTarget(fixed: SegmentDuration)
+    case targetDuration(fixed: Int64)
+
+    /// The error that reports the conflict for a declaration of `policy`.
+    func error(stream: StreamID, rendition: RenditionName, policy: LowLatencyPolicy?) -> LowLatencyError {
+        switch self {
+        case .partTarget(let fixed):
+            return .partTargetConflict(rendition, declared: policy?.partTarget ?? fixed, fixed: fixed)
+        case .targetDuration(let fixed):
+            return .streamTargetDurationConflict(stream, declared: policy?.targetDuration ?? fixed, fixed: fixed)
+        }
     }
 }
 
@@ -399,6 +523,7 @@ private enum Lookup<Artifact: Sendable> {
 /// What an insert into the directory did.
 private enum Insertion {
     case inserted, found, ended, tooManyStreams, tooManyRenditions
+    case lowLatencyConflict(LowLatencyPolicyConflict)
 }
 
 /// The stream → rendition → cell map; only ever touched under the registry's directory lock.
@@ -429,12 +554,15 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
 
     /// Inserts `cell` unless the stream has ended, the rendition exists or a cap is reached.
     /// A new stream adopts `cell.record`; an existing one's record is shared with the cell.
+    /// With `lowLatency`, the stream's shared low-latency values are checked and fixed too
+    /// (atomically with the insertion, under the directory lock).
     mutating func insert(
         _ cell: RenditionCell<Artifact>,
         stream: StreamID,
         rendition: RenditionName,
         configuration: RegistryConfiguration,
-        now: Timestamp
+        now: Timestamp,
+        lowLatency: LowLatencyPolicy? = nil
     ) -> Insertion {
         switch lookup(stream: stream, rendition: rendition) {
         case .ended: return .ended
@@ -443,9 +571,15 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
         }
         if let entry = streams[stream] {
             guard entry.renditions.count < configuration.maxRenditionsPerStream else { return .tooManyRenditions }
+            if let lowLatency, let conflict = entry.record.fixLowLatency(lowLatency) {
+                return .lowLatencyConflict(conflict)
+            }
             cell.adopt(entry.record)
         } else {
             guard streams.count < configuration.maxStreams else { return .tooManyStreams }
+            if let lowLatency, let conflict = cell.record.fixLowLatency(lowLatency) {
+                return .lowLatencyConflict(conflict)
+            }
             streams[stream] = StreamEntry(record: cell.record)
             allRecords.append(cell.record)
             activeCount += 1
@@ -511,6 +645,8 @@ final class StreamRecord: Sendable {
     private let endedAt = Atomic<Int64>(.max)
     /// The stream.
     let stream: StreamID
+    /// The values the stream's low-latency renditions share; a leaf lock.
+    private let lowLatency = Mutex(LowLatencyPolicy())
 
     init(stream: StreamID, now: Timestamp) {
         self.stream = stream
@@ -521,6 +657,25 @@ final class StreamRecord: Sendable {
     func touch(_ now: Timestamp) {
         lastActivity.max(now.millisecondsSinceEpoch, ordering: .relaxed)
     }
+
+    /// Fixes the values of `policy` that are set, unless one differs from a value already
+    /// fixed: then nothing changes and the conflict is returned.
+    func fixLowLatency(_ policy: LowLatencyPolicy) -> LowLatencyPolicyConflict? {
+        lowLatency.withLock { fixed in
+            if let declared = policy.partTarget, let existing = fixed.partTarget, declared != existing {
+                return .partTarget(fixed: existing)
+            }
+            if let declared = policy.targetDuration, let existing = fixed.targetDuration, declared != existing {
+                return .targetDuration(fixed: existing)
+            }
+            fixed.partTarget = fixed.partTarget ?? policy.partTarget
+            fixed.targetDuration = fixed.targetDuration ?? policy.targetDuration
+            return nil
+        }
+    }
+
+    /// The target duration the stream's low-latency renditions share, once fixed.
+    var sharedTargetDuration: Int64? { lowLatency.withLock { $0.targetDuration } }
 
     func markEnded(_ now: Timestamp) {
         endedAt.store(now.millisecondsSinceEpoch, ordering: .relaxed)
@@ -556,13 +711,15 @@ struct RenditionState: Sendable {
     /// The version of the latest publication; 0 before the first.
     var version: UInt64 = 0
     var lastModified = Timestamp(millisecondsSinceEpoch: 0)
+    /// Parts of a low-latency rendition that arrived before its first segment.
+    var earlyParts: [PartialSegment] = []
 
     init(stream: StreamID, rendition: RenditionName) {
         self.stream = stream
         self.rendition = rendition
     }
 
-    func snapshot(of timeline: RenditionTimeline) -> RenditionSnapshot {
+    func snapshot(of timeline: RenditionTimeline, reports: [RenditionReport] = []) -> RenditionSnapshot {
         RenditionSnapshot(
             stream: stream,
             rendition: rendition,
@@ -573,7 +730,12 @@ struct RenditionState: Sendable {
             isEnded: timeline.isEnded,
             lastModified: lastModified,
             discontinuitySequence: timeline.discontinuitySequence,
-            discontinuities: timeline.discontinuities
+            discontinuities: timeline.discontinuities,
+            partTarget: timeline.partTarget,
+            partURITemplate: timeline.partTarget == nil ? nil : timeline.partURITemplate,
+            mapURI: timeline.mapURI,
+            parts: timeline.listedParts(),
+            renditionReports: reports
         )
     }
 }
@@ -583,11 +745,16 @@ final class Publication<Artifact: Sendable>: Sendable {
     let snapshot: RenditionSnapshot
     let artifact: Artifact
     let listsSegments: Bool
+    /// What `#EXT-X-RENDITION-REPORT` says about this publication in the other renditions.
+    let report: RenditionReport?
 
     init(snapshot: RenditionSnapshot, artifact: Artifact) {
         self.snapshot = snapshot
         self.artifact = artifact
         self.listsSegments = !snapshot.segments.isEmpty
+        self.report = snapshot.lastMSN.map {
+            RenditionReport(rendition: snapshot.rendition, lastMSN: $0, lastPart: snapshot.lastPart)
+        }
     }
 }
 
@@ -629,8 +796,8 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
             guard !state.isEnded else { throw .streamEnded(state.stream) }
             // Mutated in place through the optional, so the window is never copied.
             guard let registration = try state.timeline?.register(segment, now: now) else {
-                state.timeline = try context.makeTimeline(first: segment, declaration: state.declaration, now: now)
-                publishLocked(&state, now: now, publish: context.publish)
+                try startTimeline(&state, first: segment, now: now, context: context)
+                publishLocked(&state, now: now, context: context)
                 updateAttention(state, now: now)
                 return (.registered(listed: true), 0)
             }
@@ -642,33 +809,113 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
                 outcome = .registered(listed: true)  // the skip listed it
             }
             if registration.isVisibleChange || skipped > 0 {
-                publishLocked(&state, now: now, publish: context.publish)
+                publishLocked(&state, now: now, context: context)
             }
             updateAttention(state, now: now)
             return (outcome, skipped)
         }
     }
 
+    /// Creates the timeline with its first segment; for a low-latency rendition, fixes the
+    /// stream's shared target duration and replays the parts that arrived early. On a throw
+    /// nothing changed.
+    private func startTimeline(
+        _ state: inout RenditionState, first segment: Segment, now: Timestamp, context: TimelineContext<Artifact>
+    ) throws(RegistryError) {
+        let isLowLatency = state.declaration?.partTarget != nil
+        let shared = isLowLatency ? record.sharedTargetDuration : nil
+        let timeline = try context.makeTimeline(
+            first: segment, declaration: state.declaration, sharedTargetDuration: shared,
+            earlyParts: state.earlyParts, now: now)
+        if isLowLatency {
+            let policy = LowLatencyPolicy(partTarget: timeline.partTarget, targetDuration: timeline.targetDuration)
+            if let conflict = record.fixLowLatency(policy), case .targetDuration(let fixed) = conflict {
+                throw .targetDurationConflict(state.rendition, declared: timeline.targetDuration, fixed: fixed)
+            }
+        }
+        state.earlyParts = []
+        state.timeline = timeline
+    }
+
+    /// Registers a part under the writer lock; `nil` when the stream was forgotten (retry).
+    func registerPart(
+        _ part: PartialSegment,
+        now: Timestamp,
+        context: TimelineContext<Artifact>
+    ) throws -> RegistrationOutcome? {
+        try writer.withLock { state throws -> RegistrationOutcome? in
+            guard !state.isEvicted else { return nil }
+            guard !state.isEnded else { throw RegistryError.streamEnded(state.stream) }
+            let partTarget = state.timeline == nil ? state.declaration?.partTarget : state.timeline?.partTarget
+            guard let partTarget else { throw LowLatencyError.notLowLatency(state.rendition) }
+            guard part.duration <= partTarget else {
+                throw LowLatencyError.exceedsPartTarget(
+                    sequence: part.sequence, part: part.part, duration: part.duration, partTarget: partTarget)
+            }
+            guard let registration = try state.timeline?.registerPart(part, now: now) else {
+                // No segment yet: the part waits for the first one.
+                if let known = state.earlyParts.first(where: { $0.sequence == part.sequence && $0.part == part.part }) {
+                    guard known == part else {
+                        throw LowLatencyError.conflictingPart(sequence: part.sequence, part: part.part)
+                    }
+                    return .duplicate
+                }
+                let limit = context.configuration.maxPendingSegments
+                guard state.earlyParts.count < limit else {
+                    throw LowLatencyError.tooManyWaitingParts(state.rendition, limit: limit)
+                }
+                state.earlyParts.append(part)
+                return .registered(listed: false)
+            }
+            if registration.isVisibleChange {
+                publishLocked(&state, now: now, context: context)
+            }
+            return registration.outcome
+        }
+    }
+
     /// Replaces the declaration; `false` when the stream was forgotten (retry).
-    func declare(_ declaration: RenditionDeclaration) throws(RegistryError) -> Bool {
-        try writer.withLock { (state) throws(RegistryError) -> Bool in
+    ///
+    /// Low-latency values fixed with the timeline (`part_target`, `map_uri`) may be repeated or
+    /// left out, not changed; a new `part_uri_template` replaces the timeline's.
+    func declare(_ declaration: RenditionDeclaration, configuration: RegistryConfiguration) throws -> Bool {
+        try writer.withLock { state throws -> Bool in
             guard !state.isEvicted else { return false }
-            guard !state.isEnded else { throw .streamEnded(state.stream) }
+            guard !state.isEnded else { throw RegistryError.streamEnded(state.stream) }
             if let declared = declaration.targetDuration, let timeline = state.timeline,
                 declared != timeline.targetDuration
             {
-                throw .targetDurationConflict(state.rendition, declared: declared, fixed: timeline.targetDuration)
+                throw RegistryError.targetDurationConflict(state.rendition, declared: declared, fixed: timeline.targetDuration)
+            }
+            if let timeline = state.timeline {
+                if let declared = declaration.partTarget, declared != timeline.partTarget {
+                    throw LowLatencyError.partTargetConflict(state.rendition, declared: declared, fixed: timeline.partTarget)
+                }
+                if let declared = declaration.mapURI, declared != timeline.mapURI {
+                    throw LowLatencyError.mapURIConflict(state.rendition, declared: declared, fixed: timeline.mapURI)
+                }
+            }
+            if let partTarget = declaration.partTarget {
+                let targetDuration = configuration.targetDuration ?? declaration.targetDuration
+                    ?? (state.timeline?.isLowLatency == true ? state.timeline?.targetDuration : nil)
+                let policy = LowLatencyPolicy(partTarget: partTarget, targetDuration: targetDuration)
+                if let conflict = record.fixLowLatency(policy) {
+                    throw conflict.error(stream: state.stream, rendition: state.rendition, policy: policy)
+                }
             }
             state.declaration = declaration
+            if let template = declaration.partURITemplate, state.timeline?.isLowLatency == true {
+                state.timeline?.partURITemplate = template
+            }
             return true
         }
     }
 
-    func end(now: Timestamp, publish: (RenditionSnapshot) -> Artifact) {
+    func end(now: Timestamp, context: TimelineContext<Artifact>) {
         writer.withLock { state in
             state.isEnded = true
             if state.timeline?.end() == true {
-                publishLocked(&state, now: now, publish: publish)
+                publishLocked(&state, now: now, context: context)
             }
             updateAttention(state, now: now)
         }
@@ -691,7 +938,7 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
                 report.skippedSegments += skipped
                 report.skippedHoles += 1
                 report.republished += 1
-                publishLocked(&state, now: now, publish: context.publish)
+                publishLocked(&state, now: now, context: context)
             }
             let isStale = state.timeline?.isStale(at: now) ?? false
             if isStale != state.reportedStale {
@@ -734,12 +981,16 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
 
     /// Bumps the version, calls `publish` and swaps the new publication in; the caller holds the
     /// writer lock (`state` is its value, with a timeline).
-    func publishLocked(_ state: inout RenditionState, now: Timestamp, publish: (RenditionSnapshot) -> Artifact) {
+    ///
+    /// A low-latency rendition's snapshot carries the rendition reports of the other renditions
+    /// of the stream, read from their current publications (never their writer locks).
+    func publishLocked(_ state: inout RenditionState, now: Timestamp, context: TimelineContext<Artifact>) {
         guard let timeline = state.timeline else { return }
         state.version += 1
         state.lastModified = now
-        let snapshot = state.snapshot(of: timeline)
-        let publication = Publication(snapshot: snapshot, artifact: publish(snapshot))
+        let reports = timeline.isLowLatency ? context.reports(state.stream, state.rendition) : []
+        let snapshot = state.snapshot(of: timeline, reports: reports)
+        let publication = Publication(snapshot: snapshot, artifact: context.publish(snapshot))
         let isPinned = timeline.isPinned
         let previous = current.withLock { current in
             let previous = current.publication
