@@ -47,6 +47,22 @@ extension Timestamp {
         out += "." + RFC3339.padded(UInt64(milliseconds % 1000), 3) + "Z"
         return out
     }
+
+    /// The instant as an HTTP date (RFC 9110 §5.6.7 IMF-fixdate), e.g.
+    /// `Wed, 25 Nov 2026 10:00:00 GMT`, for `Last-Modified`. Whole seconds, years 0000–9999.
+    public var httpDate: String {
+        let (days, milliseconds) = RFC3339.floorDivide(millisecondsSinceEpoch, by: 86_400_000)
+        let (year, month, day) = RFC3339.civilDate(daysSinceEpoch: days)
+        let seconds = milliseconds / 1000
+        let weekday = RFC3339.floorDivide(days + 4, by: 7).remainder  // 1970-01-01 was a Thursday
+        return Self.weekdayNames[Int(weekday)] + ", " + RFC3339.padded(UInt64(day), 2) + " "
+            + Self.monthNames[Int(month) - 1] + " " + RFC3339.padded(year.magnitude, 4) + " "
+            + RFC3339.padded(UInt64(seconds / 3600), 2) + ":" + RFC3339.padded(UInt64(seconds / 60 % 60), 2) + ":"
+            + RFC3339.padded(UInt64(seconds % 60), 2) + " GMT"
+    }
+
+    private static let weekdayNames = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 }
 
 /// Integer calendar arithmetic for RFC 3339 (proleptic Gregorian, Howard Hinnant's algorithms).

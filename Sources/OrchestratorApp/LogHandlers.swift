@@ -38,7 +38,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = "{\"ts\":\"\(clock().logTimestamp)\",\"level\":\"\(event.level.name)\",\"msg\":"
+        var line = "{\"ts\":\"\(clock().rfc3339)\",\"level\":\"\(event.level.name)\",\"msg\":"
         line += JSONWriter.quoted(event.message.description)
         line += ",\"logger\":" + JSONWriter.quoted(label)
         for (key, value) in flatten(metadata, event.metadata) {
@@ -70,7 +70,7 @@ public struct TextLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = "\(clock().logTimestamp) \(event.level.name) \(event.message)"
+        var line = "\(clock().rfc3339) \(event.level.name) \(event.message)"
         for (key, value) in flatten(metadata, event.metadata) {
             let needsQuotes = value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
             line += " \(key)=" + (needsQuotes ? JSONWriter.quoted(value) : value)

@@ -51,7 +51,7 @@ final class CapturingSink: LogSink {
         ])
     func timestamps(milliseconds: Int64, rfc3339: String, httpDate: String) {
         let timestamp = Timestamp(millisecondsSinceEpoch: milliseconds)
-        #expect(timestamp.logTimestamp == rfc3339)
+        #expect(timestamp.rfc3339 == rfc3339)
         #expect(timestamp.httpDate == httpDate)
     }
 }
