@@ -42,7 +42,7 @@ struct WaitingResponder: HTTPResponder {
     }
 }
 
-@Suite struct ReloadWaitersTests {
+@Suite(.serialized) struct ReloadWaitersTests {
     static let timeout = HTTPResponse(status: .serviceUnavailable, body: .bytes(Array("timeout".utf8)))
 
     private func withServer(
@@ -73,7 +73,7 @@ struct WaitingResponder: HTTPResponder {
     func wakesOnSatisfyingPublication() async throws {
         try await withServer { port, waiters async throws in
             async let held = fetch(port, "/wait?msn=12")
-            #expect(try await waitUntil { waiters.heldCount == 1 })
+            #expect(try await waitUntil(timeout: .seconds(15)) { waiters.heldCount == 1 })
             waiters.publish(FakePlaylist(version: 2, lastMSN: 11), key: WaitingResponder.key)
             #expect(waiters.heldCount == 1)
             waiters.publish(FakePlaylist(version: 3, lastMSN: 12), key: WaitingResponder.key)
@@ -87,7 +87,7 @@ struct WaitingResponder: HTTPResponder {
         try await withServer { port, waiters async throws in
             let responses = try await withThrowingTaskGroup(of: String.self) { group in
                 for _ in 0..<20 { group.addTask { try await fetch(port, "/wait?msn=11").text } }
-                #expect(try await waitUntil { waiters.heldCount == 20 })
+                #expect(try await waitUntil(timeout: .seconds(15)) { waiters.heldCount == 20 })
                 waiters.publish(FakePlaylist(version: 2, lastMSN: 11), key: WaitingResponder.key)
                 return try await group.reduce(into: []) { $0.append($1) }
             }
@@ -107,7 +107,7 @@ struct WaitingResponder: HTTPResponder {
     func endedWakesAll() async throws {
         try await withServer { port, waiters async throws in
             async let held = fetch(port, "/wait?msn=40")
-            #expect(try await waitUntil { waiters.heldCount == 1 })
+            #expect(try await waitUntil(timeout: .seconds(15)) { waiters.heldCount == 1 })
             waiters.publish(FakePlaylist(version: 2, lastMSN: 11, isEnded: true), key: WaitingResponder.key)
             #expect(try await held.text == "v2 msn11 ended")
         }
@@ -117,7 +117,7 @@ struct WaitingResponder: HTTPResponder {
     func expiry() async throws {
         try await withServer { port, waiters async throws in
             async let held = fetch(port, "/wait?msn=12")
-            #expect(try await waitUntil { waiters.heldCount == 1 })
+            #expect(try await waitUntil(timeout: .seconds(15)) { waiters.heldCount == 1 })
             #expect(waiters.expire(now: .now, with: Self.timeout) == 0)
             #expect(waiters.expire(now: .now.advanced(by: .seconds(1)), with: Self.timeout) == 1)
             let response = try await held
@@ -132,7 +132,7 @@ struct WaitingResponder: HTTPResponder {
         try await withServer(limit: 2) { port, waiters async throws in
             async let first = fetch(port, "/wait?msn=12")
             async let second = fetch(port, "/wait?msn=12")
-            #expect(try await waitUntil { waiters.heldCount == 2 })
+            #expect(try await waitUntil(timeout: .seconds(15)) { waiters.heldCount == 2 })
             #expect(try await fetch(port, "/wait?msn=12").status == .serviceUnavailable)
             waiters.wakeAll(with: Self.timeout)
             #expect(try await first.text == "timeout")
