@@ -45,7 +45,8 @@ final class PublishedPlaylist: Sendable {
     }
 
     private struct Variants {
-        var built = [Representation?](repeating: nil, count: Variant.count)
+        /// Allocated on the first request: a rendition nobody reads holds no table.
+        var built: [Representation?] = []
         var fingerprint: String?
     }
 
@@ -72,7 +73,11 @@ final class PublishedPlaylist: Sendable {
     /// The representation for `variant`, built on first use.
     func representation(_ variant: Variant) -> Representation {
         variants.withLock { variants in
-            if let built = variants.built[variant.index] { return built }
+            if variants.built.isEmpty {
+                variants.built = [Representation?](repeating: nil, count: Variant.count)
+            } else if let built = variants.built[variant.index] {
+                return built
+            }
             let fingerprint = variants.fingerprint ?? body.withUnsafeBytes { Self.fingerprint($0) }
             variants.fingerprint = fingerprint
             let made = build(variant, fingerprint: fingerprint)
