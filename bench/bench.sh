@@ -8,7 +8,11 @@
 #   3. memory: restart, preload BENCH_MEM_STREAMS x 3 x window, VmRSS; ingest soak; VmRSS again
 #   4. connections: on that server, `get` with 64 connections, then again while BENCH_IDLE idle
 #      keep-alive connections are held open
-#   5. print the table and write it into bench/RESULTS.md (between the bench:begin/end markers)
+#   5. LL-HLS (issue 6): for each N in BENCH_LL_CONNS, a fresh service, one LL rendition, N
+#      keep-alive connections each blocked on the next part (bench/llwait.c) while a part is
+#      registered every 200 ms for BENCH_LL_PARTS parts: held gauge, VmRSS, 201 → last byte
+#   6. print the table and write it into bench/RESULTS.md (between the bench:begin/end markers;
+#      the LL-HLS details between bench-ll:begin/end)
 #
 # Every process it starts is stopped by PID on exit. Knobs (environment):
 #   HTTP_THREADS (2)  BENCH_STREAMS (1000)  BENCH_WINDOW (6)  BENCH_DURATION (10, seconds per row)
@@ -18,6 +22,9 @@
 #   BENCH_PROFILE (1: perf profiles of the service under get and ingest, extra runs, 0 = skip)
 #   BENCH_SKIP_BUILD=1 (use the existing release binary)  BENCH_STRICT=1 (exit 1 on a MISS)
 #   BENCH_RESULTS (bench/RESULTS.md; empty = do not write)
+#   BENCH_ONLY=ll (only stage 5, writes only the bench-ll block)  BENCH_LL=0 (skip stage 5)
+#   BENCH_LL_CONNS ("5000 10000")  BENCH_LL_PARTS (100: 20 s of 200 ms parts)
+#   BENCH_SCRATCH_PATH (.build: swift build's --scratch-path; the binary is PATH/release/...)
 set -euo pipefail
 
 # The command as typed, for the report: the knobs set in the environment, then the command
@@ -42,6 +49,13 @@ IDLE=${BENCH_IDLE:-5000}
 REPEAT=${BENCH_REPEAT:-2}
 PROFILE=${BENCH_PROFILE:-1}
 RESULTS=${BENCH_RESULTS-$BENCH/RESULTS.md}
+ONLY=${BENCH_ONLY:-}
+LL=${BENCH_LL:-1}
+LL_CONNS=${BENCH_LL_CONNS:-5000 10000}
+LL_PARTS=${BENCH_LL_PARTS:-100}
+SCRATCH=${BENCH_SCRATCH_PATH:-.build}
+case "$ONLY" in ''|ll) ;; *) echo "BENCH_ONLY must be empty or ll" >&2; exit 2 ;; esac
+[ "$ONLY" = ll ] && LL=1
 export BENCH_WRK_THREADS=$WRK_THREADS
 STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 T0=$SECONDS
@@ -76,7 +90,9 @@ stop_pid() {  # stop one process we started, and forget it
 }
 
 # ---------------------------------------------------------------- tools and limits
-for tool in wrk nginx gcc pkg-config python3 curl swift; do
+TOOLS="wrk nginx gcc pkg-config python3 curl swift"
+[ "$ONLY" = ll ] && TOOLS="gcc python3 curl swift"
+for tool in $TOOLS; do
     command -v "$tool" >/dev/null || die "$tool is missing (make bench installs it with apt)"
 done
 hard=$(ulimit -Hn)
@@ -84,6 +100,7 @@ want=65536
 if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then want=$hard; fi
 ulimit -n "$want" || die "cannot raise the open-file limit to $want"
 need=$((IDLE + CONNS + 256))
+[ "$ONLY" = ll ] && need=256
 [ "$(ulimit -n)" -ge "$need" ] || die "open-file limit $(ulimit -n) < $need needed for $IDLE idle connections"
 log "open-file limit $(ulimit -n) (hard $hard)"
 
@@ -116,14 +133,20 @@ metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {prin
 
 # ---------------------------------------------------------------- build
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-    log "building release (swift build -c release --product hls-orchestrator)"
-    (cd "$ROOT" && swift build -c release --product hls-orchestrator) >"$OUT/build.log" 2>&1 \
+    log "building release (swift build -c release --product hls-orchestrator --scratch-path $SCRATCH)"
+    (cd "$ROOT" && swift build -c release --product hls-orchestrator --scratch-path "$SCRATCH") >"$OUT/build.log" 2>&1 \
         || { tail -30 "$OUT/build.log" >&2; die "release build failed"; }
 fi
-SERVER_BIN=$ROOT/.build/release/hls-orchestrator
+case "$SCRATCH" in /*) SERVER_BIN=$SCRATCH ;; *) SERVER_BIN=$ROOT/$SCRATCH ;; esac
+SERVER_BIN=$SERVER_BIN/release/hls-orchestrator
 [ -x "$SERVER_BIN" ] || die "$SERVER_BIN missing"
-gcc -O2 -Wall -Wextra -o "$OUT/floor" "$BENCH/floor.c" $(pkg-config --cflags --libs libmicrohttpd) \
-    || die "cannot compile bench/floor.c"
+if [ "$ONLY" != ll ]; then
+    gcc -O2 -Wall -Wextra -o "$OUT/floor" "$BENCH/floor.c" $(pkg-config --cflags --libs libmicrohttpd) \
+        || die "cannot compile bench/floor.c"
+fi
+if [ "$LL" = 1 ]; then
+    gcc -O2 -Wall -Wextra -pthread -o "$OUT/llwait" "$BENCH/llwait.c" -lm || die "cannot compile bench/llwait.c"
+fi
 log "built ($((SECONDS - T0)) s)"
 # What was measured: the commit and whether the sources differed from it at build time.
 COMMIT_DESC="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(cd "$ROOT" && git diff --quiet HEAD -- Sources Modules Package.swift 2>/dev/null || echo ' + uncommitted changes') at build time"
@@ -231,6 +254,167 @@ profile_row() {
         | grep -E '^ +[0-9.]+%' | swift demangle --simplified | sed -E 's/[[:space:]]+$//; s/( +-)+$//; s/  +/  /g' >"$OUT/perf-$name.txt" || true
     log "profile of $name: $(wc -l <"$OUT/perf-$name.txt") symbols above 0.7% in bench/out/run/perf-$name.txt"
 }
+
+# ---------------------------------------------------------------- report helpers
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+verdict() { awk -v x="$1" -v op="$2" -v y="$3" 'BEGIN { ok = (op == ">=") ? x >= y : x <= y; print ok ? "PASS" : "MISS" }'; }
+MISSES=0
+check() {  # check LABEL VALUE OP BOUND TEXT
+    local v
+    v=$(verdict "$2" "$3" "$4")
+    [ "$v" = PASS ] || MISSES=$((MISSES + 1))
+    printf '| %s | %s | %s %s | **%s** |\n' "$1" "$5" "$3" "$4" "$v"
+}
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+# write_block FILE BEGIN-MARKER END-MARKER HEADING REPORT: the report between the markers.
+write_block() {
+    python3 - "$@" <<'PY'
+import os, sys
+path, begin, end, heading, report = sys.argv[1:6]
+report = open(report).read().rstrip("\n")
+block = f"{begin}\n{report}\n{end}"
+text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\n"
+if begin in text and end in text:
+    text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+else:
+    text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + block + "\n"
+open(path, "w").write(text)
+PY
+}
+
+# ---------------------------------------------------------------- 5. LL-HLS (run after 4, or alone)
+# For each N: a fresh service, one LL rendition (2 s segments of ten 200 ms parts), and
+# bench/llwait.c: N connections blocked on the next part while its poster registers a part every
+# 200 ms; it reads the held gauge and the service's VmRSS before each POST and times every answer
+# against the 201 of the part it waited for, on one CLOCK_MONOTONIC.
+declare -A LLR     # LLR[N:key]: llwait's RESULT fields plus the script's own figures
+LL_DONE=()
+LL_SKIPPED=()
+LL_SECONDS=0
+LL_HOLD_BACK=
+metricf() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2; f = 1} END {if (!f) print 0}'; }
+ll_stage() {
+    local n t_stage=$SECONDS
+    log "LL-HLS: N in ($LL_CONNS), $LL_PARTS parts of 200 ms on one rendition"
+    for n in $LL_CONNS; do
+        local row=ll-$n
+        if [ "$(ulimit -n)" -lt $((n + 256)) ]; then
+            log "$row: skipped, open-file limit $(ulimit -n) < $((n + 256))"
+            LL_SKIPPED+=("$n (open-file limit $(ulimit -n) < $((n + 256)))")
+            continue
+        fi
+        start_server "$row" MAX_CONNECTIONS=$((n + 2000))
+        curl -sf -o /dev/null -X PUT -H 'Content-Type: application/json' \
+            -d '{"target_duration": 2, "part_target": 0.2, "part_uri_template": "/ll/{sequence}.{part}.m4s"}' \
+            "http://127.0.0.1:$SERVER_PORT/streams/ll0/renditions/r720" || die "$row: declaring the LL rendition failed"
+        local c0 s0 before after t0 t1 other line kv
+        c0=$(metricf "$SERVER_PORT" hls_blocking_wake_seconds_count)
+        s0=$(metricf "$SERVER_PORT" hls_blocking_wake_seconds_sum)
+        python3 "$BENCH/cpu_other.py" snapshot "$BENCH_SHELL_PID" "$OUT/other.before"
+        before=$(cpu_ticks "$SERVER_PID"); t0=$(date +%s.%N)
+        timeout $((LL_PARTS / 5 + 40)) "$OUT/llwait" --port "$SERVER_PORT" --stream ll0 --rendition r720 \
+            --conns "$n" --parts "$LL_PARTS" --server-pid "$SERVER_PID" --csv "$OUT/ll-$n.csv" --drain-ms 5000 \
+            >"$OUT/llwait-$n.txt" 2>&1 || die "llwait failed for $row: $(tail -3 "$OUT/llwait-$n.txt")"
+        after=$(cpu_ticks "$SERVER_PID"); t1=$(date +%s.%N)
+        python3 "$BENCH/cpu_other.py" snapshot "$BENCH_SHELL_PID" "$OUT/other.after"
+        other=$(python3 "$BENCH/cpu_other.py" delta "$OUT/other.before" "$OUT/other.after")
+        line=$(grep '^RESULT ' "$OUT/llwait-$n.txt") || die "no RESULT from llwait for $row"
+        for kv in ${line#RESULT }; do LLR[$n:${kv%%=*}]=${kv#*=}; done
+        [ -n "$LL_HOLD_BACK" ] || LL_HOLD_BACK=$(curl -sf "http://127.0.0.1:$SERVER_PORT/streams/ll0/renditions/r720/playlist.m3u8" \
+            | grep -o 'PART-HOLD-BACK=[0-9.]*' | cut -d= -f2 || true)
+        # The waiters closed with RST while held: how long until the server's books show it.
+        local t_close
+        t_close=$(date +%s.%N)
+        for _ in $(seq 80); do
+            [ "$(metric "$SERVER_PORT" hls_blocking_requests_held)" = 0 ] && break
+            sleep 0.1
+        done
+        LLR[$n:cleanup_s]=$(awk -v a="$t_close" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+        LLR[$n:srv_wakes]=$(awk -v a="$(metricf "$SERVER_PORT" hls_blocking_wake_seconds_count)" -v b="$c0" 'BEGIN {printf "%d", a - b}')
+        LLR[$n:srv_wake_mean_ms]=$(awk -v a="$(metricf "$SERVER_PORT" hls_blocking_wake_seconds_sum)" -v b="$s0" \
+            -v n="${LLR[$n:srv_wakes]}" 'BEGIN {printf "%.1f", (n > 0 ? (a - b) / n * 1000 : 0)}')
+        LLR[$n:srv_timeouts]=$(metric "$SERVER_PORT" hls_blocking_timeouts_total)
+        LLR[$n:srv_overload]=$(metric "$SERVER_PORT" hls_blocking_overload_total)
+        LLR[$n:srv_rejections]=$(metric "$SERVER_PORT" hls_blocking_rejections_total)
+        LLR[$n:held_after]=$(metric "$SERVER_PORT" hls_blocking_requests_held)
+        LLR[$n:errors]=$((LLR[$n:err_status] + LLR[$n:err_503] + LLR[$n:err_socket] + LLR[$n:err_missing] \
+            + LLR[$n:err_content] + LLR[$n:post_errors]))
+        LLR[$n:cpu_us]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v w="${LLR[$n:wakeups]}" \
+            'BEGIN { printf "%.1f", (w > 0 ? t / hz / w * 1e6 : 0) }')
+        LLR[$n:cpu_pct]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v d="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
+            -v n="$NCPU" 'BEGIN { printf "%.0f", t / hz / d / n * 100 }')
+        LLR[$n:noise]=$(awk -v o="$other" -v t0="$t0" -v t1="$t1" -v n="$NCPU" -v hz="$CLK_TCK" \
+            'BEGIN { printf "%.0f", o / ((t1 - t0) * n * hz) * 100 }')
+        LLR[$n:rate]=$(awk -v w="${LLR[$n:wakeups]}" -v p="${LLR[$n:posted]}" 'BEGIN { printf "%.0f", (p > 0 ? w / (p * 0.2) : 0) }')
+        LL_DONE+=("$n")
+        # The same figures as a row of the main table (requests/s = wake-ups/s, latency = 201 → each waiter's last byte).
+        RPS[$row]=${LLR[$n:rate]}
+        P50[$row]=$(awk -v m="${LLR[$n:all_p50_ms]}" 'BEGIN {printf "%d", m * 1000}')
+        P99[$row]=$(awk -v m="${LLR[$n:all_p99_ms]}" 'BEGIN {printf "%d", m * 1000}')
+        ERR[$row]=${LLR[$n:errors]}
+        CPU[$row]=${LLR[$n:cpu_us]}
+        NOISE[$row]=${LLR[$n:noise]}
+        RUNS[$row]="${LLR[$n:rate]} (noise ${LLR[$n:noise]}%)"
+        NOTE[$row]="LL-HLS: $n blocking reloads on one rendition, a part every 200 ms (requests/s = wake-ups/s; p50/p99 = 201 → each waiter's last byte); held at once ${LLR[$n:held_at_start]}, VmRSS all held $(mib "${LLR[$n:rss_held_kib]}") MiB; 201 → last waiter p50 ${LLR[$n:last_p50_ms]} / p99 ${LLR[$n:last_p99_ms]} ms; ${LLR[$n:wakeups]} wake-ups"
+        log "$row: held ${LLR[$n:held_at_start]}/$n, VmRSS held ${LLR[$n:rss_held_kib]} KiB (max ${LLR[$n:rss_max_kib]}), 201 → last waiter p50/p99/max ${LLR[$n:last_p50_ms]}/${LLR[$n:last_p99_ms]}/${LLR[$n:last_max_ms]} ms, each waiter ${LLR[$n:all_p50_ms]}/${LLR[$n:all_p99_ms]} ms, wake-ups ${LLR[$n:wakeups]}/${LLR[$n:expected]}, errors ${LLR[$n:errors]}, server ${LLR[$n:cpu_us]} µs/wake-up, noise ${LLR[$n:noise]}%"
+        stop_pid "$SERVER_PID"
+    done
+    LL_SECONDS=$((SECONDS - t_stage))
+    log "LL-HLS stage: $LL_SECONDS s"
+}
+# The LL-HLS section: its own table, the player-latency figure and its targets.
+ll_report() {
+    local n hb=${LL_HOLD_BACK:-0.6}
+    echo "Date: $STARTED_AT · command: \`$COMMAND\` · commit $COMMIT_DESC"
+    echo
+    echo "One LL rendition (\`target_duration\` 2, \`part_target\` 0.2: ten parts per segment), a fresh service per N (HTTP_THREADS=$HTTP_THREADS, MAX_CONNECTIONS=N+2000, held-request limits at their defaults), on $(nproc) cores shared with the client. \`bench/llwait.c\` opens N keep-alive connections, sends on each a blocking reload for the next part (\`_HLS_msn\`/\`_HLS_part\`, from the live edge) and on each complete answer at once asks for the following part; its poster thread registers a part every 200 ms for $LL_PARTS parts (the segment right after part 9), reading \`hls_blocking_requests_held\` and the service's VmRSS 30 ms before each POST. POST 201s and answers are timed on one CLOCK_MONOTONIC; waiters can be answered before the poster reads its 201 (negative times)."
+    echo
+    echo "| N | held at once (gauge) | held before each POST: min · parts with all N held | VmRSS before → all held · max | wake-ups (expected) | errors | 201 → last waiter's last byte p50 / p99 / max | 201 → each waiter's last byte p50 / p99 / max | server CPU / wake-up (server CPU) | server wake histogram mean | noise |"
+    echo "|---:|---:|---|---|---:|---|---|---|---|---:|---:|"
+    for n in "${LL_DONE[@]}"; do
+        printf '| %s | %s | %s · %s/%s | %s → %s · %s MiB (%s KiB per held) | %s (%s) | %s (non-200 %s, 503 %s, socket %s, missing %s, content %s, POSTs %s) | %s / %s / %s ms | %s / %s / %s ms | %s µs (%s%% of the machine) | %s ms | %s%% |\n' \
+            "$n" "${LLR[$n:held_at_start]}" "${LLR[$n:held_min]}" "${LLR[$n:held_full_parts]}" "${LLR[$n:posted]}" \
+            "$(mib "${LLR[$n:rss_base_kib]}")" "$(mib "${LLR[$n:rss_held_kib]}")" "$(mib "${LLR[$n:rss_max_kib]}")" \
+            "$(awk -v a="${LLR[$n:rss_held_kib]}" -v b="${LLR[$n:rss_base_kib]}" -v n="$n" 'BEGIN {printf "%.1f", (a - b) / n}')" \
+            "${LLR[$n:wakeups]}" "${LLR[$n:expected]}" "${LLR[$n:errors]}" "${LLR[$n:err_status]}" "${LLR[$n:err_503]}" \
+            "${LLR[$n:err_socket]}" "${LLR[$n:err_missing]}" "${LLR[$n:err_content]}" "${LLR[$n:post_errors]}" \
+            "${LLR[$n:last_p50_ms]}" "${LLR[$n:last_p99_ms]}" "${LLR[$n:last_max_ms]}" \
+            "${LLR[$n:all_p50_ms]}" "${LLR[$n:all_p99_ms]}" "${LLR[$n:all_max_ms]}" \
+            "${LLR[$n:cpu_us]}" "${LLR[$n:cpu_pct]}" "${LLR[$n:srv_wake_mean_ms]}" "${LLR[$n:noise]}"
+    done
+    [ ${#LL_SKIPPED[@]} -eq 0 ] || echo -e "\nSkipped: ${LL_SKIPPED[*]}."
+    echo
+    echo "Server counters after each run: $(for n in "${LL_DONE[@]}"; do printf 'N=%s: wake histogram +%s, 503 timeouts %s, over-limit %s, 400s %s, held %s s after the waiters closed (RST) %s; ' \
+        "$n" "${LLR[$n:srv_wakes]}" "${LLR[$n:srv_timeouts]}" "${LLR[$n:srv_overload]}" "${LLR[$n:srv_rejections]}" "${LLR[$n:cleanup_s]}" "${LLR[$n:held_after]}"; done | sed 's/; $//')."
+    echo "Content checked on every ${LLR[${LL_DONE[0]:-0}:checked_every]:-50}th connection (the playlist lists the part waited for); per-part figures in bench/out/run/ll-N.csv."
+    echo
+    echo "**Player latency** (how far behind live a player at the PART-HOLD-BACK edge is: the playlist's PART-HOLD-BACK, $hb s = 3 × part target, plus the measured 201 → each waiter's last byte): $(for n in "${LL_DONE[@]}"; do
+        awk -v hb="$hb" -v a="${LLR[$n:all_p50_ms]}" -v b="${LLR[$n:all_p99_ms]}" -v n="$n" \
+            'BEGIN { printf "N=%s: %.2f s at p50, %.2f s at p99; ", n, hb + a / 1000, hb + b / 1000 }'; done | sed 's/; $//')."
+    echo
+    echo "| target | measured | bound | |"
+    echo "|---|---|---|---|"
+    for n in "${LL_DONE[@]}"; do
+        check "ll-$n: all $n held at once" "${LLR[$n:held_at_start]}" ">=" "$n" "${LLR[$n:held_at_start]}"
+        check "ll-$n errors" "${LLR[$n:errors]}" "<=" 0 "${LLR[$n:errors]}"
+        check "ll-$n: every posted part reached every waiter" "${LLR[$n:wakeups]}" ">=" "${LLR[$n:expected]}" "${LLR[$n:wakeups]} of ${LLR[$n:expected]}"
+        check "ll-$n: 201 → last waiter p99 ≤ one part (200 ms)" "${LLR[$n:last_p99_ms]}" "<=" 200 "${LLR[$n:last_p99_ms]} ms"
+    done
+    echo
+    echo "LL-HLS stage run time $LL_SECONDS s. Raw outputs: bench/out/run/llwait-N.txt, ll-N.csv, server-ll-N.log."
+}
+if [ "$ONLY" = ll ]; then
+    ll_stage
+    { ll_report; } >"$OUT/report-ll.md"
+    echo
+    cat "$OUT/report-ll.md"
+    if [ -n "$RESULTS" ]; then
+        write_block "$RESULTS" "<!-- bench-ll:begin -->" "<!-- bench-ll:end -->" "Latest LL-HLS load check" "$OUT/report-ll.md"
+        log "wrote the LL-HLS block into ${RESULTS#$ROOT/}"
+    fi
+    [ "${BENCH_STRICT:-0}" = 1 ] && [ "$MISSES" -gt 0 ] && exit 1
+    exit 0
+fi
 
 # ---------------------------------------------------------------- 2. rates
 start_server rates
@@ -397,18 +581,12 @@ HOLDER_READY=$(grep '^HOLDER ready' "$OUT/holder.log")
 NOTE[conn-idle]="$IDLE idle keep-alive connections held (${HOLDER_READY#HOLDER ready }; ${HOLDER_END#HOLDER end }); service fds $SERVER_FDS"
 stop_pid "$SERVER_PID"
 
-# ---------------------------------------------------------------- 5. report
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-verdict() { awk -v x="$1" -v op="$2" -v y="$3" 'BEGIN { ok = (op == ">=") ? x >= y : x <= y; print ok ? "PASS" : "MISS" }'; }
-MISSES=0
-check() {  # check LABEL VALUE OP BOUND TEXT
-    local v
-    v=$(verdict "$2" "$3" "$4")
-    [ "$v" = PASS ] || MISSES=$((MISSES + 1))
-    printf '| %s | %s | %s %s | **%s** |\n' "$1" "$5" "$3" "$4" "$v"
-}
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+# ---------------------------------------------------------------- 5. LL-HLS
+[ "$LL" = 1 ] && ll_stage
 
+# ---------------------------------------------------------------- 6. report
+
+[ "$LL" = 1 ] && { ll_report; } >"$OUT/report-ll.md"
 F=${RPS[floor]}; N=${RPS[nginx]}
 SOAK_GROWTH_KIB=$((RSS_SOAKED - RSS_PRELOADED))
 SECOND_HALF_KIB=$((RSS_SOAKED - RSS_MID))
@@ -421,7 +599,7 @@ FLAT_LIMIT_KIB=$(awk -v r="$RSS_PRELOADED" 'BEGIN { l = r * 0.10; if (l < 4096) 
     echo
     echo "| row | requests/s | p50 | p99 | errors | server CPU/request | noise | notes |"
     echo "|---|---:|---:|---:|---:|---:|---:|---|"
-    for row in floor get nginx get-gzip ingest mixed soak conn-64 conn-idle; do
+    for row in floor get nginx get-gzip ingest mixed soak conn-64 conn-idle $(for n in "${LL_DONE[@]}"; do echo "ll-$n"; done); do
         [ -n "${RPS[$row]:-}" ] || continue
         note=${NOTE[$row]:-}
         [[ "${RUNS[$row]}" == *,* ]] && note="runs: ${RUNS[$row]}${note:+; $note}"
@@ -462,11 +640,13 @@ FLAT_LIMIT_KIB=$(awk -v r="$RSS_PRELOADED" 'BEGIN { l = r * 0.10; if (l < 4096) 
         echo '```'
     done
     echo
-    echo "$MISSES target(s) missed. Run time $((SECONDS - T0)) s. Raw wrk outputs and logs: bench/out/run/."
+    [ "$LL" = 1 ] && { echo; echo "LL-HLS rows (ll-N): details, player latency and their targets in the LL-HLS block (bench/out/run/report-ll.md)."; }
+    echo "$MISSES target(s) missed (LL-HLS targets included). Run time $((SECONDS - T0)) s. Raw wrk outputs and logs: bench/out/run/."
 } >"$OUT/report.md"
 
 echo
 cat "$OUT/report.md"
+[ "$LL" = 1 ] && { echo; cat "$OUT/report-ll.md"; }
 
 if [ -n "$RESULTS" ]; then
     python3 - "$RESULTS" "$OUT/report.md" <<'EOF'
@@ -482,6 +662,10 @@ else:
 open(path, "w").write(text)
 EOF
     log "wrote the table into ${RESULTS#$ROOT/}"
+    if [ "$LL" = 1 ]; then
+        write_block "$RESULTS" "<!-- bench-ll:begin -->" "<!-- bench-ll:end -->" "Latest LL-HLS load check" "$OUT/report-ll.md"
+        log "wrote the LL-HLS block into ${RESULTS#$ROOT/}"
+    fi
 fi
 [ "${BENCH_STRICT:-0}" = 1 ] && [ "$MISSES" -gt 0 ] && exit 1
 exit 0
