@@ -1,13 +1,67 @@
 /// What the media playlist of one rendition shows at one instant; the renderer's only input.
 public struct RenditionSnapshot: Equatable, Sendable {
+    /// The stored fields; a snapshot is a reference to one immutable copy of them, so handing a
+    /// snapshot around (to the publication, the served playlist, a waiting request) copies one
+    /// reference, and two holders of the same snapshot share its memory. A setter copies the
+    /// fields first unless this value is their only holder (copy on write).
+    private var storage: Storage
+
+    private struct Fields: Equatable, Sendable {
+        var stream: StreamID
+        var rendition: RenditionName
+        var version: UInt64
+        var targetDuration: Int64
+        var mediaSequence: SequenceNumber
+        var discontinuitySequence: UInt64
+        var segments: [Segment]
+        var discontinuities: [SequenceNumber]
+        var isEnded: Bool
+        var lastModified: Timestamp
+        var partTarget: SegmentDuration?
+        var partURITemplate: PartURITemplate?
+        var mapURI: QuotedURI?
+        var parts: [PartialSegment]
+        var renditionReports: [RenditionReport]
+    }
+
+    /// The box of the fields. Mutated only through ``fields(_:)`` of a uniquely referenced box,
+    /// which is what makes the unchecked `Sendable` hold: a box shared between threads is never
+    /// written.
+    private final class Storage: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    /// Runs `change` on fields of this value's own (copying them when shared).
+    private mutating func fields(_ change: (inout Fields) -> Void) {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+        change(&storage.fields)
+    }
+
+    public static func == (lhs: RenditionSnapshot, rhs: RenditionSnapshot) -> Bool {
+        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
+    }
+
     /// The stream the rendition belongs to.
-    public var stream: StreamID
+    public var stream: StreamID {
+        get { storage.fields.stream }
+        set { fields { $0.stream = newValue } }
+    }
     /// The rendition.
-    public var rendition: RenditionName
+    public var rendition: RenditionName {
+        get { storage.fields.rendition }
+        set { fields { $0.rendition = newValue } }
+    }
     /// Increments on every visible change of the playlist; the first published snapshot is 1.
-    public var version: UInt64
+    public var version: UInt64 {
+        get { storage.fields.version }
+        set { fields { $0.version = newValue } }
+    }
     /// `#EXT-X-TARGETDURATION`, in whole seconds; fixed for the life of the rendition.
-    public var targetDuration: Int64
+    public var targetDuration: Int64 {
+        get { storage.fields.targetDuration }
+        set { fields { $0.targetDuration = newValue } }
+    }
     /// `#EXT-X-MEDIA-SEQUENCE` (RFC 8216 §4.3.3.2): the media sequence number of the first
     /// listed segment or, when none is listed, of the next one.
     ///
@@ -15,39 +69,72 @@ public struct RenditionSnapshot: Equatable, Sendable {
     /// ``Segment/sequence``. In the playlist each segment's media sequence number is the one
     /// before it plus one (RFC 8216 §3), so once holes have been skipped this number counts
     /// listed segments and is lower than the transcoder's sequence by the number skipped.
-    public var mediaSequence: SequenceNumber
+    public var mediaSequence: SequenceNumber {
+        get { storage.fields.mediaSequence }
+        set { fields { $0.mediaSequence = newValue } }
+    }
     /// `#EXT-X-DISCONTINUITY-SEQUENCE` (RFC 8216 §4.3.3.3): how many discontinuity tags have
     /// slid out of the window; never decreases.
-    public var discontinuitySequence: UInt64
+    public var discontinuitySequence: UInt64 {
+        get { storage.fields.discontinuitySequence }
+        set { fields { $0.discontinuitySequence = newValue } }
+    }
     /// The listed window, ascending by ``Segment/sequence``; contiguous except where a skipped
     /// hole left a gap, and each segment after such a gap is in ``discontinuities``.
     ///
     /// In a low-latency rendition every segment has a ``Segment/programDateTime``: the
     /// registered one, else one the registry derived (the previous segment's date plus its
     /// duration when contiguous, else the arrival time minus the duration).
-    public var segments: [Segment]
+    public var segments: [Segment] {
+        get { storage.fields.segments }
+        set { fields { $0.segments = newValue } }
+    }
     /// The sequences of listed segments preceded by `#EXT-X-DISCONTINUITY` (RFC 8216 §4.3.2.3),
     /// ascending.
-    public var discontinuities: [SequenceNumber]
+    public var discontinuities: [SequenceNumber] {
+        get { storage.fields.discontinuities }
+        set { fields { $0.discontinuities = newValue } }
+    }
     /// Whether the stream has ended (the playlist carries `#EXT-X-ENDLIST`).
-    public var isEnded: Bool
+    public var isEnded: Bool {
+        get { storage.fields.isEnded }
+        set { fields { $0.isEnded = newValue } }
+    }
     /// When the last visible change happened.
-    public var lastModified: Timestamp
+    public var lastModified: Timestamp {
+        get { storage.fields.lastModified }
+        set { fields { $0.lastModified = newValue } }
+    }
     /// `#EXT-X-PART-INF:PART-TARGET` (rfc8216bis §4.4.3.7); set exactly when the rendition is
     /// low-latency. `nil` renders the playlist without any low-latency tag.
-    public var partTarget: SegmentDuration?
+    public var partTarget: SegmentDuration? {
+        get { storage.fields.partTarget }
+        set { fields { $0.partTarget = newValue } }
+    }
     /// The URI pattern of the next part, for `#EXT-X-PRELOAD-HINT` (§4.4.5.3).
-    public var partURITemplate: PartURITemplate?
+    public var partURITemplate: PartURITemplate? {
+        get { storage.fields.partURITemplate }
+        set { fields { $0.partURITemplate = newValue } }
+    }
     /// `#EXT-X-MAP:URI` (§4.4.4.5), the initialization section of fMP4/CMAF segments.
-    public var mapURI: QuotedURI?
+    public var mapURI: QuotedURI? {
+        get { storage.fields.mapURI }
+        set { fields { $0.mapURI = newValue } }
+    }
     /// The listed partial segments (`#EXT-X-PART`, §4.4.4.9), ascending by sequence then part
     /// index: contiguous from part 0 within each parent segment, only for segments whose end
     /// is within three target durations of the end of the playlist (§6.2.2), then the parts of
     /// the segment in progress (the one after the last listed segment).
-    public var parts: [PartialSegment]
+    public var parts: [PartialSegment] {
+        get { storage.fields.parts }
+        set { fields { $0.parts = newValue } }
+    }
     /// One `#EXT-X-RENDITION-REPORT` (§4.4.5.4) per other rendition of the stream, sorted by
     /// name, as of this snapshot.
-    public var renditionReports: [RenditionReport]
+    public var renditionReports: [RenditionReport] {
+        get { storage.fields.renditionReports }
+        set { fields { $0.renditionReports = newValue } }
+    }
 
     /// Creates a snapshot from its parts.
     public init(
@@ -67,20 +154,23 @@ public struct RenditionSnapshot: Equatable, Sendable {
         parts: [PartialSegment] = [],
         renditionReports: [RenditionReport] = []
     ) {
-        self.partTarget = partTarget
-        self.partURITemplate = partURITemplate
-        self.mapURI = mapURI
-        self.parts = parts
-        self.renditionReports = renditionReports
-        self.discontinuitySequence = discontinuitySequence
-        self.discontinuities = discontinuities
-        self.stream = stream
-        self.rendition = rendition
-        self.version = version
-        self.targetDuration = targetDuration
-        self.mediaSequence = mediaSequence
-        self.segments = segments
-        self.isEnded = isEnded
-        self.lastModified = lastModified
+        storage = Storage(
+            Fields(
+                stream: stream,
+                rendition: rendition,
+                version: version,
+                targetDuration: targetDuration,
+                mediaSequence: mediaSequence,
+                discontinuitySequence: discontinuitySequence,
+                segments: segments,
+                discontinuities: discontinuities,
+                isEnded: isEnded,
+                lastModified: lastModified,
+                partTarget: partTarget,
+                partURITemplate: partURITemplate,
+                mapURI: mapURI,
+                parts: parts,
+                renditionReports: renditionReports
+            ))
     }
 }

@@ -12,10 +12,20 @@ public struct Segment: Equatable, Sendable {
     public let path: SegmentPath
     /// The wall-clock instant of the segment's first sample, written as
     /// `#EXT-X-PROGRAM-DATE-TIME` (RFC 8216 §4.3.2.6); `nil` when not given.
-    public let programDateTime: Timestamp?
+    public var programDateTime: Timestamp? {
+        programDateTimeMilliseconds == Self.absentDate ? nil : Timestamp(millisecondsSinceEpoch: programDateTimeMilliseconds)
+    }
     /// The size of the segment in bytes, in `0...2^53`, used to compute bandwidth; `nil` when
     /// not given.
-    public let byteCount: UInt64?
+    public var byteCount: UInt64? { storedByteCount == Self.absentByteCount ? nil : storedByteCount }
+
+    // The two optional values are stored without `Optional`'s tag byte, with a sentinel for
+    // "absent": that keeps a segment at 48 bytes instead of 64, and a window of them in one
+    // smaller allocation (the registry holds one window per rendition, 30,000 of them at scale).
+    private let programDateTimeMilliseconds: Int64
+    private let storedByteCount: UInt64
+    private static let absentDate = Int64.min
+    private static let absentByteCount = UInt64.max
 
     /// The largest accepted ``byteCount``, 2^53.
     public static let maximumByteCount: UInt64 = 1 << 53
@@ -29,11 +39,12 @@ public struct Segment: Equatable, Sendable {
         byteCount: UInt64? = nil
     ) {
         precondition((byteCount ?? 0) <= Self.maximumByteCount, "byteCount above 2^53")
+        precondition(programDateTime?.millisecondsSinceEpoch != Self.absentDate, "programDateTime out of range")
         self.sequence = sequence
         self.duration = duration
         self.path = path
-        self.programDateTime = programDateTime
-        self.byteCount = byteCount
+        self.programDateTimeMilliseconds = programDateTime?.millisecondsSinceEpoch ?? Self.absentDate
+        self.storedByteCount = byteCount ?? Self.absentByteCount
     }
 
     /// Whether `other` is a repeat of this segment: same sequence, duration and path.

@@ -1,5 +1,5 @@
 // The process shell: read configuration, bootstrap logging and metrics, run until a signal.
-import Foundation
+import FoundationEssentials
 import Logging
 import Metrics
 import MicroHTTPD
@@ -13,18 +13,18 @@ enum HLSOrchestrator {
     static func main() async {
         switch CommandLine.arguments.dropFirst().first {
         case nil: break
-        case "healthcheck": exit(healthcheck())
+        case "healthcheck": ProcessExit.exit(healthcheck())
         default:
-            FileHandle.standardError.write(Data("usage: hls-orchestrator [healthcheck]\n".utf8))
-            exit(2)
+            StandardError.write("usage: hls-orchestrator [healthcheck]\n")
+            ProcessExit.exit(2)
         }
 
         let configuration: AppConfiguration
         do {
             configuration = try loadConfiguration()
         } catch {
-            FileHandle.standardError.write(Data("hls-orchestrator: \(error)\n".utf8))
-            exit(2)
+            StandardError.write("hls-orchestrator: \(error)\n")
+            ProcessExit.exit(2)
         }
 
         let sink = StandardErrorSink()
@@ -49,7 +49,7 @@ enum HLSOrchestrator {
             try await group.run()
         } catch {
             logger.error("service stopped with an error", metadata: ["error.type": "\(type(of: error))", "error.message": "\(error)"])
-            exit(1)
+            ProcessExit.exit(1)
         }
     }
 
@@ -63,12 +63,12 @@ enum HLSOrchestrator {
             let connection = try HTTPClientConnection(host: host, port: configuration.port, timeout: .seconds(3))
             let response = try connection.request(.get, "/healthz")
             guard response.status == .ok else {
-                FileHandle.standardError.write(Data("hls-orchestrator: /healthz answered \(response.status)\n".utf8))
+                StandardError.write("hls-orchestrator: /healthz answered \(response.status)\n")
                 return 1
             }
             return 0
         } catch {
-            FileHandle.standardError.write(Data("hls-orchestrator: health check failed: \(error)\n".utf8))
+            StandardError.write("hls-orchestrator: health check failed: \(error)\n")
             return 1
         }
     }

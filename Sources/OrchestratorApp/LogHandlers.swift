@@ -1,6 +1,6 @@
-import Foundation
 import HLSModel
 import Logging
+import MicroHTTPD
 
 /// Where log lines go: one whole line per call.
 public protocol LogSink: Sendable {
@@ -12,7 +12,7 @@ public protocol LogSink: Sendable {
 public struct StandardErrorSink: LogSink {
     public init() {}
     public func write(line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        StandardError.write(line + "\n")
     }
 }
 
