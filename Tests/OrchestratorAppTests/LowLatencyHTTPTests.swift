@@ -56,8 +56,8 @@ struct LowLatencyStream {
         #expect(text.contains(#"#EXT-X-PART:DURATION=0.250,URI="/ll/1.1.m4s""#))
         #expect(text.contains(#"#EXT-X-PRELOAD-HINT:TYPE=PART,URI="/ll/1.2.m4s""#))
         #expect(text.contains("#EXT-X-PROGRAM-DATE-TIME:"))
-        _ = try await app.register("tags", "plain", 0, duration: "1.0")
-        let plain = try await app.get("/streams/tags/renditions/plain/playlist.m3u8").text
+        _ = try await app.register("tags-plain", "plain", 0, duration: "1.0")
+        let plain = try await app.get("/streams/tags-plain/renditions/plain/playlist.m3u8").text
         #expect(!plain.contains("#EXT-X-PART"))
         #expect(!plain.contains("SERVER-CONTROL"))
         await app.shutdown()
@@ -167,13 +167,34 @@ struct LowLatencyStream {
         let conflicting = try await app.post(
             "/streams/parts/renditions/ll/parts", json: #"{"sequence":1,"part":0,"duration":0.25,"path":"/other.m4s"}"#)
         #expect(conflicting.status == .conflict)
-        _ = try await app.register("parts", "plain", 0, duration: "1.0")
+        _ = try await app.register("parts-plain", "plain", 0, duration: "1.0")
         let plain = try await app.post(
-            "/streams/parts/renditions/plain/parts", json: #"{"sequence":1,"part":0,"duration":0.25,"path":"/p.m4s"}"#)
+            "/streams/parts-plain/renditions/plain/parts", json: #"{"sequence":1,"part":0,"duration":0.25,"path":"/p.m4s"}"#)
         #expect(plain.status == .conflict)
         #expect(try await app.post("/streams/parts/renditions/ll/parts", json: #"{"sequence":1,"part":-1}"#).status == .badRequest)
         _ = try await app.post("/streams/parts/end")
         #expect(try await ll.part(1, 1).status == .conflict)
+        await app.shutdown()
+    }
+
+    @Test("a stream does not mix low-latency and regular renditions: 409 with a message saying why")
+    func noMixing() async throws {
+        let app = try TestApplication()
+        let ll = try await LowLatencyStream.make(app, "mix")
+        try await ll.fullSegment(0)
+        let undeclared = try await app.register("mix", "plain", 0, duration: "1.0")
+        #expect(undeclared.status == .conflict)
+        #expect(undeclared.text.contains(#""error":"stream mix has low-latency renditions"#), "\(undeclared.text)")
+        let declared = try await app.request(.put, "/streams/mix/renditions/plain", body: #"{"bandwidth": 500000}"#)
+        #expect(declared.status == .conflict)
+        #expect(declared.text.contains("part_target"))
+        #expect(try await app.get("/streams/mix/renditions/plain/playlist.m3u8").status == .notFound)
+        _ = try await app.register("regular", "360p", 0)
+        let lowLatency = try await app.request(
+            .put, "/streams/regular/renditions/720p",
+            body: #"{"target_duration": 2, "part_target": 0.5, "part_uri_template": "/p/{sequence}.{part}.m4s"}"#)
+        #expect(lowLatency.status == .conflict)
+        #expect(lowLatency.text.contains("cannot be low-latency"), "\(lowLatency.text)")
         await app.shutdown()
     }
 
