@@ -14,7 +14,17 @@ import Synchronization
 ///   reference.
 /// - A sweep `Mutex` serializes ``sweep(now:)`` calls and guards the stale-rendition count.
 /// - Lock order: sweep → writer → directory, writer → current. Nothing waits on a writer lock
-///   while holding the directory or a current lock.
+///   while holding the directory or a current lock, and no writer lock is taken while another
+///   is held.
+///
+/// ## Rendition reports
+/// A low-latency playlist's `#EXT-X-RENDITION-REPORT` tags give every other rendition of the
+/// stream as it is *now* (rfc8216bis §4.4.5.4: as up to date as the playlist that carries them).
+/// So when a publication of one rendition changes what it reports (its last segment or part),
+/// each low-latency sibling that still reports the old values is republished, after the
+/// changed rendition's writer lock is released, under the sibling's own writer lock. A rendition
+/// with no segment yet has nothing to report (`LAST-MSN` is required) and is left out until its
+/// first segment, whose publication then refreshes the others.
 ///
 /// So a GET costs a dictionary lookup plus a reference copy, never waits behind a render, and a
 /// registration into one rendition never holds up reads or writes of another.
@@ -49,8 +59,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ///   - configuration: window, target duration, gap timeout, caps and TTLs; must be
     ///     ``RegistryConfiguration/isValid`` (checked with a precondition).
     ///   - publish: turns a snapshot into the artifact served to players, typically the rendered
-    ///     playlist bytes. Called exactly once per visible change of a rendition, under that
-    ///     rendition's writer lock (never under a lock that readers take).
+    ///     playlist bytes. Called exactly once per visible change of a rendition — for a
+    ///     low-latency rendition, a change of what it reports about its siblings is one — under
+    ///     that rendition's writer lock (never under a lock that readers take).
     public init(
         configuration: RegistryConfiguration,
         publish: @escaping @Sendable (RenditionSnapshot) -> Artifact
@@ -92,10 +103,13 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                 cell.record.touch(now)
                 if let result = try cell.register(segment, now: now, context: context) {
                     noteSkips(result.skipped)
+                    refreshReports(of: cell, now: now)
                     return result.outcome
                 }
                 // The stream was forgotten meanwhile: start again through the directory.
             case .absent:
+                // A rendition created by a segment is regular: it reports nothing and, since a
+                // stream does not mix kinds, nobody reports it.
                 if let outcome = try create(segment, stream: stream, rendition: rendition, now: now) {
                     return outcome
                 }
@@ -214,6 +228,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             case .found(let cell):
                 cell.record.touch(now)
                 if let outcome = try cell.registerPart(part, now: now, context: context) {
+                    refreshReports(of: cell, now: now)
                     return outcome
                 }
             }
@@ -235,6 +250,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         let context = self.context
         for cell in cells {
             cell.end(now: now, context: context)
+        }
+        for cell in cells {
+            refreshReports(of: cell, now: now)
         }
         return .ended
     }
@@ -346,7 +364,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             let (cells, records) = directory.withLock { ($0.allCells, $0.allRecords) }
             let instant = now.millisecondsSinceEpoch
             for cell in cells where cell.attentionAt.load(ordering: .relaxed) <= instant {
+                let republished = report.republished
                 cell.sweep(now: now, context: context, report: &report)
+                if report.republished > republished { refreshReports(of: cell, now: now) }
             }
             skippedTotal.add(report.skippedSegments, ordering: .relaxed)
             var expired: [(StreamRecord, SweepReport.EvictionReason)] = []
@@ -389,6 +409,28 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             }
         }
         return reports.sorted { $0.rendition < $1.rendition }
+    }
+
+    /// Republishes each low-latency sibling of `changed` whose `#EXT-X-RENDITION-REPORT` of it
+    /// differs from `changed`'s current publication (see "Rendition reports" above). Called
+    /// after a change of `changed` with no writer lock held.
+    ///
+    /// Each sibling is checked against `changed`'s *current* publication, not the one this call
+    /// follows, and checked again under its own writer lock before it is republished: a
+    /// sibling's publication that started before `changed`'s swap is finished by then and is
+    /// caught by the second check, and one that started after read the new values itself.
+    /// - Complexity: nothing for a regular rendition; else O(*r*) current-publication reads and
+    ///   one publication per sibling whose report was out of date.
+    private func refreshReports(of changed: RenditionCell<Artifact>, now: Timestamp) {
+        guard changed.current.withLock({ $0.publication?.snapshot.isLowLatency }) == true else { return }
+        let stream = changed.record.stream
+        guard let siblings = directory.withLock({ $0.streams[stream].map { Array($0.renditions.values) } }),
+            siblings.count > 1, siblings.contains(where: { $0 === changed })
+        else { return }
+        let context = self.context
+        for sibling in siblings where sibling !== changed {
+            sibling.refreshReport(of: changed, now: now, context: context)
+        }
     }
 
     private func noteSkips(_ skipped: UInt64) {
@@ -1026,6 +1068,28 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
             }
         }
         attentionAt.store(at, ordering: .relaxed)
+    }
+
+    /// Republishes this rendition when it is low-latency and its report of `other` is not what
+    /// `other`'s current publication says; the caller holds no writer lock.
+    ///
+    /// Only the reports change: the segments, parts and version-independent content stay, so a
+    /// blocking reload held on this rendition is still satisfied exactly when it was before.
+    func refreshReport(of other: RenditionCell<Artifact>, now: Timestamp, context: TimelineContext<Artifact>) {
+        guard reportIsStale(of: other) else { return }
+        writer.withLock { state in
+            // Again under the writer lock: a publication in between read the current reports.
+            guard !state.isEvicted, state.timeline?.isLowLatency == true, reportIsStale(of: other) else { return }
+            publishLocked(&state, now: max(now, state.lastModified), context: context)
+        }
+    }
+
+    /// Whether this rendition's current playlist is low-latency and reports `other` otherwise
+    /// than `other`'s current publication (including leaving out a rendition that now has one).
+    private func reportIsStale(of other: RenditionCell<Artifact>) -> Bool {
+        guard let snapshot = current.withLock({ $0.publication?.snapshot }), snapshot.isLowLatency else { return false }
+        let reported = snapshot.renditionReports.first { $0.rendition == other.rendition }
+        return reported != other.current.withLock { $0.publication?.report }
     }
 
     /// Pins the window and returns the artifact current at that moment.

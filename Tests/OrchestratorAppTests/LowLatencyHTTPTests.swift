@@ -8,14 +8,14 @@ import Testing
 struct LowLatencyStream {
     let app: TestApplication
     let stream: String
-    let rendition = "ll"
+    var rendition = "ll"
     var playlist: String { "/streams/\(stream)/renditions/\(rendition)/playlist.m3u8" }
 
-    static func make(_ app: TestApplication, _ stream: String) async throws -> LowLatencyStream {
-        let made = LowLatencyStream(app: app, stream: stream)
+    static func make(_ app: TestApplication, _ stream: String, rendition: String = "ll") async throws -> LowLatencyStream {
+        let made = LowLatencyStream(app: app, stream: stream, rendition: rendition)
         let declared = try await app.request(
-            .put, "/streams/\(stream)/renditions/ll",
-            body: #"{"target_duration": 1, "part_target": 0.25, "part_uri_template": "/ll/{sequence}.{part}.m4s"}"#)
+            .put, "/streams/\(stream)/renditions/\(rendition)",
+            body: #"{"target_duration": 1, "part_target": 0.25, "part_uri_template": "/\#(rendition)/{sequence}.{part}.m4s"}"#)
         #expect(declared.status == .created)
         return made
     }
@@ -23,21 +23,26 @@ struct LowLatencyStream {
     @discardableResult
     func part(_ sequence: Int, _ part: Int) async throws -> HTTPClientResponse {
         try await app.post(
-            "/streams/\(stream)/renditions/ll/parts",
-            json: #"{"sequence":\#(sequence),"part":\#(part),"duration":0.25,"path":"/ll/\#(sequence).\#(part).m4s","independent":\#(part == 0)}"#)
+            "/streams/\(stream)/renditions/\(rendition)/parts",
+            json: #"{"sequence":\#(sequence),"part":\#(part),"duration":0.25,"path":"/\#(rendition)/\#(sequence).\#(part).m4s","independent":\#(part == 0)}"#)
     }
 
     @discardableResult
     func segment(_ sequence: Int) async throws -> HTTPClientResponse {
         try await app.post(
-            "/streams/\(stream)/renditions/ll/segments",
-            json: #"{"sequence":\#(sequence),"duration":1.0,"path":"/ll/\#(sequence).m4s"}"#)
+            "/streams/\(stream)/renditions/\(rendition)/segments",
+            json: #"{"sequence":\#(sequence),"duration":1.0,"path":"/\#(rendition)/\#(sequence).m4s"}"#)
     }
 
     /// Segment `sequence` as four parts followed by the whole segment.
     func fullSegment(_ sequence: Int) async throws {
         for index in 0..<4 { try await part(sequence, index) }
         try await segment(sequence)
+    }
+
+    /// The `#EXT-X-RENDITION-REPORT` line a sibling's playlist carries for this rendition.
+    func report(lastMSN: Int, lastPart: Int?) -> String {
+        "#EXT-X-RENDITION-REPORT:URI=\"../\(rendition)/playlist.m3u8\",LAST-MSN=\(lastMSN)" + (lastPart.map { ",LAST-PART=\($0)" } ?? "")
     }
 }
 
@@ -195,6 +200,41 @@ struct LowLatencyStream {
             body: #"{"target_duration": 2, "part_target": 0.5, "part_uri_template": "/p/{sequence}.{part}.m4s"}"#)
         #expect(lowLatency.status == .conflict)
         #expect(lowLatency.text.contains("cannot be low-latency"), "\(lowLatency.text)")
+        await app.shutdown()
+    }
+
+    @Test("rendition reports are current in every sibling; a sibling's change revalidates it without waking its held reloads")
+    func renditionReports() async throws {
+        let app = try TestApplication()
+        let hi = try await LowLatencyStream.make(app, "reports", rendition: "hi")
+        let lo = try await LowLatencyStream.make(app, "reports", rendition: "lo")
+        let mid = try await LowLatencyStream.make(app, "reports", rendition: "mid")
+        try await hi.fullSegment(0)
+        try await lo.fullSegment(0)
+        var text = try await app.get(hi.playlist).text
+        #expect(text.contains(lo.report(lastMSN: 0, lastPart: 3)))
+        #expect(!text.contains("../mid/"), "no segment yet: no report (LAST-MSN is required)")
+        let before = try await app.get(lo.playlist)
+        #expect(before.text.contains(hi.report(lastMSN: 0, lastPart: 3)))
+        try await hi.part(1, 0)
+        let after = try await app.get(lo.playlist)
+        #expect(after.text.contains(hi.report(lastMSN: 1, lastPart: 0)), "\(after.text)")
+        #expect(after.headers["ETag"] != before.headers["ETag"])
+        // A held reload of lo is not answered by hi's parts, only by lo's own.
+        async let held = app.get(lo.playlist + "?_HLS_msn=1&_HLS_part=0")
+        #expect(try await waitForMetric(app, "hls_blocking_requests_held", 1))
+        #expect(try await hi.part(1, 1).status == .created)
+        #expect(try await app.metric("hls_blocking_requests_held") == 1, "hi's part changed lo's reports only")
+        try await lo.part(1, 0)
+        let woken = try await held
+        #expect(woken.status == .ok)
+        #expect(woken.text.contains(#"URI="/lo/1.0.m4s""#))
+        #expect(woken.text.contains(hi.report(lastMSN: 1, lastPart: 1)))
+        // A rendition's first segment appears in the others at once.
+        try await mid.segment(0)
+        text = try await app.get(hi.playlist).text
+        #expect(text.contains(mid.report(lastMSN: 0, lastPart: nil)))
+        #expect(try await app.get(lo.playlist).text.contains(mid.report(lastMSN: 0, lastPart: nil)))
         await app.shutdown()
     }
 
