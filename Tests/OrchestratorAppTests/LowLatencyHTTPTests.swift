@@ -84,6 +84,11 @@ struct LowLatencyStream {
         #expect(response.text.contains(#"URI="/ll/1.1.m4s""#))
         #expect(response.headers["Cache-Control"] == "public, max-age=6")
         #expect(try await app.metric("hls_blocking_requests_held") == 0)
+        // The wake is recorded, measured within the part's registration round trip.
+        let waited = ContinuousClock.now - posted
+        #expect(try await app.metric("hls_blocking_wake_seconds_count") == 1)
+        let sum = try #require(try await app.metric("hls_blocking_wake_seconds_sum"))
+        #expect(sum > 0 && sum < Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18, "\(sum) s")
         await app.shutdown()
     }
 
