@@ -117,6 +117,8 @@ struct LowLatencyStream {
         #expect(try await app.get(ll.playlist + "?_HLS_msn=4").status == .badRequest)
         #expect(try await app.get(ll.playlist + "?_HLS_part=1").status == .badRequest)
         #expect(try await app.get(ll.playlist + "?_HLS_msn=abc").status == .badRequest)
+        // 0.25 s parts: the Advance Part Limit is 12 parts; 1.11 lies exactly 12 past 0.3.
+        #expect(try await app.get(ll.playlist + "?_HLS_msn=1&_HLS_part=11").status == .badRequest)
         let clock = ContinuousClock()
         let started = clock.now
         let timedOut = try await app.get(ll.playlist + "?_HLS_msn=1&_HLS_part=3")
@@ -125,7 +127,7 @@ struct LowLatencyStream {
         #expect(timedOut.headers["Retry-After"] != nil)
         #expect(waited >= .milliseconds(2900) && waited < .seconds(10), "held \(waited)")
         #expect(try await app.metric("hls_blocking_timeouts_total") == 1)
-        #expect(try await app.metric("hls_blocking_rejections_total") == 3)
+        #expect(try await app.metric("hls_blocking_rejections_total") == 4)
         await app.shutdown()
     }
 
