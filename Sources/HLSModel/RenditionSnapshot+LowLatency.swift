@@ -126,10 +126,13 @@ extension RenditionSnapshot {
 
     /// Whether a blocking reload asks for something so far ahead that it is refused at once
     /// with 400 (§6.2.5.2): `msn` more than two past the last segment's Media Sequence
-    /// Number, or `part` more than the Advance Part Limit past the last listed part.
+    /// Number, or a `part` that "exceeds the last Partial Segment in the current Playlist by
+    /// the Advance Part Limit" — that is, lies that many parts or more past the last listed
+    /// part (one past it is the next part to come).
     ///
     /// The Advance Part Limit is 3 parts when the part target is at least one second, else
-    /// 3 ÷ part target (0.2 s → 15 parts); compared exactly in integer milliseconds. The
+    /// 3 ÷ part target (0.2 s → 15 parts, 0.3 s → 10); compared exactly in integer
+    /// milliseconds (a distance of *d* parts is too far when *d* × part target ≥ 3 s). The
     /// distance to a part of the segment after the one in progress is counted as if the
     /// segment in progress had no more parts (the smallest it can be), so a request is
     /// refused only when it is certainly too far. `part` is ignored when the rendition is not
@@ -145,7 +148,7 @@ extension RenditionSnapshot {
         // Distance in parts from the last listed part (the next part to come is at 1).
         let distance: Int64 = msn == inProgressMSN ? Int64(part) - Int64(listed) + 1 : Int64(part) + 1
         guard distance > 0 else { return false }
-        if partTarget.milliseconds >= 1000 { return distance > 3 }
-        return distance * partTarget.milliseconds > 3000
+        if partTarget.milliseconds >= 1000 { return distance >= 3 }
+        return distance * partTarget.milliseconds >= 3000
     }
 }

@@ -22,7 +22,7 @@ enum ErrorMapping {
             return json(.badRequest, error.message)
         case let error as RegistryError:
             switch error {
-            case .streamEnded, .conflictingSegment, .targetDurationConflict:
+            case .streamEnded, .conflictingSegment, .targetDurationConflict, .mixedLowLatency:
                 return json(.conflict, error.message)
             case .exceedsTargetDuration, .tooFarAhead, .tooManyRenditions:
                 return json(.unprocessableContent, error.message)

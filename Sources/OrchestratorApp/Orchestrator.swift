@@ -167,8 +167,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
             request: held, reload: reload,
             deadline: started.advanced(by: .seconds(3 * snapshot.targetDuration)),
             answer: { $0.response(for: headers, delta: delta, blocking: true) },
-            finished: { [weak self] woken, publishedAt in
-                metrics.blockingFinished(woken: woken, wakeLatency: ContinuousClock.now - publishedAt)
+            finished: { [weak self] woken, changeStarted in
+                metrics.blockingFinished(woken: woken, wakeLatency: ContinuousClock.now - changeStarted)
                 self?.finished(request, route: .playlist, status: woken ? 200 : 503, started: started)
             })
         do {
@@ -187,10 +187,15 @@ public final class Orchestrator: HTTPResponder, Sendable {
     private func handle(
         _ route: Route, _ request: HTTPRequest, suspender: RequestSuspender?, started: ContinuousClock.Instant
     ) throws -> HTTPReply {
-        if case .playlist(let stream, let rendition) = route {
+        switch route {
+        case .playlist(let stream, let rendition):
             return try playlist(stream, rendition, request, suspender: suspender, started: started)
+        case .registerSegment, .registerPart, .endStream:
+            // Publications of these wake held reloads; their wake latency counts from here.
+            return .response(try ChangeTiming.$started.withValue(started) { try handle(route, request) })
+        default:
+            return .response(try handle(route, request))
         }
-        return .response(try handle(route, request))
     }
 
     private func handle(_ route: Route, _ request: HTTPRequest) throws -> HTTPResponse {
@@ -321,7 +326,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
     /// Runs the registry's periodic work (gap timeouts, stale renditions, forgetting old
     /// streams) and reports it through metrics and logs.
     func sweep() {
-        let report = registry.sweep(now: clock())
+        let report = ChangeTiming.$started.withValue(ContinuousClock.now) { registry.sweep(now: clock()) }
         metrics.sweep(skipped: report.skippedSegments, staleRenditions: report.staleRenditionCount)
         for transition in report.staleTransitions {
             let metadata: Logger.Metadata = ["hls.stream": "\(transition.stream)", "hls.rendition": "\(transition.rendition)"]

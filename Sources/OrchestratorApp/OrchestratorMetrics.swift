@@ -43,7 +43,7 @@ public final class OrchestratorMetrics: Sendable {
         "hls_segments_skipped_total": "Segments given up after GAP_TIMEOUT (holes skipped with a discontinuity).",
         "hls_stale_renditions": "Live renditions that have not advanced for 1.5 target durations (RFC 8216 6.3.4).",
         "hls_blocking_requests_held": "Blocking playlist reloads (LL-HLS) held right now.",
-        "hls_blocking_wake_seconds": "Time from the publication that satisfies a held reload to its answer being queued.",
+        "hls_blocking_wake_seconds": "Time from the start of handling the registration that satisfies a held reload to its answer being queued.",
         "hls_blocking_timeouts_total": "Blocking playlist reloads answered 503 after three target durations.",
         "hls_blocking_rejections_total": "Blocking playlist reloads refused with 400 (asking too far ahead, malformed).",
         "hls_blocking_overload_total": "Blocking playlist reloads refused with 503 because the held-request limits were reached.",

@@ -9,6 +9,17 @@ struct BlockingReload: Equatable, Sendable {
     let part: Int?
 }
 
+/// When the change being processed on this thread started: the moment the app began handling
+/// the registration, stream end or sweep whose publications may wake held reloads.
+///
+/// The registry calls `publish` synchronously, on the thread that handles the change, so the
+/// app binds this around a change's handling and ``ReloadWaiters/publish(_:key:)`` reads it:
+/// the wake latency then covers parsing, registering, rendering and waking, not just the wake.
+enum ChangeTiming {
+    /// The start of the change being handled; `nil` outside one.
+    @TaskLocal static var started: ContinuousClock.Instant?
+}
+
 /// A published playlist as the waiter lists see it.
 protocol WaitablePlaylist: Sendable {
     /// Increases with every publication of the rendition.
@@ -40,7 +51,9 @@ final class ReloadWaiters<Playlist: WaitablePlaylist>: Sendable {
         let deadline: ContinuousClock.Instant
         /// The response for a given playlist, shaped for this request (encoding, validators).
         let answer: @Sendable (Playlist) -> HTTPResponse
-        /// Told how the wait ended, for metrics: woken (true) or timed out (false), and when.
+        /// Told how the wait ended, for metrics: woken (true) or timed out (false), and the
+        /// instant the wake latency is measured from — when the change that woke it started
+        /// being handled (``ChangeTiming/started``) — or when it timed out.
         let finished: @Sendable (Bool, ContinuousClock.Instant) -> Void
     }
 
@@ -88,9 +101,11 @@ final class ReloadWaiters<Playlist: WaitablePlaylist>: Sendable {
     }
 
     /// Records a new publication of `key` and wakes every waiter it satisfies (all of them once
-    /// the playlist has ended).
+    /// the playlist has ended). Each woken waiter is told the start of the change that caused
+    /// the publication (``ChangeTiming/started``, or the start of this call outside one).
     /// - Complexity: O(*w*) in the rendition's waiters.
     func publish(_ playlist: Playlist, key: Key) {
+        let changeStarted = ChangeTiming.started ?? ContinuousClock.now
         let woken: [Waiter] = state.withLock { lists in
             lists.latest[key] = playlist
             guard let waiting = lists.waiters[key], !waiting.isEmpty else { return [] }
@@ -107,9 +122,8 @@ final class ReloadWaiters<Playlist: WaitablePlaylist>: Sendable {
             lists.total -= leaving.count
             return leaving
         }
-        let now = ContinuousClock.now
         for waiter in woken where waiter.request.resume(with: waiter.answer(playlist)) {
-            waiter.finished(true, now)
+            waiter.finished(true, changeStarted)
         }
     }
 

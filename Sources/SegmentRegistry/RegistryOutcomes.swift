@@ -51,6 +51,12 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A declared `target_duration` differs from the one the rendition already has (fixed when it
     /// was created, or set for every rendition by the operator); it never changes.
     case targetDurationConflict(RenditionName, declared: Int64, fixed: Int64)
+    /// The rendition would make the stream mix renditions with and without low-latency settings
+    /// (rfc8216bis §6.2.4: every Media Playlist of a presentation carries the same
+    /// `#EXT-X-SERVER-CONTROL`). `streamIsLowLatency` says which kind the stream already is: a
+    /// low-latency declaration fixes it as low-latency, the first segment of a rendition without
+    /// `part_target` as regular.
+    case mixedLowLatency(StreamID, RenditionName, streamIsLowLatency: Bool)
 
     /// A human sentence for the `{"error": "..."}` body of the response.
     public var message: String {
@@ -72,6 +78,14 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
         case .targetDurationConflict(let rendition, let declared, let fixed):
             return "rendition \(rendition) has a fixed target duration of \(fixed) seconds; "
                 + "target_duration \(declared) cannot change it"
+        case .mixedLowLatency(let stream, let rendition, true):
+            return "stream \(stream) has low-latency renditions, so rendition \(rendition) must be low-latency too: "
+                + "declare it with part_target and part_uri_template (PUT /streams/\(stream)/renditions/\(rendition)) "
+                + "before its first segment; a stream cannot mix low-latency and regular renditions (rfc8216bis 6.2.4)"
+        case .mixedLowLatency(let stream, let rendition, false):
+            return "stream \(stream) already has renditions without low-latency settings that have segments, so "
+                + "rendition \(rendition) cannot be low-latency; a stream cannot mix low-latency and regular "
+                + "renditions (rfc8216bis 6.2.4)"
         }
     }
 

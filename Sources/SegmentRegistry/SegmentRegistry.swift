@@ -14,7 +14,17 @@ import Synchronization
 ///   reference.
 /// - A sweep `Mutex` serializes ``sweep(now:)`` calls and guards the stale-rendition count.
 /// - Lock order: sweep → writer → directory, writer → current. Nothing waits on a writer lock
-///   while holding the directory or a current lock.
+///   while holding the directory or a current lock, and no writer lock is taken while another
+///   is held.
+///
+/// ## Rendition reports
+/// A low-latency playlist's `#EXT-X-RENDITION-REPORT` tags give every other rendition of the
+/// stream as it is *now* (rfc8216bis §4.4.5.4: as up to date as the playlist that carries them).
+/// So when a publication of one rendition changes what it reports (its last segment or part),
+/// each low-latency sibling that still reports the old values is republished, after the
+/// changed rendition's writer lock is released, under the sibling's own writer lock. A rendition
+/// with no segment yet has nothing to report (`LAST-MSN` is required) and is left out until its
+/// first segment, whose publication then refreshes the others.
 ///
 /// So a GET costs a dictionary lookup plus a reference copy, never waits behind a render, and a
 /// registration into one rendition never holds up reads or writes of another.
@@ -49,8 +59,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ///   - configuration: window, target duration, gap timeout, caps and TTLs; must be
     ///     ``RegistryConfiguration/isValid`` (checked with a precondition).
     ///   - publish: turns a snapshot into the artifact served to players, typically the rendered
-    ///     playlist bytes. Called exactly once per visible change of a rendition, under that
-    ///     rendition's writer lock (never under a lock that readers take).
+    ///     playlist bytes. Called exactly once per visible change of a rendition — for a
+    ///     low-latency rendition, a change of what it reports about its siblings is one — under
+    ///     that rendition's writer lock (never under a lock that readers take).
     public init(
         configuration: RegistryConfiguration,
         publish: @escaping @Sendable (RenditionSnapshot) -> Artifact
@@ -71,7 +82,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ///
     /// - Throws: ``RegistryError`` — the stream has ended, the sequence is known with another
     ///   path or duration, the duration exceeds the target duration, the sequence is too far
-    ///   ahead, or a cap on streams or renditions is reached. On a throw nothing changed (and a
+    ///   ahead, a cap on streams or renditions is reached, or the rendition has no low-latency
+    ///   settings while the stream has low-latency renditions (a segment into an undeclared
+    ///   rendition of such a stream is one: ``RegistryError/mixedLowLatency(_:_:streamIsLowLatency:)``). On a throw nothing changed (and a
     ///   rendition refused its first segment is not created).
     /// - Complexity: O(*w* + *k*) under the rendition's writer lock (*w*: window length,
     ///   *k*: waiting segments released), plus one `publish` call when the playlist changes; the
@@ -90,10 +103,13 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                 cell.record.touch(now)
                 if let result = try cell.register(segment, now: now, context: context) {
                     noteSkips(result.skipped)
+                    refreshReports(of: cell, now: now)
                     return result.outcome
                 }
                 // The stream was forgotten meanwhile: start again through the directory.
             case .absent:
+                // A rendition created by a segment is regular: it reports nothing and, since a
+                // stream does not mix kinds, nobody reports it.
                 if let outcome = try create(segment, stream: stream, rendition: rendition, now: now) {
                     return outcome
                 }
@@ -121,6 +137,13 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ///   `#EXT-X-SERVER-CONTROL`, whose `CAN-SKIP-UNTIL` is six target durations, is identical
     ///   across them (§6.2.4). A later low-latency rendition without a declared target
     ///   duration takes the shared one.
+    /// - A stream does not mix low-latency and regular renditions (§6.2.4: `#EXT-X-SERVER-CONTROL`
+    ///   is the same in all of them). The first low-latency declaration makes the stream
+    ///   low-latency, the first segment of a rendition without `part_target` makes it regular,
+    ///   for as long as the stream is known. In a low-latency stream a declaration without
+    ///   `part_target` is refused (except for a rendition whose low-latency settings were already
+    ///   fixed by its first segment, which keeps them); in a regular stream a declaration with
+    ///   `part_target` is. Both are ``RegistryError/mixedLowLatency(_:_:streamIsLowLatency:)``.
     /// - Throws: ``RegistryError/streamEnded(_:)``, ``RegistryError/tooManyStreams(limit:)``,
     ///   ``RegistryError/tooManyRenditions(_:limit:)``, or
     ///   ``RegistryError/targetDurationConflict(_:declared:fixed:)`` when `target_duration`
@@ -152,8 +175,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                 let policy = declaration.partTarget.map {
                     LowLatencyPolicy(partTarget: $0, targetDuration: configuration.targetDuration ?? declaration.targetDuration)
                 }
+                let joining = policy.map(StreamKind.Joining.lowLatency) ?? .regularDeclaration
                 let inserted = directory.withLock {
-                    $0.insert(cell, stream: stream, rendition: rendition, configuration: configuration, now: now, lowLatency: policy)
+                    $0.insert(cell, stream: stream, rendition: rendition, configuration: configuration, now: now, joining: joining)
                 }
                 switch inserted {
                 case .inserted: return .created
@@ -204,6 +228,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             case .found(let cell):
                 cell.record.touch(now)
                 if let outcome = try cell.registerPart(part, now: now, context: context) {
+                    refreshReports(of: cell, now: now)
                     return outcome
                 }
             }
@@ -225,6 +250,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         let context = self.context
         for cell in cells {
             cell.end(now: now, context: context)
+        }
+        for cell in cells {
+            refreshReports(of: cell, now: now)
         }
         return .ended
     }
@@ -336,7 +364,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             let (cells, records) = directory.withLock { ($0.allCells, $0.allRecords) }
             let instant = now.millisecondsSinceEpoch
             for cell in cells where cell.attentionAt.load(ordering: .relaxed) <= instant {
+                let republished = report.republished
                 cell.sweep(now: now, context: context, report: &report)
+                if report.republished > republished { refreshReports(of: cell, now: now) }
             }
             skippedTotal.add(report.skippedSegments, ordering: .relaxed)
             var expired: [(StreamRecord, SweepReport.EvictionReason)] = []
@@ -381,6 +411,28 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         return reports.sorted { $0.rendition < $1.rendition }
     }
 
+    /// Republishes each low-latency sibling of `changed` whose `#EXT-X-RENDITION-REPORT` of it
+    /// differs from `changed`'s current publication (see "Rendition reports" above). Called
+    /// after a change of `changed` with no writer lock held.
+    ///
+    /// Each sibling is checked against `changed`'s *current* publication, not the one this call
+    /// follows, and checked again under its own writer lock before it is republished: a
+    /// sibling's publication that started before `changed`'s swap is finished by then and is
+    /// caught by the second check, and one that started after read the new values itself.
+    /// - Complexity: nothing for a regular rendition; else O(*r*) current-publication reads and
+    ///   one publication per sibling whose report was out of date.
+    private func refreshReports(of changed: RenditionCell<Artifact>, now: Timestamp) {
+        guard changed.current.withLock({ $0.publication?.snapshot.isLowLatency }) == true else { return }
+        let stream = changed.record.stream
+        guard let siblings = directory.withLock({ $0.streams[stream].map { Array($0.renditions.values) } }),
+            siblings.count > 1, siblings.contains(where: { $0 === changed })
+        else { return }
+        let context = self.context
+        for sibling in siblings where sibling !== changed {
+            sibling.refreshReport(of: changed, now: now, context: context)
+        }
+    }
+
     private func noteSkips(_ skipped: UInt64) {
         guard skipped > 0 else { return }
         skippedSinceSweep.add(skipped, ordering: .relaxed)
@@ -406,8 +458,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         }
     }
 
-    /// Inserts `cell` (whose writer lock the caller does not hold); `nil` when the rendition
-    /// exists already.
+    /// Inserts `cell`, a rendition created by its first segment and without low-latency
+    /// settings (whose writer lock the caller does not hold); `nil` when the rendition exists
+    /// already.
     private func insert(
         _ cell: RenditionCell<Artifact>,
         stream: StreamID,
@@ -415,7 +468,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         now: Timestamp
     ) throws(RegistryError) -> RenditionCell<Artifact>? {
         let inserted = directory.withLock {
-            $0.insert(cell, stream: stream, rendition: rendition, configuration: configuration, now: now)
+            $0.insert(cell, stream: stream, rendition: rendition, configuration: configuration, now: now, joining: .regularSegment)
         }
         switch inserted {
         case .inserted: return cell
@@ -423,7 +476,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         case .ended: throw .streamEnded(stream)
         case .tooManyStreams: throw .tooManyStreams(limit: configuration.maxStreams)
         case .tooManyRenditions: throw .tooManyRenditions(stream, limit: configuration.maxRenditionsPerStream)
-        case .lowLatencyConflict: return nil  // not asked for: no policy was passed
+        case .lowLatencyConflict: throw .mixedLowLatency(stream, rendition, streamIsLowLatency: true)
         }
     }
 
@@ -499,15 +552,42 @@ struct LowLatencyPolicy: Equatable, Sendable {
 enum LowLatencyPolicyConflict: Equatable, Sendable {
     case partTarget(fixed: SegmentDuration)
     case targetDuration(fixed: Int64)
+    /// A low-latency rendition in a stream whose regular renditions have segments.
+    case regularStream
+    /// A regular rendition in a stream with low-latency renditions.
+    case lowLatencyStream
 
     /// The error that reports the conflict for a declaration of `policy`.
-    func error(stream: StreamID, rendition: RenditionName, policy: LowLatencyPolicy?) -> LowLatencyError {
+    func error(stream: StreamID, rendition: RenditionName, policy: LowLatencyPolicy?) -> any Error {
         switch self {
         case .partTarget(let fixed):
-            return .partTargetConflict(rendition, declared: policy?.partTarget ?? fixed, fixed: fixed)
+            return LowLatencyError.partTargetConflict(rendition, declared: policy?.partTarget ?? fixed, fixed: fixed)
         case .targetDuration(let fixed):
-            return .streamTargetDurationConflict(stream, declared: policy?.targetDuration ?? fixed, fixed: fixed)
+            return LowLatencyError.streamTargetDurationConflict(stream, declared: policy?.targetDuration ?? fixed, fixed: fixed)
+        case .regularStream:
+            return RegistryError.mixedLowLatency(stream, rendition, streamIsLowLatency: false)
+        case .lowLatencyStream:
+            return RegistryError.mixedLowLatency(stream, rendition, streamIsLowLatency: true)
         }
+    }
+}
+
+/// Whether a stream's renditions are low-latency or regular (rfc8216bis §6.2.4: one
+/// `#EXT-X-SERVER-CONTROL` for all of them), with the values its low-latency renditions share.
+struct StreamKind: Equatable, Sendable {
+    /// The shared low-latency values; a part target is set once the stream is low-latency.
+    var lowLatency = LowLatencyPolicy()
+    /// Set by the first segment of a rendition without low-latency settings.
+    var hasRegularRendition = false
+
+    /// How a rendition joins its stream.
+    enum Joining: Equatable, Sendable {
+        /// A low-latency declaration or first segment: its values must agree with the shared ones.
+        case lowLatency(LowLatencyPolicy)
+        /// A declaration without `part_target`: refused when the stream is low-latency.
+        case regularDeclaration
+        /// The first segment of a rendition without low-latency settings: makes the stream regular.
+        case regularSegment
     }
 }
 
@@ -552,17 +632,18 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
         streams[stream]?.renditions[rendition]
     }
 
-    /// Inserts `cell` unless the stream has ended, the rendition exists or a cap is reached.
+    /// Inserts `cell` unless the stream has ended, the rendition exists, a cap is reached or
+    /// the cell cannot join the stream's kind (low-latency or regular).
     /// A new stream adopts `cell.record`; an existing one's record is shared with the cell.
-    /// With `lowLatency`, the stream's shared low-latency values are checked and fixed too
-    /// (atomically with the insertion, under the directory lock).
+    /// The stream's kind is checked and fixed by `joining` atomically with the insertion, under
+    /// the directory lock.
     mutating func insert(
         _ cell: RenditionCell<Artifact>,
         stream: StreamID,
         rendition: RenditionName,
         configuration: RegistryConfiguration,
         now: Timestamp,
-        lowLatency: LowLatencyPolicy? = nil
+        joining: StreamKind.Joining
     ) -> Insertion {
         switch lookup(stream: stream, rendition: rendition) {
         case .ended: return .ended
@@ -571,13 +652,13 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
         }
         if let entry = streams[stream] {
             guard entry.renditions.count < configuration.maxRenditionsPerStream else { return .tooManyRenditions }
-            if let lowLatency, let conflict = entry.record.fixLowLatency(lowLatency) {
+            if let conflict = entry.record.join(joining) {
                 return .lowLatencyConflict(conflict)
             }
             cell.adopt(entry.record)
         } else {
             guard streams.count < configuration.maxStreams else { return .tooManyStreams }
-            if let lowLatency, let conflict = cell.record.fixLowLatency(lowLatency) {
+            if let conflict = cell.record.join(joining) {
                 return .lowLatencyConflict(conflict)
             }
             streams[stream] = StreamEntry(record: cell.record)
@@ -645,8 +726,9 @@ final class StreamRecord: Sendable {
     private let endedAt = Atomic<Int64>(.max)
     /// The stream.
     let stream: StreamID
-    /// The values the stream's low-latency renditions share; a leaf lock.
-    private let lowLatency = Mutex(LowLatencyPolicy())
+    /// Whether the stream is low-latency or regular, and what its low-latency renditions
+    /// share; a leaf lock.
+    private let kind = Mutex(StreamKind())
 
     init(stream: StreamID, now: Timestamp) {
         self.stream = stream
@@ -658,24 +740,37 @@ final class StreamRecord: Sendable {
         lastActivity.max(now.millisecondsSinceEpoch, ordering: .relaxed)
     }
 
-    /// Fixes the values of `policy` that are set, unless one differs from a value already
-    /// fixed: then nothing changes and the conflict is returned.
-    func fixLowLatency(_ policy: LowLatencyPolicy) -> LowLatencyPolicyConflict? {
-        lowLatency.withLock { fixed in
-            if let declared = policy.partTarget, let existing = fixed.partTarget, declared != existing {
-                return .partTarget(fixed: existing)
+    /// Checks that a rendition may join the stream as `joining` says, and fixes what it
+    /// fixes: a low-latency rendition's values that are set (unless one differs from a value
+    /// already fixed, or the stream is regular), or the stream's being regular. On a conflict
+    /// nothing changes and the conflict is returned.
+    func join(_ joining: StreamKind.Joining) -> LowLatencyPolicyConflict? {
+        kind.withLock { kind in
+            switch joining {
+            case .lowLatency(let policy):
+                if kind.hasRegularRendition { return .regularStream }
+                let fixed = kind.lowLatency
+                if let declared = policy.partTarget, let existing = fixed.partTarget, declared != existing {
+                    return .partTarget(fixed: existing)
+                }
+                if let declared = policy.targetDuration, let existing = fixed.targetDuration, declared != existing {
+                    return .targetDuration(fixed: existing)
+                }
+                kind.lowLatency.partTarget = fixed.partTarget ?? policy.partTarget
+                kind.lowLatency.targetDuration = fixed.targetDuration ?? policy.targetDuration
+                return nil
+            case .regularDeclaration:
+                return kind.lowLatency.partTarget == nil ? nil : .lowLatencyStream
+            case .regularSegment:
+                guard kind.lowLatency.partTarget == nil else { return .lowLatencyStream }
+                kind.hasRegularRendition = true
+                return nil
             }
-            if let declared = policy.targetDuration, let existing = fixed.targetDuration, declared != existing {
-                return .targetDuration(fixed: existing)
-            }
-            fixed.partTarget = fixed.partTarget ?? policy.partTarget
-            fixed.targetDuration = fixed.targetDuration ?? policy.targetDuration
-            return nil
         }
     }
 
     /// The target duration the stream's low-latency renditions share, once fixed.
-    var sharedTargetDuration: Int64? { lowLatency.withLock { $0.targetDuration } }
+    var sharedTargetDuration: Int64? { kind.withLock { $0.lowLatency.targetDuration } }
 
     func markEnded(_ now: Timestamp) {
         endedAt.store(now.millisecondsSinceEpoch, ordering: .relaxed)
@@ -817,8 +912,8 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
     }
 
     /// Creates the timeline with its first segment; for a low-latency rendition, fixes the
-    /// stream's shared target duration and replays the parts that arrived early. On a throw
-    /// nothing changed.
+    /// stream's shared target duration and replays the parts that arrived early; for a regular
+    /// one, fixes the stream as regular. On a throw nothing changed.
     private func startTimeline(
         _ state: inout RenditionState, first segment: Segment, now: Timestamp, context: TimelineContext<Artifact>
     ) throws(RegistryError) {
@@ -829,9 +924,16 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
             earlyParts: state.earlyParts, now: now)
         if isLowLatency {
             let policy = LowLatencyPolicy(partTarget: timeline.partTarget, targetDuration: timeline.targetDuration)
-            if let conflict = record.fixLowLatency(policy), case .targetDuration(let fixed) = conflict {
+            switch record.join(.lowLatency(policy)) {
+            case .targetDuration(let fixed):
                 throw .targetDurationConflict(state.rendition, declared: timeline.targetDuration, fixed: fixed)
+            case .regularStream:
+                throw .mixedLowLatency(state.stream, state.rendition, streamIsLowLatency: false)
+            case .partTarget, .lowLatencyStream, nil:
+                break  // the part target was fixed with the declaration
             }
+        } else if record.join(.regularSegment) != nil {
+            throw .mixedLowLatency(state.stream, state.rendition, streamIsLowLatency: true)
         }
         state.earlyParts = []
         state.timeline = timeline
@@ -899,9 +1001,12 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
                 let targetDuration = configuration.targetDuration ?? declaration.targetDuration
                     ?? (state.timeline?.isLowLatency == true ? state.timeline?.targetDuration : nil)
                 let policy = LowLatencyPolicy(partTarget: partTarget, targetDuration: targetDuration)
-                if let conflict = record.fixLowLatency(policy) {
+                if let conflict = record.join(.lowLatency(policy)) {
                     throw conflict.error(stream: state.stream, rendition: state.rendition, policy: policy)
                 }
+            } else if state.timeline?.isLowLatency != true, let conflict = record.join(.regularDeclaration) {
+                // A rendition whose low-latency settings are fixed keeps them; any other becomes regular.
+                throw conflict.error(stream: state.stream, rendition: state.rendition, policy: nil)
             }
             state.declaration = declaration
             if let template = declaration.partURITemplate, state.timeline?.isLowLatency == true {
@@ -963,6 +1068,28 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
             }
         }
         attentionAt.store(at, ordering: .relaxed)
+    }
+
+    /// Republishes this rendition when it is low-latency and its report of `other` is not what
+    /// `other`'s current publication says; the caller holds no writer lock.
+    ///
+    /// Only the reports change: the segments, parts and version-independent content stay, so a
+    /// blocking reload held on this rendition is still satisfied exactly when it was before.
+    func refreshReport(of other: RenditionCell<Artifact>, now: Timestamp, context: TimelineContext<Artifact>) {
+        guard reportIsStale(of: other) else { return }
+        writer.withLock { state in
+            // Again under the writer lock: a publication in between read the current reports.
+            guard !state.isEvicted, state.timeline?.isLowLatency == true, reportIsStale(of: other) else { return }
+            publishLocked(&state, now: max(now, state.lastModified), context: context)
+        }
+    }
+
+    /// Whether this rendition's current playlist is low-latency and reports `other` otherwise
+    /// than `other`'s current publication (including leaving out a rendition that now has one).
+    private func reportIsStale(of other: RenditionCell<Artifact>) -> Bool {
+        guard let snapshot = current.withLock({ $0.publication?.snapshot }), snapshot.isLowLatency else { return false }
+        let reported = snapshot.renditionReports.first { $0.rendition == other.rendition }
+        return reported != other.current.withLock { $0.publication?.report }
     }
 
     /// Pins the window and returns the artifact current at that moment.

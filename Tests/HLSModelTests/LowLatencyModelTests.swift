@@ -164,27 +164,32 @@ import Testing
     }
 
     /// (shape, part target ms, msn, part, too far). Advance Part Limit: 0.5 s → 6 parts; 1 s → 3.
+    /// A part that exceeds the last listed one by the limit (exactly, or more) is too far.
     static let tooFarCases: [(Shape, Int64, UInt64, Int?, Bool)] = [
         (.inProgress, 500, 14, nil, false),  // last segment 12 + 2
         (.inProgress, 500, 15, nil, true),
         (.inProgress, 500, 1_000_000, nil, true),
         (.inProgress, 500, 3, nil, false),  // slid out: never too far
         (.inProgress, 500, 12, 1000, false),  // a complete segment: answerable now
-        (.inProgress, 500, 13, 7, false),  // 6 parts past the last listed (13.1)
-        (.inProgress, 500, 13, 8, true),  // 7 parts past
-        (.inProgress, 500, 14, 5, false),  // at least 6 past
-        (.inProgress, 500, 14, 6, true),
+        (.inProgress, 500, 13, 2, false),  // the next part
+        (.inProgress, 500, 13, 6, false),  // 5 parts past the last listed (13.1)
+        (.inProgress, 500, 13, 7, true),  // exactly 6 past
+        (.inProgress, 500, 13, 8, true),  // 7 past
+        (.inProgress, 500, 14, 4, false),  // at least 5 past
+        (.inProgress, 500, 14, 5, true),  // at least 6 past
         (.inProgress, 500, 15, 0, true),  // msn too far regardless of part
-        (.inProgress, 1000, 13, 4, false),  // 3 past
-        (.inProgress, 1000, 13, 5, true),  // 4 past
-        (.inProgress, 1000, 14, 2, false),
-        (.inProgress, 1000, 14, 3, true),
-        (.completeWithParts, 500, 13, 5, false),  // 6 past the end of 12
-        (.completeWithParts, 500, 13, 6, true),
-        (.completeWithParts, 200, 13, 14, false),  // 3 / 0.2 = 15 parts
-        (.completeWithParts, 200, 13, 15, true),
-        (.completeWithParts, 300, 13, 9, false),  // 3 / 0.3 = 10 parts
-        (.completeWithParts, 300, 13, 10, true),
+        (.inProgress, 1000, 13, 3, false),  // 2 past
+        (.inProgress, 1000, 13, 4, true),  // exactly 3 past
+        (.inProgress, 1000, 14, 1, false),
+        (.inProgress, 1000, 14, 2, true),
+        (.completeWithParts, 500, 13, 4, false),  // 5 past the end of 12
+        (.completeWithParts, 500, 13, 5, true),  // 6 past
+        (.completeWithParts, 200, 13, 13, false),  // 3 / 0.2 = 15 parts: 14 past
+        (.completeWithParts, 200, 13, 14, true),  // 15 past
+        (.completeWithParts, 300, 13, 8, false),  // 3 / 0.3 = 10 parts: 9 past
+        (.completeWithParts, 300, 13, 9, true),  // 10 past
+        (.completeWithParts, 333, 13, 8, false),  // 3 / 0.333 = 9.009: 9 past is still within it
+        (.completeWithParts, 333, 13, 9, true),  // 10 past
         (.plain, 500, 14, 500, false),  // part ignored when not low-latency
         (.plain, 500, 15, nil, true),
         (.ended, 500, 99, 99, false),

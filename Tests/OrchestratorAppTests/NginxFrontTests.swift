@@ -18,7 +18,7 @@ final class NginxFront: Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("nginx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(
             at: directory.appendingPathComponent("logs"), withIntermediateDirectories: true)
-        port = UInt16.random(in: 20_000...40_000)
+        port = try Self.ephemeralPort()
         let locations = Self.repositoryRoot.appendingPathComponent("deploy/nginx/hls-orchestrator-locations.conf").path
         let configuration = """
             worker_processes 1;
@@ -49,6 +49,26 @@ final class NginxFront: Sendable {
         self.process = UncheckedBox(process)
         let port = self.port
         _ = try await waitUntil(timeout: .seconds(10)) { (try? HTTPClientConnection(port: port)) != nil }
+    }
+
+    /// A loopback port the kernel hands out as ephemeral (bound to port 0, then released), so
+    /// that nginx listens on a port no other server on the machine was given.
+    static func ephemeralPort() throws -> UInt16 {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(descriptor, generic, length) == 0 && getsockname(descriptor, generic, &length) == 0
+            }
+        }
+        guard bound else { throw POSIXError(.EADDRINUSE) }
+        return UInt16(bigEndian: address.sin_port)
     }
 
     /// Stops nginx (only the process this test started) and removes its files.
@@ -85,6 +105,34 @@ final class NginxFront: Sendable {
         #expect(gzipHeaders.hasPrefix("HTTP/2 200"))
         #expect(gzipHeaders.lowercased().contains("content-encoding: gzip"))
         #expect(gzipHeaders.lowercased().contains("access-control-allow-origin: *"))
+        try await nginx.stop()
+        await app.shutdown()
+    }
+
+    @Test("a blocking reload held through the nginx HTTP/2 front is answered when the part arrives", .timeLimit(.minutes(1)))
+    func blockingReloadThroughFront() async throws {
+        let app = try TestApplication()
+        let nginx = try await NginxFront(originPort: app.port)
+        let ll = try await LowLatencyStream.make(app, "edge-ll")
+        try await ll.fullSegment(0)
+        let url = "http://127.0.0.1:\(nginx.port)\(ll.playlist)?_HLS_msn=1&_HLS_part=0"
+        async let held = run("curl", ["-s", "--http2-prior-knowledge", "-w", "\n%{http_code} %{http_version}", url])
+        // Held at the origin, through nginx: the request is parked, not answered.
+        #expect(try await waitForMetric(app, "hls_blocking_requests_held", 1))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await app.metric("hls_blocking_requests_held") == 1, "still held: nginx neither answered nor retried")
+        let clock = ContinuousClock()
+        let posted = clock.now
+        #expect(try await ll.part(1, 0).status == .created)
+        let (status, output) = try await held
+        let delivered = clock.now - posted
+        #expect(status == 0)
+        #expect(output.hasSuffix("\n200 2"), "\(output)")
+        #expect(output.contains(#"#EXT-X-PART:DURATION=0.250,URI="/ll/1.0.m4s",INDEPENDENT=YES"#))
+        #expect(output.contains(#"#EXT-X-PRELOAD-HINT:TYPE=PART,URI="/ll/1.1.m4s""#))
+        // Unbuffered pass-through: the answer follows the part, not a buffer or a timeout.
+        #expect(delivered < .seconds(2), "answered \(delivered) after the part")
+        #expect(try await app.metric("hls_blocking_requests_held") == 0)
         try await nginx.stop()
         await app.shutdown()
     }

@@ -20,6 +20,7 @@ struct FakePlaylist: WaitablePlaylist {
 struct WaitingResponder: HTTPResponder {
     let waiters: ReloadWaiters<FakePlaylist>
     let current: FakePlaylist
+    var finished: @Sendable (Bool, ContinuousClock.Instant) -> Void = { _, _ in }
     static let key = ReloadWaiters<FakePlaylist>.Key(stream: StreamID(rawValue: "s")!, rendition: RenditionName(rawValue: "r")!)
 
     func reply(to request: HTTPRequest, suspender: RequestSuspender) -> HTTPReply {
@@ -30,7 +31,7 @@ struct WaitingResponder: HTTPResponder {
         let waiter = ReloadWaiters<FakePlaylist>.Waiter(
             request: held, reload: BlockingReload(msn: msn, part: nil),
             deadline: ContinuousClock.now.advanced(by: .milliseconds(300)),
-            answer: { $0.response }, finished: { _, _ in })
+            answer: { $0.response }, finished: finished)
         do {
             switch try waiters.park(waiter, key: Self.key, current: current) {
             case .ready(let playlist): return .response(playlist.response)
@@ -46,12 +47,13 @@ struct WaitingResponder: HTTPResponder {
     static let timeout = HTTPResponse(status: .serviceUnavailable, body: .bytes(Array("timeout".utf8)))
 
     private func withServer(
-        limit: Int = 100, _ body: (UInt16, ReloadWaiters<FakePlaylist>) async throws -> Void
+        limit: Int = 100, finished: @escaping @Sendable (Bool, ContinuousClock.Instant) -> Void = { _, _ in },
+        _ body: (UInt16, ReloadWaiters<FakePlaylist>) async throws -> Void
     ) async throws {
         let waiters = ReloadWaiters<FakePlaylist>(maximumTotal: limit, maximumPerRendition: limit)
         let server = MicroHTTPServer(
             configuration: ServerConfiguration(port: 0, bindAddress: "127.0.0.1", threads: 2),
-            responder: WaitingResponder(waiters: waiters, current: FakePlaylist(version: 1, lastMSN: 10)))
+            responder: WaitingResponder(waiters: waiters, current: FakePlaylist(version: 1, lastMSN: 10), finished: finished))
         try server.start()
         defer { server.stop() }
         try await body(server.port, waiters)
@@ -100,6 +102,31 @@ struct WaitingResponder: HTTPResponder {
         try await withServer { port, waiters async throws in
             waiters.publish(FakePlaylist(version: 5, lastMSN: 13), key: WaitingResponder.key)
             #expect(try await fetch(port, "/wait?msn=13").text == "v5 msn13")
+        }
+    }
+
+    @Test("a woken waiter's latency is measured from the start of the change that woke it")
+    func wakeMeasuredFromChangeStart() async throws {
+        let woken = Mutex<[ContinuousClock.Instant]>([])
+        try await withServer(finished: { wasWoken, at in if wasWoken { woken.withLock { $0.append(at) } } }) { port, waiters async throws in
+            async let first = fetch(port, "/wait?msn=12")
+            #expect(try await waitUntil(timeout: .seconds(15)) { waiters.heldCount == 1 })
+            // The registration started well before its publication (parsing, registry, render).
+            let changeStarted = ContinuousClock.now.advanced(by: .milliseconds(-250))
+            ChangeTiming.$started.withValue(changeStarted) {
+                waiters.publish(FakePlaylist(version: 2, lastMSN: 12), key: WaitingResponder.key)
+            }
+            #expect(try await first.text == "v2 msn12")
+            #expect(woken.withLock { $0 } == [changeStarted])
+            // Outside a change (no binding), from the start of the publication.
+            async let second = fetch(port, "/wait?msn=13")
+            #expect(try await waitUntil(timeout: .seconds(15)) { waiters.heldCount == 1 })
+            let before = ContinuousClock.now
+            waiters.publish(FakePlaylist(version: 3, lastMSN: 13), key: WaitingResponder.key)
+            let after = ContinuousClock.now
+            #expect(try await second.text == "v3 msn13")
+            let measured = try #require(woken.withLock { $0.last })
+            #expect(before <= measured && measured <= after)
         }
     }
 

@@ -70,9 +70,14 @@ import Testing
                 #expect(part.milliseconds <= target, "part ≤ PART-TARGET: \(where_)")
                 #expect(part.independent == part.uri.hasSuffix(".0.mp4"))
             }
-            // Reports: the other rendition, once it has a playlist.
-            let others = Self.renditions.filter { $0 != rendition }
-            #expect(playlist.reports.map(\.rendition).allSatisfy(others.contains), "\(where_)")
+            // Reports: the other rendition as it is now, once it has a playlist.
+            var expected: [MediaPlaylist.Report] = []
+            for other in Self.renditions where other != rendition {
+                if let sibling = try harness.peek(rendition: other), let lastMSN = sibling.lastMSN {
+                    expected.append(MediaPlaylist.Report(rendition: other, lastMSN: lastMSN, lastPart: sibling.lastPart.map(UInt64.init)))
+                }
+            }
+            #expect(playlist.reports == expected, "reports are current: \(where_)")
             // The media sequence never goes back once pinned; one number, one URI.
             if let previous = state.previous {
                 if playlist.mediaSequence > previous.mediaSequence { state.pinned = true }

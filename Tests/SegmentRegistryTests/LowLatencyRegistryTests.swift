@@ -85,9 +85,9 @@ import Testing
             partTarget: try SegmentDuration(milliseconds: 500))
         ) { try harness.registerPart(1, 0, milliseconds: 501) }
         #expect(try harness.registerPart(1, 0, milliseconds: 500) == .registered(listed: true), "exactly the target is fine")
-        try harness.register(0, rendition: "plain")
+        try harness.register(0, stream: "regular", rendition: "plain")
         #expect(throws: LowLatencyError.notLowLatency(try RenditionName(validating: "plain"))) {
-            try harness.registerPart(1, 0, rendition: "plain")
+            try harness.registerPart(1, 0, stream: "regular", rendition: "plain")
         }
         #expect(throws: LowLatencyError.notLowLatency(try RenditionName(validating: "nobody"))) {
             try harness.registerPart(1, 0, rendition: "nobody")
@@ -193,25 +193,74 @@ import Testing
         #expect(ended.preloadHint == nil && ended.isEnded)
     }
 
-    @Test("Rendition reports give every other rendition's last segment and part")
+    @Test("Rendition reports give every other rendition's last segment and part as they are now")
     func renditionReports() throws {
         let harness = Harness()
         try harness.declare(try lowLatencyDeclaration(), rendition: "720p")
         try harness.declare(try lowLatencyDeclaration(targetDuration: nil), rendition: "360p")
+        try harness.declare(try lowLatencyDeclaration(targetDuration: nil), rendition: "1080p")
         try harness.register(0, rendition: "720p")
         try harness.register(0, rendition: "360p")
         try harness.registerPart(1, 0, rendition: "360p")
         try harness.registerPart(1, 1, rendition: "360p")
         try harness.registerPart(1, 0, rendition: "720p")
-        let report = try #require(try harness.parsed(rendition: "720p").reports.first)
-        #expect(report == MediaPlaylist.Report(rendition: "360p", lastMSN: 1, lastPart: 1))
-        // 360p last published before 720p's part 1.0: it reports 720p at segment 0, no part.
-        #expect(try harness.parsed(rendition: "360p").reports == [MediaPlaylist.Report(rendition: "720p", lastMSN: 0, lastPart: nil)])
+        // 1080p has no segment yet: LAST-MSN is required, so it is left out.
+        #expect(try harness.parsed(rendition: "720p").reports == [MediaPlaylist.Report(rendition: "360p", lastMSN: 1, lastPart: 1)])
+        // 360p last changed before 720p's part 1.0, and still reports it.
+        #expect(try harness.parsed(rendition: "360p").reports == [MediaPlaylist.Report(rendition: "720p", lastMSN: 1, lastPart: 0)])
         try harness.register(1, rendition: "360p")
         #expect(try harness.parsed(rendition: "360p").reports == [MediaPlaylist.Report(rendition: "720p", lastMSN: 1, lastPart: 0)])
+        #expect(try harness.parsed(rendition: "720p").reports == [MediaPlaylist.Report(rendition: "360p", lastMSN: 1, lastPart: 1)],
+            "completing a segment whose parts were all listed reports the same")
+        try harness.registerPart(2, 0, rendition: "360p")
+        #expect(try harness.parsed(rendition: "720p").reports == [MediaPlaylist.Report(rendition: "360p", lastMSN: 2, lastPart: 0)])
+        // The first segment of 1080p makes it appear in both others at once.
+        try harness.register(0, rendition: "1080p")
+        #expect(try harness.parsed(rendition: "720p").reports.map(\.rendition) == ["1080p", "360p"])
+        #expect(try harness.parsed(rendition: "360p").reports.first == MediaPlaylist.Report(rendition: "1080p", lastMSN: 0, lastPart: nil))
         // Both share one SERVER-CONTROL.
         #expect(try harness.parsed(rendition: "360p").canSkipUntil == harness.parsed(rendition: "720p").canSkipUntil)
         #expect(try harness.peek(rendition: "360p")?.targetDuration == 2, "the later rendition takes the shared target duration")
+    }
+
+    @Test("A sibling is republished (new version) only when what it reports changed")
+    func reportRefreshPublications() throws {
+        let harness = Harness()
+        try harness.declare(try lowLatencyDeclaration(), rendition: "a")
+        try harness.declare(try lowLatencyDeclaration(targetDuration: nil), rendition: "b")
+        try harness.register(0, rendition: "a")
+        try harness.register(0, rendition: "b")
+        let before = try #require(try harness.peek(rendition: "b"))
+        let publications = harness.log.count(stream: "s", rendition: "b")
+        try harness.registerPart(1, 0, rendition: "a")
+        let after = try #require(try harness.peek(rendition: "b"))
+        #expect(harness.log.count(stream: "s", rendition: "b") == publications + 1)
+        #expect(after.version > before.version)
+        #expect(after.segments == before.segments && after.parts == before.parts, "only the report changed")
+        #expect(MediaPlaylistRenderer.render(after) != MediaPlaylistRenderer.render(before))
+        // Nothing a sibling reports changed: a duplicate, a part waiting behind a hole.
+        let count = harness.log.count
+        #expect(try harness.registerPart(1, 0, rendition: "a") == .duplicate)
+        #expect(try harness.registerPart(1, 2, rendition: "a") == .registered(listed: false))
+        #expect(harness.log.count == count)
+        // Ending republishes each rendition once, and the reports stay current.
+        #expect(try harness.end() == .ended)
+        #expect(harness.log.count == count + 2)
+        #expect(try harness.parsed(rendition: "b").reports == [MediaPlaylist.Report(rendition: "a", lastMSN: 1, lastPart: 0)])
+    }
+
+    @Test("A gap skip in one rendition refreshes the reports of the others")
+    func reportRefreshOnSweep() throws {
+        let harness = Harness(configuration: RegistryConfiguration(windowSize: 6, gapTimeoutMilliseconds: 1000))
+        try harness.declare(try lowLatencyDeclaration(), rendition: "a")
+        try harness.declare(try lowLatencyDeclaration(targetDuration: nil), rendition: "b")
+        try harness.register(0, rendition: "a", at: 0)
+        try harness.register(0, rendition: "b", at: 0)
+        try harness.register(2, rendition: "a", at: 100)  // waits behind the hole at 1
+        #expect(try harness.parsed(rendition: "b").reports == [MediaPlaylist.Report(rendition: "a", lastMSN: 0, lastPart: nil)])
+        _ = harness.sweep(at: 2000)
+        #expect(try harness.listed(rendition: "a") == [0, 2])
+        #expect(try harness.parsed(rendition: "b").reports == [MediaPlaylist.Report(rendition: "a", lastMSN: 1, lastPart: nil)])
     }
 
     @Test("Low-latency renditions of a stream share one part target and one target duration")
@@ -234,10 +283,69 @@ import Testing
         #expect(throws: LowLatencyError.mapURIConflict(
             try RenditionName(validating: "a"), declared: try QuotedURI(validating: "/init.mp4"), fixed: nil)
         ) { try harness.declare(try lowLatencyDeclaration(map: "/init.mp4"), rendition: "a") }
-        try harness.register(0, rendition: "plain")
+        try harness.register(0, stream: "regular", rendition: "plain")
         #expect(throws: LowLatencyError.partTargetConflict(
             try RenditionName(validating: "plain"), declared: try SegmentDuration(milliseconds: 500), fixed: nil)
-        ) { try harness.declare(try lowLatencyDeclaration(), rendition: "plain") }
+        ) { try harness.declare(try lowLatencyDeclaration(), stream: "regular", rendition: "plain") }
+    }
+
+    @Test("A stream with low-latency renditions refuses regular ones: undeclared segments, declarations without part_target")
+    func lowLatencyStreamRefusesRegular() throws {
+        let harness = Harness()
+        try harness.declare(try lowLatencyDeclaration(), rendition: "720p")
+        let stream = try StreamID(validating: "s")
+        let regular = try RenditionName(validating: "360p")
+        let mixed = RegistryError.mixedLowLatency(stream, regular, streamIsLowLatency: true)
+        // Before any segment: the low-latency declaration alone fixes the stream's kind.
+        #expect(throws: mixed) { try harness.register(0, rendition: "360p") }
+        #expect(throws: mixed) { try harness.declare(RenditionDeclaration(bandwidth: 500_000), rendition: "360p") }
+        try harness.register(0, rendition: "720p")
+        #expect(throws: mixed) { try harness.register(0, rendition: "360p") }
+        #expect(throws: mixed) { try harness.declare(RenditionDeclaration(bandwidth: 500_000), rendition: "360p") }
+        #expect(try harness.peek(rendition: "360p") == nil, "nothing was created")
+        #expect(harness.registry.declaration(stream: stream, rendition: regular) == nil)
+        // A rendition declared regular before the stream became low-latency cannot start regular.
+        try harness.declare(RenditionDeclaration(bandwidth: 500_000), stream: "early", rendition: "360p")
+        try harness.declare(try lowLatencyDeclaration(), stream: "early", rendition: "720p")
+        #expect(throws: RegistryError.mixedLowLatency(try StreamID(validating: "early"), regular, streamIsLowLatency: true)) {
+            try harness.register(0, stream: "early", rendition: "360p")
+        }
+        // Declared low-latency without a segment yet: leaving part_target out would make it regular.
+        try harness.declare(try lowLatencyDeclaration(), rendition: "1080p")
+        #expect(throws: RegistryError.mixedLowLatency(stream, try RenditionName(validating: "1080p"), streamIsLowLatency: true)) {
+            try harness.declare(RenditionDeclaration(bandwidth: 9_000_000), rendition: "1080p")
+        }
+        // A rendition whose low-latency settings are fixed may leave them out: it keeps them.
+        #expect(try harness.declare(RenditionDeclaration(bandwidth: 2_000_000), rendition: "720p") == .updated)
+        // Another low-latency rendition is welcome.
+        try harness.declare(try lowLatencyDeclaration(targetDuration: nil), rendition: "360p")
+        #expect(try harness.register(0, rendition: "360p") == .registered(listed: true))
+    }
+
+    @Test("A stream whose regular renditions have segments refuses low-latency declarations")
+    func regularStreamRefusesLowLatency() throws {
+        let harness = Harness()
+        let stream = try StreamID(validating: "s")
+        // A regular declaration alone does not fix the kind: a low-latency one may follow.
+        try harness.declare(RenditionDeclaration(bandwidth: 500_000), stream: "open", rendition: "360p")
+        #expect(try harness.declare(try lowLatencyDeclaration(), stream: "open", rendition: "720p") == .created)
+        // A segment into an undeclared rendition makes the stream regular.
+        try harness.register(0, rendition: "360p")
+        let refused = RegistryError.mixedLowLatency(stream, try RenditionName(validating: "720p"), streamIsLowLatency: false)
+        #expect(throws: refused) { try harness.declare(try lowLatencyDeclaration(), rendition: "720p") }
+        #expect(harness.registry.declaration(stream: stream, rendition: try RenditionName(validating: "720p")) == nil)
+        // A declared regular rendition cannot turn low-latency once its stream is regular.
+        try harness.declare(RenditionDeclaration(bandwidth: 1_000_000), rendition: "720p")
+        #expect(throws: refused) { try harness.declare(try lowLatencyDeclaration(), rendition: "720p") }
+        #expect(try harness.register(0, rendition: "720p") == .registered(listed: true))
+        #expect(try harness.peek(rendition: "720p")?.isLowLatency == false)
+        // Once forgotten, the stream may start afresh as either kind.
+        _ = try harness.end()
+        let forgetting = Harness(configuration: RegistryConfiguration(windowSize: 6, endedStreamTTLMilliseconds: 1000))
+        try forgetting.register(0, rendition: "360p")
+        _ = try forgetting.end()
+        _ = forgetting.sweep(at: 5000)
+        #expect(try forgetting.declare(try lowLatencyDeclaration(), rendition: "720p", at: 6000) == .created)
     }
 
     @Test("EXT-X-MAP makes the playlist version 6")

@@ -173,4 +173,50 @@ private func runOnThreads(_ bodies: [@Sendable () -> Void]) {
             #expect(registry.activeStreamCount == 0)
         }
     }
+
+    @Test("Concurrent parts into sibling LL renditions: when all return, every report is current")
+    func concurrentReports() throws {
+        for round in 0..<10 {
+            let harness = Harness()
+            let names = ["a", "b", "c"]
+            for name in names {
+                try harness.declare(try lowLatencyDeclaration(targetDuration: name == "a" ? 2 : nil), rendition: name)
+            }
+            let registry = harness.registry
+            let stream = try StreamID(validating: "s")
+            let failures = Mutex<[String]>([])
+            let writers: [@Sendable () -> Void] = names.map { name in
+                {
+                    guard let rendition = RenditionName(rawValue: name) else { return }
+                    // Each rendition stops at a different point, so the final reports differ.
+                    let segments = UInt64(20 + round + name.utf8.count * 3 + Int(name.utf8.first ?? 0) % 5)
+                    do {
+                        for n in 0..<segments {
+                            for index in 0..<4 {
+                                _ = try registry.registerPart(
+                                    try part(n, index), stream: stream, rendition: rendition, now: Timestamp(millisecondsSinceEpoch: 0))
+                            }
+                            if n + 1 < segments {
+                                _ = try registry.register(try segment(n), stream: stream, rendition: rendition, now: Timestamp(millisecondsSinceEpoch: 0))
+                            }
+                        }
+                    } catch {
+                        failures.withLock { $0.append("\(name): \(error)") }
+                    }
+                }
+            }
+            runOnThreads(writers)
+            #expect(failures.withLock { $0 } == [])
+            for name in names {
+                let snapshot = try #require(try harness.peek(rendition: name))
+                var expected: [RenditionReport] = []
+                for other in names where other != name {
+                    let sibling = try #require(try harness.peek(rendition: other))
+                    expected.append(RenditionReport(
+                        rendition: try RenditionName(validating: other), lastMSN: try #require(sibling.lastMSN), lastPart: sibling.lastPart))
+                }
+                #expect(snapshot.renditionReports == expected, "round \(round), \(name)")
+            }
+        }
+    }
 }
