@@ -41,8 +41,11 @@ test-deps:
 build: deps
 	$(SWIFT) build
 
+# The release binary carries the Swift runtime (--static-swift-stdlib), as in the container
+# image: nothing of the toolchain is needed where it runs, and only the runtime code it uses
+# is resident (about 4 MiB less than the shared libraries).
 release: deps
-	$(SWIFT) build -c release --product $(BIN)
+	$(SWIFT) build -c release --product $(BIN) --static-swift-stdlib
 
 ## run: build a release binary and run it with the embedded defaults (plus .env / environment)
 run: release

@@ -133,8 +133,8 @@ metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {prin
 
 # ---------------------------------------------------------------- build
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-    log "building release (swift build -c release --product hls-orchestrator --scratch-path $SCRATCH)"
-    (cd "$ROOT" && swift build -c release --product hls-orchestrator --scratch-path "$SCRATCH") >"$OUT/build.log" 2>&1 \
+    log "building release (swift build -c release --product hls-orchestrator --static-swift-stdlib --scratch-path $SCRATCH)"
+    (cd "$ROOT" && swift build -c release --product hls-orchestrator --static-swift-stdlib --scratch-path "$SCRATCH") >"$OUT/build.log" 2>&1 \
         || { tail -30 "$OUT/build.log" >&2; die "release build failed"; }
 fi
 case "$SCRATCH" in /*) SERVER_BIN=$SCRATCH ;; *) SERVER_BIN=$ROOT/$SCRATCH ;; esac

@@ -137,38 +137,68 @@ public struct HTTPRequest: Sendable {
 
 /// Immutable bytes shared by many responses without copying.
 ///
-/// Unsafe inside, safe outside: the storage is allocated and filled once in `init`, never written
-/// again, and freed in `deinit`, so every reader sees the same stable bytes for as long as it
-/// holds a reference. libmicrohttpd sends straight from this storage (see `MicroHTTPServer`).
-public final class SharedBytes: @unchecked Sendable, Equatable {
-    /// Written once in `init`, read-only afterwards: this is what makes the unchecked Sendable hold.
-    private let storage: UnsafeMutableRawBufferPointer
+/// A value holding one reference to a buffer that carries its length and its bytes in a single
+/// allocation (`ManagedBuffer`). Unsafe inside, safe outside: the bytes are written once when the
+/// buffer is made, never again, and freed with the last reference, so every reader sees the same
+/// stable bytes for as long as it holds a value. libmicrohttpd sends straight from the buffer
+/// (see `MicroHTTPServer`), holding a reference of its own while it does.
+public struct SharedBytes: @unchecked Sendable, Equatable {
+    /// The buffer: header = byte count, elements = the bytes. Written only by `make`, before any
+    /// other thread can see it: that is what makes the unchecked `Sendable` hold
+    /// (`ManagedBuffer` itself is not `Sendable`).
+    final class Storage: ManagedBuffer<Int, UInt8> {}
 
-    /// Copies `bytes` once into storage of its own.
-    public init(_ bytes: some Collection<UInt8>) {
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
-        _ = storage.initializeMemory(as: UInt8.self, from: bytes)
-        self.storage = UnsafeMutableRawBufferPointer(rebasing: storage[0..<bytes.count])
+    let storage: Storage
+
+    /// Copies `bytes` once into a buffer of their own.
+    public init(_ bytes: [UInt8]) {
+        storage = bytes.withUnsafeBytes { Self.make($0) }
     }
 
-    deinit { storage.deallocate() }
+    /// Copies `bytes` once into a buffer of their own.
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        storage = Self.make(bytes)
+    }
+
+    /// Copies `bytes` once into a buffer of their own.
+    public init(_ bytes: some Collection<UInt8>) {
+        storage = Array(bytes).withUnsafeBytes { Self.make($0) }
+    }
+
+    private static func make(_ bytes: UnsafeRawBufferPointer) -> Storage {
+        let made = Storage.create(minimumCapacity: max(bytes.count, 1)) { _ in bytes.count }
+        made.withUnsafeMutablePointerToElements { elements in
+            if let source = bytes.baseAddress {
+                elements.update(from: source.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+            }
+        }
+        // `create` returns the base class; the dynamic type is `Storage`.
+        return unsafeDowncast(made, to: Storage.self)
+    }
 
     /// Number of bytes.
-    public var count: Int { storage.count }
+    public var count: Int { storage.header }
 
     /// Calls `body` with the bytes; the pointer is valid only inside `body`.
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(UnsafeRawBufferPointer(storage))
+        try storage.withUnsafeMutablePointerToElements { elements in
+            try body(UnsafeRawBufferPointer(start: elements, count: storage.header))
+        }
     }
 
     /// A copy of the bytes as an array.
-    public var array: [UInt8] { Array(UnsafeRawBufferPointer(storage)) }
+    public var array: [UInt8] { withUnsafeBytes { Array($0) } }
 
-    /// Base address for libmicrohttpd; valid while `self` is alive.
-    var baseAddress: UnsafeMutableRawPointer? { storage.baseAddress }
+    /// Whether both values share one buffer (not merely equal bytes).
+    public func isSameBuffer(as other: SharedBytes) -> Bool { storage === other.storage }
+
+    /// Base address for libmicrohttpd; valid while the buffer is alive.
+    var baseAddress: UnsafeMutableRawPointer {
+        storage.withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0) }
+    }
 
     public static func == (lhs: SharedBytes, rhs: SharedBytes) -> Bool {
-        lhs === rhs || lhs.storage.elementsEqual(rhs.storage)
+        lhs.storage === rhs.storage || lhs.withUnsafeBytes { left in rhs.withUnsafeBytes { left.elementsEqual($0) } }
     }
 }
 

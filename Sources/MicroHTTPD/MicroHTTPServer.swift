@@ -380,7 +380,7 @@ private let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, _,
 /// `MHD_ContentReaderFreeCallback` for shared bodies: drops the response's reference.
 private let sharedBytesReleaseTrampoline: MHD_ContentReaderFreeCallback = { cls in
     guard let cls else { return }
-    Unmanaged<SharedBytes>.fromOpaque(cls).release()  // the retain taken in makeResponse
+    Unmanaged<SharedBytes.Storage>.fromOpaque(cls).release()  // the retain taken in makeResponse
 }
 
 /// Wakes a parked connection: wraps `MHD_resume_connection`.
@@ -501,10 +501,10 @@ private func makeResponse(_ body: HTTPBody) -> OpaquePointer? {
         }
     case .shared(let shared):
         // One retain per MHD response; released by sharedBytesReleaseTrampoline when MHD frees it.
-        let retained = Unmanaged.passRetained(shared).toOpaque()
+        let retained = Unmanaged.passRetained(shared.storage).toOpaque()
         let made = MHD_create_response_from_buffer_with_free_callback_cls(
             shared.count, shared.baseAddress, sharedBytesReleaseTrampoline, retained)
-        if made == nil { Unmanaged<SharedBytes>.fromOpaque(retained).release() }  // MHD refused
+        if made == nil { Unmanaged<SharedBytes.Storage>.fromOpaque(retained).release() }  // MHD refused
         return made
     }
 }

@@ -109,7 +109,7 @@ final class PublishedPlaylist: Sendable {
         var headers = HTTPHeaders(Self.commonHeaders(cacheControl: cacheControl))
         headers.add("ETag", etag)
         headers.add("Last-Modified", snapshot.lastModified.httpDate)
-        if bytes !== plain { headers.add("Content-Encoding", "gzip") }
+        if !bytes.isSameBuffer(as: plain) { headers.add("Content-Encoding", "gzip") }
         let ok = HTTPResponse(status: .ok, headers: headers, body: .shared(bytes))
         var notModifiedHeaders = headers
         notModifiedHeaders = HTTPHeaders(notModifiedHeaders.fields.filter { $0.name != "Content-Type" && $0.name != "Content-Encoding" })

@@ -797,7 +797,13 @@ struct RenditionState: Sendable {
     let rendition: RenditionName
     /// `nil` until the first segment (a declaration alone creates the rendition).
     var timeline: RenditionTimeline?
-    var declaration: RenditionDeclaration?
+    /// The rendition's declaration (`PUT`), if any; boxed, so the many renditions that never
+    /// declare one carry a pointer instead of the whole value.
+    var declaration: RenditionDeclaration? {
+        get { declarationBox?.value }
+        set { declarationBox = newValue.map(DeclarationBox.init) }
+    }
+    private var declarationBox: DeclarationBox?
     var isEnded = false
     /// Set when the stream is forgotten; a registration that finds it retries.
     var isEvicted = false
@@ -833,6 +839,12 @@ struct RenditionState: Sendable {
             renditionReports: reports
         )
     }
+}
+
+/// A declaration, behind one reference.
+final class DeclarationBox: Sendable {
+    let value: RenditionDeclaration
+    init(_ value: RenditionDeclaration) { self.value = value }
 }
 
 /// An immutable (snapshot, artifact) pair; replaced as a whole on every visible change.
