@@ -43,7 +43,7 @@ import Testing
             Issue.record("playlist bodies must be shared bytes")
             return
         }
-        #expect(a === b)
+        #expect(a.isSameBuffer(as: b))
         #expect(String(decoding: a.array, as: UTF8.self).contains("#EXTINF:2.500,\nseg7.ts\n"))
     }
 
