@@ -110,9 +110,12 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
 /// A complete request as the router sees it: everything was copied out of C memory.
 public struct HTTPRequest: Sendable {
     public var method: HTTPMethod
-    /// The path, percent-decoded once by libmicrohttpd, without the query string.
+    /// The path exactly as sent, without the query string: never percent-decoded, so `%2F` is
+    /// three characters, not a `/` (the server starts libmicrohttpd with an unescaper that keeps
+    /// escapes).
     public var path: String
-    /// Query arguments in arrival order, percent-decoded; `nil` value for a bare `?key`.
+    /// Query arguments in arrival order, not percent-decoded either (libmicrohttpd only turns
+    /// `+` into a space); `nil` value for a bare `?key`.
     public var query: [(name: String, value: String?)]
     public var headers: HTTPHeaders
     public var body: [UInt8]

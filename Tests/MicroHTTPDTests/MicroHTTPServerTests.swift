@@ -104,7 +104,7 @@ struct ProbeResponder: HTTPResponder {
         }
     }
 
-    @Test("method, decoded query arguments, headers and the whole body reach the responder")
+    @Test("method, query arguments as sent, headers and the whole body reach the responder")
     func requestParts() async throws {
         try await withServer { server, _ in
             let port = server.port
@@ -113,7 +113,19 @@ struct ProbeResponder: HTTPResponder {
                 try HTTPClientConnection(port: port).request(
                     .post, "/echo?a=1&b=%20two&flag", headers: [("X-Probe", "yes")], body: payload)
             }
-            #expect(response.text == "POST a=1&b= two&flag=<nil> yes 700:" + String(repeating: "x", count: 700))
+            #expect(response.text == "POST a=1&b=%20two&flag=<nil> yes 700:" + String(repeating: "x", count: 700))
+        }
+    }
+
+    @Test("the path reaches the responder exactly as sent: %2F, %73 and %00 are not decoded")
+    func pathNotDecoded() async throws {
+        try await withServer { server, _ in
+            let port = server.port
+            let response = try await offPool {
+                try HTTPClientConnection(port: port).request(.get, "/streams/s%2Frenditions%2Fr/%73%31%00x?q=%2F")
+            }
+            #expect(response.status == .notFound)
+            #expect(response.text == "path /streams/s%2Frenditions%2Fr/%73%31%00x")
         }
     }
 

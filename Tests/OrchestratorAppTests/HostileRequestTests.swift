@@ -54,10 +54,15 @@ let hostileCases: [HostileCase] = [
     .post("lone surrogate escape", segments, #"{"sequence": 7, "duration": 2, "path": "/\uD800.ts"}"#, 400),
     .post("trailing garbage", segments, #"{"sequence": 7, "duration": 2, "path": "/7.ts"} extra"#, 400),
     .post("body over 64 KiB", segments, "{\"pad\":\"" + String(repeating: "x", count: 70_000) + "\"}", 413),
-    .post("stream id with slash (percent-encoded)", "/streams/a%2Fb/renditions/720p/segments", "{}", 404),
+    // Paths are never percent-decoded, and a '%' in one is refused with 400.
+    .post("stream id with slash (percent-encoded)", "/streams/a%2Fb/renditions/720p/segments", "{}", 400),
     .post("stream id with newline (percent-encoded)", "/streams/a%0Ab/renditions/720p/segments", "{}", 400),
-    // libmicrohttpd decodes the path into a C string, so %00 cuts it short: no endpoint there.
-    .post("stream id with NUL (percent-encoded)", "/streams/a%00b/renditions/720p/segments", "{}", 400, 404),
+    .post("stream id with NUL (percent-encoded)", "/streams/a%00b/renditions/720p/segments", "{}", 400),
+    .raw("encoded slashes reaching the victim's playlist", "GET /streams/victim%2Frenditions%2F720p/playlist.m3u8 HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+    .raw("encoded letters aliasing the victim", "GET /streams/%76ictim/renditions/720p/playlist.m3u8 HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+    .raw("encoded NUL cutting the path short", "GET /streams/victim%00/renditions/720p/playlist.m3u8 HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+    .raw("encoded newline in a playlist path", "GET /streams/victim%0A/renditions/720p/playlist.m3u8 HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+    .post("encoded segment into the victim", "/streams/%76ictim/renditions/720p/segments", #"{"sequence": 3, "duration": 2, "path": "/3.ts"}"#, 400),
     .post("rendition is ..", "/streams/victim/renditions/%2e%2e/segments", "{}", 400),
     .post("stream id of 129 characters", "/streams/\(String(repeating: "s", count: 129))/renditions/720p/segments", "{}", 400),
     .post("stream id with unicode", "/streams/caf%C3%A9/renditions/720p/segments", "{}", 400),
