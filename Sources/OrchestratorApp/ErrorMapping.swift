@@ -40,6 +40,11 @@ enum ErrorMapping {
             return json(.notFound, error.message)
         case let error as ReloadDirectives.Invalid:
             return json(.badRequest, error.message)
+        case let error as RequestRejection:
+            switch error {
+            case .bodyTooLarge(let limit):
+                return json(.contentTooLarge, "request body exceeds \(limit) bytes (MAX_REQUEST_BODY_BYTES)")
+            }
         case is HeldRequestLimitReached:
             var response = json(.serviceUnavailable, "too many blocking playlist reloads are held; retry shortly")
             response.headers.add("Retry-After", "1")
@@ -52,7 +57,8 @@ enum ErrorMapping {
     /// Whether `error` is one the service did not expect (logged at error level).
     static func isUnexpected(_ error: any Error) -> Bool {
         !(error is RoutingError || error is ValidationError || error is RegistryError || error is LookupError
-            || error is ReloadDirectives.Invalid || error is HeldRequestLimitReached || error is LowLatencyError)
+            || error is ReloadDirectives.Invalid || error is HeldRequestLimitReached || error is LowLatencyError
+            || error is RequestRejection)
     }
 
     static func json(_ status: HTTPStatus, _ message: String) -> HTTPResponse {

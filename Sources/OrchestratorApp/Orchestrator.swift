@@ -90,25 +90,40 @@ public final class Orchestrator: HTTPResponder, Sendable {
             }
         } catch {
             if routeName == .unmatched { routeName = Router.name(forPath: request.path) }
-            var mapped = ErrorMapping.response(for: error)
-            if routeName == .playlist || routeName == .master {
-                // Browser players must be able to read playlist errors too; CDNs may keep them
-                // about one target duration (rfc8216bis Appendix B).
-                mapped.headers.add("Access-Control-Allow-Origin", "*")
-                mapped.headers.add("Cache-Control", errorCacheControl)
-            }
-            response = mapped
-            if ErrorMapping.isUnexpected(error) {
-                logger.error(
-                    "request failed",
-                    metadata: [
-                        "http.method": "\(request.method)", "http.path": "\(request.path)",
-                        "error.type": "\(type(of: error))", "error.message": "\(error)",
-                    ])
-            }
+            response = errorResponse(for: error, request, route: routeName)
         }
         finished(request, route: routeName, status: response.status.rawValue, started: started)
         return .response(response)
+    }
+
+    /// Answers a request the server refused before it was complete (a body over
+    /// `MAX_REQUEST_BODY_BYTES`): mapped, counted and logged like every other error.
+    public func reply(to request: HTTPRequest, rejectedFor reason: RequestRejection) -> HTTPResponse {
+        let started = ContinuousClock.now
+        let route = Router.name(forPath: request.path)
+        let response = errorResponse(for: reason, request, route: route)
+        finished(request, route: route, status: response.status.rawValue, started: started)
+        return response
+    }
+
+    /// The answer to `error` on `route`, through `ErrorMapping`; unexpected errors are logged.
+    private func errorResponse(for error: any Error, _ request: HTTPRequest, route: Route.Name) -> HTTPResponse {
+        var mapped = ErrorMapping.response(for: error)
+        if route == .playlist || route == .master {
+            // Browser players must be able to read playlist errors too; CDNs may keep them
+            // about one target duration (rfc8216bis Appendix B).
+            mapped.headers.add("Access-Control-Allow-Origin", "*")
+            mapped.headers.add("Cache-Control", errorCacheControl)
+        }
+        if ErrorMapping.isUnexpected(error) {
+            logger.error(
+                "request failed",
+                metadata: [
+                    "http.method": "\(request.method)", "http.path": "\(request.path)",
+                    "error.type": "\(type(of: error))", "error.message": "\(error)",
+                ])
+        }
+        return mapped
     }
 
     /// Counts an answered request and logs it at debug.

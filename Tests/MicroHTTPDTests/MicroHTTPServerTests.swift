@@ -42,6 +42,11 @@ struct ProbeResponder: HTTPResponder {
         }
     }
 
+    func reply(to request: HTTPRequest, rejectedFor reason: RequestRejection) -> HTTPResponse {
+        guard case .bodyTooLarge(let limit) = reason else { return text(.badRequest, "?") }
+        return text(.contentTooLarge, "rejected \(request.method) \(request.path) \(request.body.count)/\(limit)")
+    }
+
     private func text(_ status: HTTPStatus, _ body: String) -> HTTPResponse {
         HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "text/plain")]), body: .bytes(Array(body.utf8)))
     }
@@ -129,32 +134,55 @@ struct ProbeResponder: HTTPResponder {
         }
     }
 
-    @Test("a body declared larger than the cap is refused with 413 before it is read")
+    @Test("a body declared larger than the cap is answered by the responder's rejection before it is read")
     func declaredTooLarge() async throws {
         try await withServer(maxBody: 100) { server, _ in
             let port = server.port
             let response = try await offPool {
-                try HTTPClientConnection(port: port).request(.post, "/echo", body: Array(repeating: 65, count: 101))
+                try HTTPClientConnection(port: port).request(.post, "/echo?x=1", body: Array(repeating: 65, count: 101))
             }
             #expect(response.status == .contentTooLarge)
-            #expect(response.text.contains("\"error\""))
+            #expect(response.text == "rejected POST /echo 0/100")
+            #expect(try await waitUntil { server.inFlightRequests == 0 })
         }
     }
 
-    @Test("a chunked body that grows past the cap gets 413")
+    @Test("a chunked body that grows past the cap gets the responder's 413 and the connection closes")
     func chunkedTooLarge() async throws {
         try await withServer(maxBody: 100) { server, _ in
             let port = server.port
-            let response = try await offPool {
+            let (response, rest) = try await offPool {
                 let connection = try HTTPClientConnection(port: port)
                 let chunk = String(repeating: "y", count: 80)
                 let raw =
                     "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                     + "50\r\n\(chunk)\r\n50\r\n\(chunk)\r\n0\r\n\r\n"
                 try connection.write(Array(raw.utf8))
+                return (try connection.readResponse(), try connection.readToEnd())
+            }
+            #expect(response.status == .contentTooLarge)
+            #expect(response.text == "rejected POST /echo 0/100")
+            #expect(response.headers["Connection"]?.lowercased() == "close")
+            #expect(response.headers["Date"]?.hasSuffix(" GMT") == true)
+            #expect(rest.isEmpty, "nothing follows the answer; the server closes")
+            #expect(try await waitUntil { server.inFlightRequests == 0 })
+        }
+    }
+
+    @Test("a chunked body is answered 413 as soon as it passes the cap, while the client is still sending")
+    func chunkedTooLargeAnsweredEarly() async throws {
+        try await withServer(maxBody: 100) { server, _ in
+            let port = server.port
+            let response = try await offPool {
+                let connection = try HTTPClientConnection(port: port, timeout: .seconds(5))
+                let chunk = String(repeating: "z", count: 150)
+                // One chunk past the cap and no last chunk: the body has not ended.
+                try connection.write(
+                    Array("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n96\r\n\(chunk)\r\n".utf8))
                 return try connection.readResponse()
             }
             #expect(response.status == .contentTooLarge)
+            #expect(response.text == "rejected POST /echo 0/100")
         }
     }
 

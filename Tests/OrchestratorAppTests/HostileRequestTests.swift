@@ -76,6 +76,8 @@ let hostileCases: [HostileCase] = [
     .raw("URL of 100 KiB", "GET /\(String(repeating: "u", count: 100_000)) HTTP/1.1\r\nHost: t\r\n\r\n", 400, 404, 414),
     .raw("chunked body over the cap", "POST \(segments) HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
         + "10000\r\n\(String(repeating: "c", count: 65536))\r\n10000\r\n\(String(repeating: "c", count: 65536))\r\n0\r\n\r\n", 413),
+    .raw("chunked body of 2 MiB", "POST \(segments) HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + String(repeating: "8000\r\n\(String(repeating: "c", count: 0x8000))\r\n", count: 64) + "0\r\n\r\n", 413),
     .raw("bad chunk size", "POST \(segments) HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400),
 ]
 
