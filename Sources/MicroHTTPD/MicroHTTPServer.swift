@@ -137,13 +137,21 @@ public final class MicroHTTPServer: Sendable {
     /// Requests currently parked by a responder.
     public var suspendedRequests: Int { core.parked.withLock { $0.count } }
 
-    /// Stops accepting new connections (wraps `MHD_quiesce_daemon`); requests on open
-    /// connections are still served, each answered with `Connection: close`.
+    /// Stops accepting new connections (wraps `MHD_quiesce_daemon`, then `shutdown` on the
+    /// listening socket, so new connections are refused at once); requests on open connections
+    /// are still served, each answered with `Connection: close`.
     public func stopAccepting() {
         daemon.withLock { state in
             guard let handle = state.handle, state.quiescedSocket == nil else { return }
             core.draining.store(true, ordering: .relaxed)
             let socket = MHD_quiesce_daemon(handle.pointer)
+            if socket >= 0 {
+                // Quiescing only stops MHD from calling accept(): the socket would still listen,
+                // and the kernel would complete handshakes that nobody accepts, leaving clients
+                // hanging until the process exits. shutdown() ends the listening state: new
+                // connections are refused and those waiting in the backlog are reset.
+                _ = shutdown(socket, Int32(SHUT_RDWR))
+            }
             // The listening socket is ours now; with worker threads it may only be closed after
             // MHD_stop_daemon (libmicrohttpd manual), which `stop()` does.
             state.quiescedSocket = socket >= 0 ? socket : -1

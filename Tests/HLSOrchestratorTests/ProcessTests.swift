@@ -67,6 +67,16 @@ import Testing
         process.send(signal: signal)
         try await Task.sleep(for: .milliseconds(300))
         #expect(process.isRunning, "the process must wait for the request in flight")
+        // Meanwhile new connections are refused at once, not left hanging in the listen backlog.
+        let refused = try await offPool { () -> HTTPClientError? in
+            do {
+                _ = try HTTPClientConnection(port: port, timeout: .seconds(5)).request(.get, "/healthz")
+                return nil
+            } catch {
+                return error as? HTTPClientError
+            }
+        }
+        #expect(refused == .connectFailed(errno: ECONNREFUSED), "got \(String(describing: refused))")
         let response = try await offPool {
             try connection.value.write(Array(body[10...]))
             return try connection.value.readResponse()

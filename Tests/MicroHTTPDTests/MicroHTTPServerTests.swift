@@ -258,6 +258,33 @@ struct ProbeResponder: HTTPResponder {
         }
     }
 
+    @Test("during a drain, a new connection is refused at once instead of hanging in the backlog")
+    func refusedWhileDraining() async throws {
+        try await withServer { server, parked in
+            let port = server.port
+            async let held = offPool { try HTTPClientConnection(port: port).request(.get, "/hold") }
+            #expect(try await waitUntil { parked.count == 1 })
+            server.stopAccepting()
+            let clock = ContinuousClock()
+            let started = clock.now
+            let outcome = try await offPool { () -> HTTPClientError? in
+                do {
+                    _ = try HTTPClientConnection(port: port, timeout: .seconds(5)).request(.get, "/hello")
+                    return nil
+                } catch {
+                    return error as? HTTPClientError
+                }
+            }
+            let waited = clock.now - started
+            #expect(outcome == .connectFailed(errno: ECONNREFUSED), "got \(String(describing: outcome))")
+            #expect(waited < .seconds(2), "refused after \(waited)")
+            // The request in flight is still answered.
+            parked.resumeAll(with: HTTPResponse(status: .ok, body: .bytes(Array("drained".utf8))))
+            #expect(try await held.text == "drained")
+            #expect(await server.drain(timeout: .seconds(5)))
+        }
+    }
+
     @Test("a parked request whose client hangs up is released; one still waiting is not")
     func releaseDisconnected() async throws {
         try await withServer { server, parked in
