@@ -256,14 +256,26 @@ func jsonObject(_ response: HTTPClientResponse) throws -> [String: Any] {
         await app.shutdown()
     }
 
-    @Test("health is 200; readiness turns 503 once draining starts")
+    @Test("health is 200; a shutdown turns /readyz 503 at once and the service keeps serving for SHUTDOWN_DELAY")
     func healthAndReadiness() async throws {
-        let app = try TestApplication()
+        let app = try TestApplication { $0.shutdownDelaySeconds = 2 }
         #expect(try await app.get("/healthz").status == .ok)
         #expect(try await app.get("/readyz").status == .ok)
-        app.application.orchestrator.isReady = false
-        #expect(try await app.get("/readyz").status == .serviceUnavailable)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let shutdown = Task { await app.shutdown() }
+        // Each probe is a new connection, as a load balancer's would be.
+        var readyz = try await app.get("/readyz")
+        while readyz.status == .ok, clock.now - started < .seconds(1) {
+            try await Task.sleep(for: .milliseconds(10))
+            readyz = try await app.get("/readyz")
+        }
+        #expect(readyz.status == .serviceUnavailable)
+        #expect(try jsonObject(readyz)["error"] is String)
         #expect(try await app.get("/healthz").status == .ok)
-        await app.shutdown()
+        #expect(try await app.register("late", "720p", 0).status == .created)
+        #expect(clock.now - started < .seconds(2), "the probes must fall within SHUTDOWN_DELAY")
+        await shutdown.value
+        #expect(clock.now - started >= .seconds(2), "the server stopped before SHUTDOWN_DELAY was over")
     }
 }
