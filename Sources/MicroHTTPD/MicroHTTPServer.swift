@@ -222,10 +222,10 @@ public final class MicroHTTPServer: Sendable {
         }
     }
 
-    /// The answer given to requests still parked when the server stops.
+    /// The answer given to requests still parked when the server stops (never to be cached).
     public static let shuttingDownResponse = HTTPResponse(
         status: .serviceUnavailable,
-        headers: HTTPHeaders([("Content-Type", "application/json"), ("Retry-After", "1")]),
+        headers: HTTPHeaders([("Content-Type", "application/json"), ("Retry-After", "1"), ("Cache-Control", "no-store")]),
         body: .bytes(Array(#"{"error":"server is shutting down"}"#.utf8))
     )
 }

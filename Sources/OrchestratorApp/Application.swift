@@ -142,7 +142,7 @@ public final class Application: Service, Sendable {
         server.stopAccepting()
         let drained = await server.drain(timeout: .seconds(configuration.shutdownTimeoutSeconds))
         let abandoned = server.inFlightRequests
-        server.stop()
+        server.stop(parkedReply: Orchestrator.shuttingDownResponse)
         if drained {
             logger.info("shutdown complete")
         } else {

@@ -53,8 +53,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
     /// The request header fields the handlers read; the server copies no others.
     public static let requestHeaderNames = ["Accept-Encoding", "If-None-Match", "Content-Type", "Origin"]
 
-    /// Whether `/readyz` reports ready; cleared when draining starts.
-    public var isReady: Bool {
+    /// Whether `/readyz` reports ready; cleared when a shutdown starts.
+    public internal(set) var isReady: Bool {
         get { ready.load(ordering: .relaxed) }
         set { ready.store(newValue, ordering: .relaxed) }
     }
@@ -110,10 +110,10 @@ public final class Orchestrator: HTTPResponder, Sendable {
     private func errorResponse(for error: any Error, _ request: HTTPRequest, route: Route.Name) -> HTTPResponse {
         var mapped = ErrorMapping.response(for: error)
         if route == .playlist || route == .master {
-            // Browser players must be able to read playlist errors too; CDNs may keep them
-            // about one target duration (rfc8216bis Appendix B).
+            // Browser players must be able to read playlist errors too; CDNs may keep a client
+            // error about one target duration (rfc8216bis Appendix B). 5xx carry no-store already.
             mapped.headers.add("Access-Control-Allow-Origin", "*")
-            mapped.headers.add("Cache-Control", errorCacheControl)
+            if mapped.headers["Cache-Control"] == nil { mapped.headers.add("Cache-Control", errorCacheControl) }
         }
         if ErrorMapping.isUnexpected(error) {
             logger.error(
@@ -260,7 +260,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
         case .readiness:
             return isReady
                 ? Self.jsonResponse(.ok, #"{"status":"ready"}"#)
-                : ErrorMapping.json(.serviceUnavailable, "draining: not accepting new traffic")
+                : ErrorMapping.json(.serviceUnavailable, "shutting down: not accepting new traffic")
         }
     }
 
@@ -322,14 +322,20 @@ public final class Orchestrator: HTTPResponder, Sendable {
 
     /// Answers every held blocking reload (the server is shutting down).
     func wakeHeldRequestsForShutdown() {
-        waiters.wakeAll(with: MicroHTTPServer.shuttingDownResponse)
+        waiters.wakeAll(with: Self.shuttingDownResponse)
     }
 
-    static let blockingTimeoutResponse: HTTPResponse = {
-        var response = ErrorMapping.json(.serviceUnavailable, "the requested segment or part did not appear in time")
-        response.headers.add("Retry-After", "1")
+    /// The answer to held playlist requests when the service shuts down: a 503 that players'
+    /// browsers can read (CORS) and CDNs do not keep.
+    static let shuttingDownResponse: HTTPResponse = {
+        var response = ErrorMapping.unavailable("server is shutting down")
         response.headers.add("Access-Control-Allow-Origin", "*")
-        response.headers.add("Cache-Control", "no-store")
+        return response
+    }()
+
+    static let blockingTimeoutResponse: HTTPResponse = {
+        var response = ErrorMapping.unavailable("the requested segment or part did not appear in time")
+        response.headers.add("Access-Control-Allow-Origin", "*")
         return response
     }()
 

@@ -240,6 +240,7 @@ struct ProbeResponder: HTTPResponder {
         server.stop()
         let response = try await held
         #expect(response.status == .serviceUnavailable)
+        #expect(response.headers["Cache-Control"] == "no-store")
         server.stop()  // idempotent
     }
 

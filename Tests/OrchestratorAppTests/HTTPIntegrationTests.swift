@@ -271,6 +271,7 @@ func jsonObject(_ response: HTTPClientResponse) throws -> [String: Any] {
             readyz = try await app.get("/readyz")
         }
         #expect(readyz.status == .serviceUnavailable)
+        #expect(readyz.headers["Cache-Control"] == "no-store")
         #expect(try jsonObject(readyz)["error"] is String)
         #expect(try await app.get("/healthz").status == .ok)
         #expect(try await app.register("late", "720p", 0).status == .created)
