@@ -10,6 +10,8 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 # Configuration is host state: /etc, whatever the PREFIX (the unit's EnvironmentFile= reads it).
 CONFIG_DIR       ?= /etc/hls-orchestrator
+# The binary `make install` installs: the one `make release` built, unless told otherwise.
+BIN_PATH         ?= .build/release/$(BIN)
 
 # Debian packages each target needs (installed only when missing).
 BUILD_PACKAGES := libmicrohttpd-dev pkg-config zlib1g-dev
@@ -59,10 +61,11 @@ test: test-deps
 lint: build
 	deploy/check.sh "$$($(SWIFT) build --show-bin-path)/$(BIN)"
 
-## install: release binary to $(PREFIX)/bin, systemd unit to $(SYSTEMD_UNIT_DIR), example
-## configuration to $(CONFIG_DIR) (an existing one is kept); DESTDIR stages for packaging
-install: release
-	install -D -m 0755 .build/release/$(BIN) $(DESTDIR)$(PREFIX)/bin/$(BIN)
+## install: the binary `make release` built (BIN_PATH) to $(PREFIX)/bin, systemd unit to
+## $(SYSTEMD_UNIT_DIR), example configuration to $(CONFIG_DIR) (an existing one is kept); DESTDIR
+## stages for packaging. It builds nothing, so `sudo make install` needs no Swift on root's PATH.
+install: $(BIN_PATH)
+	install -D -m 0755 $(BIN_PATH) $(DESTDIR)$(PREFIX)/bin/$(BIN)
 	install -d -m 0755 $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	sed -e 's|^ExecStart=/usr/local/bin/|ExecStart=$(PREFIX)/bin/|' \
 		-e 's|^EnvironmentFile=-/etc/hls-orchestrator/|EnvironmentFile=-$(CONFIG_DIR)/|' deploy/systemd/$(BIN).service \
@@ -75,6 +78,11 @@ install: release
 		install -m 0644 deploy/systemd/$(BIN).env $(DESTDIR)$(CONFIG_DIR)/$(BIN).env; \
 	fi
 	@[ -n "$(DESTDIR)" ] || echo "then: systemctl daemon-reload && systemctl enable --now $(BIN)"
+
+# Only reached when the binary is missing (an existing file is up to date: it has no prerequisites).
+$(BIN_PATH):
+	@echo "$(BIN_PATH) does not exist: run 'make release' first (as yourself), then 'sudo make install'" >&2
+	@exit 1
 
 ## uninstall: remove the binary and the unit; the configuration in $(CONFIG_DIR) stays
 uninstall:
