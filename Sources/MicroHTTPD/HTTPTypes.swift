@@ -110,9 +110,12 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
 /// A complete request as the router sees it: everything was copied out of C memory.
 public struct HTTPRequest: Sendable {
     public var method: HTTPMethod
-    /// The path, percent-decoded once by libmicrohttpd, without the query string.
+    /// The path exactly as sent, without the query string: never percent-decoded, so `%2F` is
+    /// three characters, not a `/` (the server starts libmicrohttpd with an unescaper that keeps
+    /// escapes).
     public var path: String
-    /// Query arguments in arrival order, percent-decoded; `nil` value for a bare `?key`.
+    /// Query arguments in arrival order, not percent-decoded either (libmicrohttpd only turns
+    /// `+` into a space); `nil` value for a bare `?key`.
     public var query: [(name: String, value: String?)]
     public var headers: HTTPHeaders
     public var body: [UInt8]
@@ -250,6 +253,13 @@ public enum HTTPReply: Sendable {
     case suspended(SuspendedRequest)
 }
 
+/// Why the server refuses a request before handing it over complete.
+public enum RequestRejection: Error, Equatable, Sendable {
+    /// The body is larger than `limit` bytes (`ServerConfiguration.maxBodyBytes`): declared so in
+    /// `Content-Length`, or a chunked body that grew past it.
+    case bodyTooLarge(limit: Int)
+}
+
 /// The synchronous entry point a server hands every complete request to.
 ///
 /// Called on a libmicrohttpd worker thread: it must not block, throw or trap. To wait for
@@ -258,6 +268,24 @@ public enum HTTPReply: Sendable {
 public protocol HTTPResponder: Sendable {
     /// Returns the reply for `request`.
     func reply(to request: HTTPRequest, suspender: RequestSuspender) -> HTTPReply
+
+    /// Returns the answer to a request the server refuses for `reason`, instead of calling
+    /// `reply(to:suspender:)`; same thread, same rules. `request.body` is empty (the body was not
+    /// read, or read only up to the cap). The server closes the connection after the answer.
+    func reply(to request: HTTPRequest, rejectedFor reason: RequestRejection) -> HTTPResponse
+}
+
+extension HTTPResponder {
+    /// A JSON error for responders that do not shape rejections themselves.
+    public func reply(to request: HTTPRequest, rejectedFor reason: RequestRejection) -> HTTPResponse {
+        switch reason {
+        case .bodyTooLarge(let limit):
+            HTTPResponse(
+                status: .contentTooLarge,
+                headers: HTTPHeaders([("Content-Type", "application/json")]),
+                body: .bytes(Array("{\"error\":\"request body exceeds \(limit) bytes\"}".utf8)))
+        }
+    }
 }
 
 /// Lets a responder hold the current request without holding a thread.

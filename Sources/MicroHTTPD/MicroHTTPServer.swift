@@ -20,7 +20,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var perIPConnectionLimit: Int
     /// Seconds an idle connection may stay open (`MHD_OPTION_CONNECTION_TIMEOUT`); 0 = forever.
     public var connectionTimeoutSeconds: Int
-    /// Largest request body accepted; larger ones get 413 Content Too Large.
+    /// Largest request body accepted; larger ones are handed to the responder as
+    /// `RequestRejection.bodyTooLarge` (413 Content Too Large) as soon as they pass it.
     public var maxBodyBytes: Int
     /// Listen backlog (`MHD_OPTION_LISTEN_BACKLOG_SIZE`).
     public var listenBacklog: Int
@@ -136,13 +137,21 @@ public final class MicroHTTPServer: Sendable {
     /// Requests currently parked by a responder.
     public var suspendedRequests: Int { core.parked.withLock { $0.count } }
 
-    /// Stops accepting new connections (wraps `MHD_quiesce_daemon`); requests on open
-    /// connections are still served, each answered with `Connection: close`.
+    /// Stops accepting new connections (wraps `MHD_quiesce_daemon`, then `shutdown` on the
+    /// listening socket, so new connections are refused at once); requests on open connections
+    /// are still served, each answered with `Connection: close`.
     public func stopAccepting() {
         daemon.withLock { state in
             guard let handle = state.handle, state.quiescedSocket == nil else { return }
             core.draining.store(true, ordering: .relaxed)
             let socket = MHD_quiesce_daemon(handle.pointer)
+            if socket >= 0 {
+                // Quiescing only stops MHD from calling accept(): the socket would still listen,
+                // and the kernel would complete handshakes that nobody accepts, leaving clients
+                // hanging until the process exits. shutdown() ends the listening state: new
+                // connections are refused and those waiting in the backlog are reset.
+                _ = shutdown(socket, Int32(SHUT_RDWR))
+            }
             // The listening socket is ours now; with worker threads it may only be closed after
             // MHD_stop_daemon (libmicrohttpd manual), which `stop()` does.
             state.quiescedSocket = socket >= 0 ? socket : -1
@@ -213,10 +222,10 @@ public final class MicroHTTPServer: Sendable {
         }
     }
 
-    /// The answer given to requests still parked when the server stops.
+    /// The answer given to requests still parked when the server stops (never to be cached).
     public static let shuttingDownResponse = HTTPResponse(
         status: .serviceUnavailable,
-        headers: HTTPHeaders([("Content-Type", "application/json"), ("Retry-After", "1")]),
+        headers: HTTPHeaders([("Content-Type", "application/json"), ("Retry-After", "1"), ("Cache-Control", "no-store")]),
         body: .bytes(Array(#"{"error":"server is shutting down"}"#.utf8))
     )
 }
@@ -274,6 +283,9 @@ final class ServerCore: Sendable {
 /// currently serving its connection.
 private final class RequestContext {
     var body: [UInt8] = []
+    /// Whether a body that grew past the cap has been answered already (see `answerEarly`).
+    var answeredEarly = false
+    /// Body bytes read and thrown away since that answer.
     var discardedBytes = 0
     var suspended: SuspendedRequest?
 }
@@ -298,12 +310,14 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
         // makes MHD close the connection) — except to refuse a body declared too large.
         core.inFlight.add(1, ordering: .relaxed)
         conCls.pointee = statelessRequest
+        let limit = core.configuration.maxBodyBytes
         if let declared = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
             .flatMap({ Int(String(cString: $0)) }),
-            declared > core.configuration.maxBodyBytes
+            declared > limit
         {
             // Refusing before reading the body: MHD discards it and closes the connection.
-            return queue(tooLargeResponse(core), on: connection, core: core)
+            let request = copyRequest(connection, url: url, method: method, core: core, body: [])
+            return queue(core.responder.reply(to: request, rejectedFor: .bodyTooLarge(limit: limit)), on: connection, core: core)
         }
         return .YES
     }
@@ -312,15 +326,24 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
     if uploadDataSize.pointee > 0 {
         let state = context ?? attachContext(to: conCls)
         let size = uploadDataSize.pointee
-        if state.discardedBytes == 0, state.body.count + size <= core.configuration.maxBodyBytes, let uploadData {
-            state.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: size))
-        } else {
-            state.discardedBytes += size
-            // A chunked body far past the cap is not read to its end: drop the connection.
-            if state.discardedBytes > 16 * core.configuration.maxBodyBytes { return .NO }
-        }
         uploadDataSize.pointee = 0
-        return .YES
+        let limit = core.configuration.maxBodyBytes
+        if state.answeredEarly {
+            // Read and drop the rest for a while, so the client can send it and read the answer
+            // instead of meeting a reset; a body far past the cap is not read to its end.
+            state.discardedBytes += size
+            return state.discardedBytes > 16 * limit ? .NO : .YES
+        }
+        if state.body.count + size <= limit, let uploadData {
+            state.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: size))
+            return .YES
+        }
+        // A chunked body grew past the cap: answer now, like a declared Content-Length above.
+        state.answeredEarly = true
+        state.body = []
+        let request = copyRequest(connection, url: url, method: method, core: core, body: [])
+        let response = core.responder.reply(to: request, rejectedFor: .bodyTooLarge(limit: limit))
+        return answerEarly(response, on: connection) ? .YES : .NO
     }
 
     if let suspended = context?.suspended {
@@ -329,17 +352,13 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
         core.parked.withLock { _ = $0.remove(suspended) }
         return queue(response, on: connection, core: core)
     }
-    if let context, context.discardedBytes > 0 {
-        return queue(tooLargeResponse(core), on: connection, core: core)
+    if let context, context.answeredEarly {
+        // The oversized body has ended and its answer is out: close the connection.
+        return .NO
     }
 
     // The request is complete: copy what the responder needs out of C memory.
-    let request = HTTPRequest(
-        method: method.map { HTTPMethod(cString: $0) } ?? .get,
-        path: url.map { String(cString: $0) } ?? "/",
-        query: collectValues(connection, kind: .GET_ARGUMENT_KIND),
-        headers: requestHeaders(connection, names: core.configuration.requestHeaderNames),
-        body: context?.body ?? [])
+    let request = copyRequest(connection, url: url, method: method, core: core, body: context?.body ?? [])
     let suspender = RequestSuspender(connection: ConnectionHandle(pointer: connection))
     switch core.responder.reply(to: request, suspender: suspender) {
     case .response(let response):
@@ -421,11 +440,58 @@ private func requestHeaders(_ connection: OpaquePointer, names: [String]?) -> HT
     return headers
 }
 
-private func tooLargeResponse(_ core: ServerCore) -> HTTPResponse {
-    HTTPResponse(
-        status: .contentTooLarge,
-        headers: HTTPHeaders([("Content-Type", "application/json")]),
-        body: .bytes(Array("{\"error\":\"request body exceeds \(core.configuration.maxBodyBytes) bytes\"}".utf8)))
+/// The request as the responder sees it: everything copied out of C memory.
+private func copyRequest(
+    _ connection: OpaquePointer, url: UnsafePointer<CChar>?, method: UnsafePointer<CChar>?, core: ServerCore,
+    body: [UInt8]
+) -> HTTPRequest {
+    HTTPRequest(
+        method: method.map { HTTPMethod(cString: $0) } ?? .get,
+        path: url.map { String(cString: $0) } ?? "/",
+        query: collectValues(connection, kind: .GET_ARGUMENT_KIND),
+        headers: requestHeaders(connection, names: core.configuration.requestHeaderNames),
+        body: body)
+}
+
+/// Sends `response` at once, with `Connection: close`, while the request body is still arriving.
+///
+/// libmicrohttpd 0.9.75 only queues a response before the body (the headers-only call) or after
+/// all of it (`MHD_queue_response` refuses while the body is read), so a chunked body that grows
+/// past the cap could otherwise only be answered at its end, or not at all. No response is queued
+/// on the connection yet, so nothing else writes to its socket: the answer is written directly
+/// (`send`, non-blocking; a few hundred bytes fit the empty send buffer), and the access handler
+/// closes the connection once the rest of the body has been read or the discard budget is spent.
+/// - Returns: whether the whole answer was written.
+private func answerEarly(_ response: HTTPResponse, on connection: OpaquePointer) -> Bool {
+    let socket = CMicroHTTPD_connection_fd(connection)
+    guard socket >= 0 else { return false }
+    let status = response.status.rawValue
+    let reason = MHD_get_reason_phrase_for(UInt32(clamping: status)).map { String(cString: $0) } ?? ""
+    var head = "HTTP/1.1 \(status) \(reason)\r\nDate: \(httpDate())\r\nConnection: close\r\n"
+    head += "Content-Length: \(response.body.count)\r\n"
+    for field in response.headers { head += "\(field.name): \(field.value)\r\n" }
+    head += "\r\n"
+    let bytes = Array(head.utf8) + response.body.array
+    var offset = 0
+    while offset < bytes.count {
+        let sent = bytes[offset...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        guard sent > 0 else { return false }
+        offset += sent
+    }
+    return true
+}
+
+/// Now as an HTTP date, `Wed, 02 Dec 2026 07:35:39 GMT` (wraps `time`, `gmtime_r`; the names are
+/// spelled here, as `strftime` would follow the process locale).
+private func httpDate() -> String {
+    var now = time(nil)
+    var parts = tm()
+    guard gmtime_r(&now, &parts) != nil else { return "" }
+    let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+    return "\(days[Int(parts.tm_wday) % 7]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon) % 12]) \(1900 + parts.tm_year) "
+        + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
 }
 
 /// Queues `response` (`MHD_queue_response`): its prepared MHD response when it has one,

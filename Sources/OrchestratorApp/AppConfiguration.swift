@@ -27,7 +27,10 @@ public struct AppConfiguration: Sendable, Equatable {
     public var connectionTimeoutSeconds: Int = 30
     /// `MAX_REQUEST_BODY_BYTES`: larger request bodies get 413.
     public var maxRequestBodyBytes: Int = 64 * 1024
-    /// `SHUTDOWN_TIMEOUT`: seconds to let in-flight requests finish on SIGTERM/SIGINT.
+    /// `SHUTDOWN_DELAY`: seconds the service keeps serving after SIGTERM/SIGINT, with `/readyz`
+    /// already 503, so load balancers stop sending traffic before the listener closes.
+    public var shutdownDelaySeconds: Int = 0
+    /// `SHUTDOWN_TIMEOUT`: seconds to let in-flight requests finish on SIGTERM/SIGINT (after the delay).
     public var shutdownTimeoutSeconds: Int = 10
     /// `GAP_TIMEOUT`: seconds a hole may stay open while later segments wait before the window
     /// skips it with a discontinuity; 0 holds forever.
@@ -71,6 +74,7 @@ public struct AppConfiguration: Sendable, Equatable {
         ("MAX_CONNECTIONS_PER_IP", "0"),
         ("CONNECTION_TIMEOUT", "30"),
         ("MAX_REQUEST_BODY_BYTES", "65536"),
+        ("SHUTDOWN_DELAY", "0"),
         ("SHUTDOWN_TIMEOUT", "10"),
         ("GAP_TIMEOUT", "0"),
         ("MAX_PENDING_SEGMENTS", "1024"),
@@ -129,6 +133,9 @@ public struct AppConfiguration: Sendable, Equatable {
         }
         if let bytes = try reader.integer("MAX_REQUEST_BODY_BYTES", in: 1024...(16 << 20), "an integer from 1024 to 16777216") {
             maxRequestBodyBytes = bytes
+        }
+        if let seconds = try reader.integer("SHUTDOWN_DELAY", in: 0...300, "a whole number of seconds from 0 to 300") {
+            shutdownDelaySeconds = seconds
         }
         if let seconds = try reader.integer("SHUTDOWN_TIMEOUT", in: 0...3600, "a whole number of seconds from 0 to 3600") {
             shutdownTimeoutSeconds = seconds

@@ -8,8 +8,9 @@ import Synchronization
 
 /// The running service: the libmicrohttpd server in front of the `Orchestrator`.
 ///
-/// As a swift-service-lifecycle `Service`, `run()` serves until graceful shutdown is requested,
-/// then stops accepting, drains in-flight requests (bounded by `SHUTDOWN_TIMEOUT`) and stops.
+/// As a swift-service-lifecycle `Service`, `run()` serves until graceful shutdown is requested;
+/// then `/readyz` turns 503, the service keeps serving for `SHUTDOWN_DELAY`, stops accepting,
+/// drains in-flight requests (bounded by `SHUTDOWN_TIMEOUT`) and stops.
 public final class Application: Service, Sendable {
     public let configuration: AppConfiguration
     public let orchestrator: Orchestrator
@@ -69,7 +70,7 @@ public final class Application: Service, Sendable {
     /// Serves until graceful shutdown (SIGTERM/SIGINT through the ServiceGroup) or cancellation.
     ///
     /// Under systemd (`Type=notify`) it sends `READY=1` once the listener accepts connections,
-    /// and `WATCHDOG=1` at half of `WatchdogSec=` until draining starts.
+    /// and `WATCHDOG=1` at half of `WatchdogSec=` until the server has stopped.
     public func run() async throws {
         try start()
         notify([.ready, .status("Serving on \(configuration.bindAddress):\(port)")])
@@ -78,9 +79,10 @@ public final class Application: Service, Sendable {
                 group.addTask { await self.pingWatchdog(every: interval) }
             }
             try? await gracefulShutdown()
+            // The process stays alive through the delay and the drain: keep telling the watchdog.
+            await shutdown()
             group.cancelAll()
         }
-        await shutdown()
     }
 
     /// Sends `WATCHDOG=1` every `interval` until cancelled.
@@ -101,7 +103,6 @@ public final class Application: Service, Sendable {
         }
     }
 
-    /// Stops accepting, lets in-flight requests finish within `SHUTDOWN_TIMEOUT`, then stops.
     /// Periodic work while the server runs: expire held reloads (every 50 ms), sweep the
     /// registry (every 250 ms), release held requests whose client hung up (every second).
     private static func maintain(orchestrator: Orchestrator, server: MicroHTTPServer) async {
@@ -114,19 +115,34 @@ public final class Application: Service, Sendable {
         }
     }
 
+    /// The graceful stop: `/readyz` answers 503 at once; the service keeps serving for
+    /// `SHUTDOWN_DELAY` (cut short if the task is cancelled), so load balancers that probe it take
+    /// it out of rotation first; then it stops accepting (new connections are refused), answers
+    /// held reloads, lets in-flight requests finish within `SHUTDOWN_TIMEOUT`, and stops.
     public func shutdown() async {
+        orchestrator.isReady = false
+        let delay = configuration.shutdownDelaySeconds
+        notify([.stopping, .status(delay > 0 ? "Not ready; serving \(delay) s more, then draining" : "Draining in-flight requests")])
+        logger.info(
+            "shutdown started",
+            metadata: [
+                "http.in_flight": "\(server.inFlightRequests)",
+                "http.shutdown_delay_seconds": "\(configuration.shutdownDelaySeconds)",
+            ])
+        if delay > 0 {
+            try? await Task.sleep(for: .seconds(delay))
+            notify([.status("Draining in-flight requests")])
+            logger.info("draining started", metadata: ["http.in_flight": "\(server.inFlightRequests)"])
+        }
         maintenance.withLock { task in
             task?.cancel()
             task = nil
         }
-        orchestrator.isReady = false
         orchestrator.wakeHeldRequestsForShutdown()
-        notify([.stopping, .status("Draining in-flight requests")])
-        logger.info("shutdown started", metadata: ["http.in_flight": "\(server.inFlightRequests)"])
         server.stopAccepting()
         let drained = await server.drain(timeout: .seconds(configuration.shutdownTimeoutSeconds))
         let abandoned = server.inFlightRequests
-        server.stop()
+        server.stop(parkedReply: Orchestrator.shuttingDownResponse)
         if drained {
             logger.info("shutdown complete")
         } else {

@@ -40,10 +40,13 @@ enum ErrorMapping {
             return json(.notFound, error.message)
         case let error as ReloadDirectives.Invalid:
             return json(.badRequest, error.message)
+        case let error as RequestRejection:
+            switch error {
+            case .bodyTooLarge(let limit):
+                return json(.contentTooLarge, "request body exceeds \(limit) bytes (MAX_REQUEST_BODY_BYTES)")
+            }
         case is HeldRequestLimitReached:
-            var response = json(.serviceUnavailable, "too many blocking playlist reloads are held; retry shortly")
-            response.headers.add("Retry-After", "1")
-            return response
+            return unavailable("too many blocking playlist reloads are held; retry shortly")
         default:
             return json(.internalServerError, "internal error")
         }
@@ -52,14 +55,25 @@ enum ErrorMapping {
     /// Whether `error` is one the service did not expect (logged at error level).
     static func isUnexpected(_ error: any Error) -> Bool {
         !(error is RoutingError || error is ValidationError || error is RegistryError || error is LookupError
-            || error is ReloadDirectives.Invalid || error is HeldRequestLimitReached || error is LowLatencyError)
+            || error is ReloadDirectives.Invalid || error is HeldRequestLimitReached || error is LowLatencyError
+            || error is RequestRejection)
     }
 
+    /// The JSON error `{"error": message}` with `status`. A 5xx reports a passing condition of
+    /// this server (overload, shutdown, a timeout), so it carries `Cache-Control: no-store`: a
+    /// CDN must not keep serving it after the condition is over.
     static func json(_ status: HTTPStatus, _ message: String) -> HTTPResponse {
-        HTTPResponse(
-            status: status,
-            headers: HTTPHeaders([("Content-Type", "application/json")]),
-            body: .bytes(Array("{\"error\":\(JSONWriter.quoted(message))}".utf8)))
+        var headers = HTTPHeaders([("Content-Type", "application/json")])
+        if status.rawValue >= 500 { headers.add("Cache-Control", "no-store") }
+        return HTTPResponse(
+            status: status, headers: headers, body: .bytes(Array("{\"error\":\(JSONWriter.quoted(message))}".utf8)))
+    }
+
+    /// A 503 with `Retry-After` (and, as every 5xx, `no-store`).
+    static func unavailable(_ message: String) -> HTTPResponse {
+        var response = json(.serviceUnavailable, message)
+        response.headers.add("Retry-After", "1")
+        return response
     }
 }
 

@@ -53,8 +53,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
     /// The request header fields the handlers read; the server copies no others.
     public static let requestHeaderNames = ["Accept-Encoding", "If-None-Match", "Content-Type", "Origin"]
 
-    /// Whether `/readyz` reports ready; cleared when draining starts.
-    public var isReady: Bool {
+    /// Whether `/readyz` reports ready; cleared when a shutdown starts.
+    public internal(set) var isReady: Bool {
         get { ready.load(ordering: .relaxed) }
         set { ready.store(newValue, ordering: .relaxed) }
     }
@@ -90,25 +90,40 @@ public final class Orchestrator: HTTPResponder, Sendable {
             }
         } catch {
             if routeName == .unmatched { routeName = Router.name(forPath: request.path) }
-            var mapped = ErrorMapping.response(for: error)
-            if routeName == .playlist || routeName == .master {
-                // Browser players must be able to read playlist errors too; CDNs may keep them
-                // about one target duration (rfc8216bis Appendix B).
-                mapped.headers.add("Access-Control-Allow-Origin", "*")
-                mapped.headers.add("Cache-Control", errorCacheControl)
-            }
-            response = mapped
-            if ErrorMapping.isUnexpected(error) {
-                logger.error(
-                    "request failed",
-                    metadata: [
-                        "http.method": "\(request.method)", "http.path": "\(request.path)",
-                        "error.type": "\(type(of: error))", "error.message": "\(error)",
-                    ])
-            }
+            response = errorResponse(for: error, request, route: routeName)
         }
         finished(request, route: routeName, status: response.status.rawValue, started: started)
         return .response(response)
+    }
+
+    /// Answers a request the server refused before it was complete (a body over
+    /// `MAX_REQUEST_BODY_BYTES`): mapped, counted and logged like every other error.
+    public func reply(to request: HTTPRequest, rejectedFor reason: RequestRejection) -> HTTPResponse {
+        let started = ContinuousClock.now
+        let route = Router.name(forPath: request.path)
+        let response = errorResponse(for: reason, request, route: route)
+        finished(request, route: route, status: response.status.rawValue, started: started)
+        return response
+    }
+
+    /// The answer to `error` on `route`, through `ErrorMapping`; unexpected errors are logged.
+    private func errorResponse(for error: any Error, _ request: HTTPRequest, route: Route.Name) -> HTTPResponse {
+        var mapped = ErrorMapping.response(for: error)
+        if route == .playlist || route == .master {
+            // Browser players must be able to read playlist errors too; CDNs may keep a client
+            // error about one target duration (rfc8216bis Appendix B). 5xx carry no-store already.
+            mapped.headers.add("Access-Control-Allow-Origin", "*")
+            if mapped.headers["Cache-Control"] == nil { mapped.headers.add("Cache-Control", errorCacheControl) }
+        }
+        if ErrorMapping.isUnexpected(error) {
+            logger.error(
+                "request failed",
+                metadata: [
+                    "http.method": "\(request.method)", "http.path": "\(request.path)",
+                    "error.type": "\(type(of: error))", "error.message": "\(error)",
+                ])
+        }
+        return mapped
     }
 
     /// Counts an answered request and logs it at debug.
@@ -250,7 +265,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
         case .readiness:
             return isReady
                 ? Self.jsonResponse(.ok, #"{"status":"ready"}"#)
-                : ErrorMapping.json(.serviceUnavailable, "draining: not accepting new traffic")
+                : ErrorMapping.json(.serviceUnavailable, "shutting down: not accepting new traffic")
         }
     }
 
@@ -312,14 +327,20 @@ public final class Orchestrator: HTTPResponder, Sendable {
 
     /// Answers every held blocking reload (the server is shutting down).
     func wakeHeldRequestsForShutdown() {
-        waiters.wakeAll(with: MicroHTTPServer.shuttingDownResponse)
+        waiters.wakeAll(with: Self.shuttingDownResponse)
     }
 
-    static let blockingTimeoutResponse: HTTPResponse = {
-        var response = ErrorMapping.json(.serviceUnavailable, "the requested segment or part did not appear in time")
-        response.headers.add("Retry-After", "1")
+    /// The answer to held playlist requests when the service shuts down: a 503 that players'
+    /// browsers can read (CORS) and CDNs do not keep.
+    static let shuttingDownResponse: HTTPResponse = {
+        var response = ErrorMapping.unavailable("server is shutting down")
         response.headers.add("Access-Control-Allow-Origin", "*")
-        response.headers.add("Cache-Control", "no-store")
+        return response
+    }()
+
+    static let blockingTimeoutResponse: HTTPResponse = {
+        var response = ErrorMapping.unavailable("the requested segment or part did not appear in time")
+        response.headers.add("Access-Control-Allow-Origin", "*")
         return response
     }()
 

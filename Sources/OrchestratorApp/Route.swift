@@ -36,7 +36,7 @@ enum RoutingError: Error, Equatable {
     case notFound(path: String)
     /// The path exists, the method does not; `allowed` goes into `Allow`.
     case methodNotAllowed(allowed: [HTTPMethod])
-    /// A path parameter is empty or invalid.
+    /// A path parameter is empty or invalid, or the path is percent-encoded.
     case invalidParameter(name: String, message: String)
 }
 
@@ -62,10 +62,20 @@ enum Router {
         }
     }
 
-    /// Matches `method` and `path`.
-    /// - Throws: `RoutingError` for an unknown path, a wrong method or a bad path parameter.
+    /// Matches `method` and `path` (as sent: percent-encoded paths are refused, never decoded).
+    /// - Throws: `RoutingError` for an unknown path, a wrong method, a bad path parameter or a '%'
+    ///   anywhere in the path.
     /// - Complexity: O(*n*) in the length of the path; no allocation for a valid path.
     static func route(method: HTTPMethod, path: String) throws(RoutingError) -> Route {
+        // Paths arrive as sent (never percent-decoded). Stream ids and rendition names are plain
+        // `A-Z a-z 0-9 . _ ~ -`, so a '%' can only be an attempt to smuggle a '/', a control
+        // character or an alias of a valid name past the router: refused, whatever follows it.
+        if path.utf8.contains(UInt8(ascii: "%")) {
+            throw .invalidParameter(
+                name: "path",
+                message: "the path contains '%': percent-encoding is not accepted in paths "
+                    + "(stream ids and rendition names are made of A-Z a-z 0-9 . _ ~ - only)")
+        }
         let parts = PathComponents(path)
         guard parts.count >= 2, parts[0].isEmpty else { throw .notFound(path: path) }
         switch (parts.count, parts[1]) {

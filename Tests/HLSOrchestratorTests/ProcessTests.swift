@@ -9,7 +9,7 @@ import Testing
         arguments: [
             ("PORT", "abc"), ("PORT", "70000"), ("SLIDING_WINDOW_SIZE", "0"), ("SLIDING_WINDOW_SIZE", "-3"),
             ("LOG_LEVEL", "loud"), ("LOG_FORMAT", "xml"), ("HTTP_THREADS", "0"), ("SHUTDOWN_TIMEOUT", "soon"),
-            ("TARGET_DURATION", "0"), ("BIND_ADDRESS", "localhost"),
+            ("TARGET_DURATION", "0"), ("BIND_ADDRESS", "localhost"), ("SHUTDOWN_DELAY", "301"),
         ])
     func invalidConfiguration(variable: String, value: String) async throws {
         var environment = ["PORT": "0"]
@@ -67,6 +67,16 @@ import Testing
         process.send(signal: signal)
         try await Task.sleep(for: .milliseconds(300))
         #expect(process.isRunning, "the process must wait for the request in flight")
+        // Meanwhile new connections are refused at once, not left hanging in the listen backlog.
+        let refused = try await offPool { () -> HTTPClientError? in
+            do {
+                _ = try HTTPClientConnection(port: port, timeout: .seconds(5)).request(.get, "/healthz")
+                return nil
+            } catch {
+                return error as? HTTPClientError
+            }
+        }
+        #expect(refused == .connectFailed(errno: ECONNREFUSED), "got \(String(describing: refused))")
         let response = try await offPool {
             try connection.value.write(Array(body[10...]))
             return try connection.value.readResponse()
@@ -77,6 +87,38 @@ import Testing
         let log = process.standardError
         #expect(log.contains("\"shutdown started\""))
         #expect(log.contains("\"shutdown complete\""))
+    }
+
+    @Test("with SHUTDOWN_DELAY, SIGTERM turns /readyz 503 at once; the service serves through the delay, then exits 0")
+    func shutdownDelay() async throws {
+        let process = try ServiceProcess(environment: ["PORT": "0", "BIND_ADDRESS": "127.0.0.1", "SHUTDOWN_DELAY": "2"])
+        let port = try #require(try await process.waitForPort())
+        #expect(try await offPool { try HTTPClientConnection(port: port).request(.get, "/readyz").status } == .ok)
+        let clock = ContinuousClock()
+        let signalled = clock.now
+        process.send(signal: SIGTERM)
+        // Within the delay: each probe on a new connection; readiness fails, everything else works.
+        let (readyz, healthz, registered) = try await offPool { () -> (HTTPStatus?, HTTPStatus, HTTPStatus) in
+            var readyz: HTTPStatus?
+            for _ in 0..<100 {
+                readyz = try HTTPClientConnection(port: port).request(.get, "/readyz").status
+                if readyz == .serviceUnavailable { break }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            let healthz = try HTTPClientConnection(port: port).request(.get, "/healthz").status
+            let body = Array(#"{"sequence":0,"duration":2.0,"path":"/0.ts"}"#.utf8)
+            let registered = try HTTPClientConnection(port: port).request(.post, "/streams/s/renditions/r/segments", body: body).status
+            return (readyz, healthz, registered)
+        }
+        let probed = clock.now - signalled
+        #expect(readyz == .serviceUnavailable)
+        #expect(healthz == .ok)
+        #expect(registered == .created)
+        #expect(probed < .seconds(2), "the probes must fall within SHUTDOWN_DELAY (took \(probed))")
+        #expect(process.isRunning, "the process must keep serving for SHUTDOWN_DELAY")
+        #expect(try await process.waitForExit() == 0)
+        #expect(clock.now - signalled >= .seconds(2), "it stopped before SHUTDOWN_DELAY was over")
+        #expect(process.standardError.contains("\"shutdown complete\""))
     }
 
     @Test("a port already in use is a start-up failure with a non-zero exit and an error log")

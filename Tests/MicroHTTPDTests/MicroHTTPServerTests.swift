@@ -42,6 +42,11 @@ struct ProbeResponder: HTTPResponder {
         }
     }
 
+    func reply(to request: HTTPRequest, rejectedFor reason: RequestRejection) -> HTTPResponse {
+        guard case .bodyTooLarge(let limit) = reason else { return text(.badRequest, "?") }
+        return text(.contentTooLarge, "rejected \(request.method) \(request.path) \(request.body.count)/\(limit)")
+    }
+
     private func text(_ status: HTTPStatus, _ body: String) -> HTTPResponse {
         HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "text/plain")]), body: .bytes(Array(body.utf8)))
     }
@@ -104,7 +109,7 @@ struct ProbeResponder: HTTPResponder {
         }
     }
 
-    @Test("method, decoded query arguments, headers and the whole body reach the responder")
+    @Test("method, query arguments as sent, headers and the whole body reach the responder")
     func requestParts() async throws {
         try await withServer { server, _ in
             let port = server.port
@@ -113,36 +118,71 @@ struct ProbeResponder: HTTPResponder {
                 try HTTPClientConnection(port: port).request(
                     .post, "/echo?a=1&b=%20two&flag", headers: [("X-Probe", "yes")], body: payload)
             }
-            #expect(response.text == "POST a=1&b= two&flag=<nil> yes 700:" + String(repeating: "x", count: 700))
+            #expect(response.text == "POST a=1&b=%20two&flag=<nil> yes 700:" + String(repeating: "x", count: 700))
         }
     }
 
-    @Test("a body declared larger than the cap is refused with 413 before it is read")
+    @Test("the path reaches the responder exactly as sent: %2F, %73 and %00 are not decoded")
+    func pathNotDecoded() async throws {
+        try await withServer { server, _ in
+            let port = server.port
+            let response = try await offPool {
+                try HTTPClientConnection(port: port).request(.get, "/streams/s%2Frenditions%2Fr/%73%31%00x?q=%2F")
+            }
+            #expect(response.status == .notFound)
+            #expect(response.text == "path /streams/s%2Frenditions%2Fr/%73%31%00x")
+        }
+    }
+
+    @Test("a body declared larger than the cap is answered by the responder's rejection before it is read")
     func declaredTooLarge() async throws {
         try await withServer(maxBody: 100) { server, _ in
             let port = server.port
             let response = try await offPool {
-                try HTTPClientConnection(port: port).request(.post, "/echo", body: Array(repeating: 65, count: 101))
+                try HTTPClientConnection(port: port).request(.post, "/echo?x=1", body: Array(repeating: 65, count: 101))
             }
             #expect(response.status == .contentTooLarge)
-            #expect(response.text.contains("\"error\""))
+            #expect(response.text == "rejected POST /echo 0/100")
+            #expect(try await waitUntil { server.inFlightRequests == 0 })
         }
     }
 
-    @Test("a chunked body that grows past the cap gets 413")
+    @Test("a chunked body that grows past the cap gets the responder's 413 and the connection closes")
     func chunkedTooLarge() async throws {
         try await withServer(maxBody: 100) { server, _ in
             let port = server.port
-            let response = try await offPool {
+            let (response, rest) = try await offPool {
                 let connection = try HTTPClientConnection(port: port)
                 let chunk = String(repeating: "y", count: 80)
                 let raw =
                     "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                     + "50\r\n\(chunk)\r\n50\r\n\(chunk)\r\n0\r\n\r\n"
                 try connection.write(Array(raw.utf8))
+                return (try connection.readResponse(), try connection.readToEnd())
+            }
+            #expect(response.status == .contentTooLarge)
+            #expect(response.text == "rejected POST /echo 0/100")
+            #expect(response.headers["Connection"]?.lowercased() == "close")
+            #expect(response.headers["Date"]?.hasSuffix(" GMT") == true)
+            #expect(rest.isEmpty, "nothing follows the answer; the server closes")
+            #expect(try await waitUntil { server.inFlightRequests == 0 })
+        }
+    }
+
+    @Test("a chunked body is answered 413 as soon as it passes the cap, while the client is still sending")
+    func chunkedTooLargeAnsweredEarly() async throws {
+        try await withServer(maxBody: 100) { server, _ in
+            let port = server.port
+            let response = try await offPool {
+                let connection = try HTTPClientConnection(port: port, timeout: .seconds(5))
+                let chunk = String(repeating: "z", count: 150)
+                // One chunk past the cap and no last chunk: the body has not ended.
+                try connection.write(
+                    Array("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n96\r\n\(chunk)\r\n".utf8))
                 return try connection.readResponse()
             }
             #expect(response.status == .contentTooLarge)
+            #expect(response.text == "rejected POST /echo 0/100")
         }
     }
 
@@ -200,6 +240,7 @@ struct ProbeResponder: HTTPResponder {
         server.stop()
         let response = try await held
         #expect(response.status == .serviceUnavailable)
+        #expect(response.headers["Cache-Control"] == "no-store")
         server.stop()  // idempotent
     }
 
@@ -214,6 +255,33 @@ struct ProbeResponder: HTTPResponder {
             let second = try await offPool { try box.value.request(.get, "/hello") }
             #expect(second.status == .ok)
             #expect(second.headers["Connection"]?.lowercased() == "close")
+            #expect(await server.drain(timeout: .seconds(5)))
+        }
+    }
+
+    @Test("during a drain, a new connection is refused at once instead of hanging in the backlog")
+    func refusedWhileDraining() async throws {
+        try await withServer { server, parked in
+            let port = server.port
+            async let held = offPool { try HTTPClientConnection(port: port).request(.get, "/hold") }
+            #expect(try await waitUntil { parked.count == 1 })
+            server.stopAccepting()
+            let clock = ContinuousClock()
+            let started = clock.now
+            let outcome = try await offPool { () -> HTTPClientError? in
+                do {
+                    _ = try HTTPClientConnection(port: port, timeout: .seconds(5)).request(.get, "/hello")
+                    return nil
+                } catch {
+                    return error as? HTTPClientError
+                }
+            }
+            let waited = clock.now - started
+            #expect(outcome == .connectFailed(errno: ECONNREFUSED), "got \(String(describing: outcome))")
+            #expect(waited < .seconds(2), "refused after \(waited)")
+            // The request in flight is still answered.
+            parked.resumeAll(with: HTTPResponse(status: .ok, body: .bytes(Array("drained".utf8))))
+            #expect(try await held.text == "drained")
             #expect(await server.drain(timeout: .seconds(5)))
         }
     }

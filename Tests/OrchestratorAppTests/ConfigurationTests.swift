@@ -15,6 +15,7 @@ import Testing
         #expect(configuration.httpThreads == 3)
         #expect(configuration.maxRequestBodyBytes == 65536)
         #expect(configuration.shutdownTimeoutSeconds == 10)
+        #expect(configuration.shutdownDelaySeconds == 0)
     }
 
     @Test("valid values are applied; empty values keep defaults")
@@ -24,6 +25,7 @@ import Testing
                 "PORT": "3000", "SLIDING_WINDOW_SIZE": " 3 ", "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "text",
                 "HTTP_THREADS": "8", "TARGET_DURATION": "4", "BIND_ADDRESS": "127.0.0.1", "SHUTDOWN_TIMEOUT": "",
                 "MAX_CONNECTIONS": "50000", "MAX_CONNECTIONS_PER_IP": "64", "CONNECTION_TIMEOUT": "5",
+                "SHUTDOWN_DELAY": "300",
             ], cpuCount: 2)
         #expect(configuration.port == 3000)
         #expect(configuration.slidingWindowSize == 3)
@@ -36,6 +38,7 @@ import Testing
         #expect(configuration.maxConnections == 50000)
         #expect(configuration.maxConnectionsPerIP == 64)
         #expect(configuration.connectionTimeoutSeconds == 5)
+        #expect(configuration.shutdownDelaySeconds == 300)
     }
 
     @Test(
@@ -45,6 +48,7 @@ import Testing
             ("SLIDING_WINDOW_SIZE", "ten"), ("LOG_LEVEL", "loud"), ("LOG_FORMAT", "yaml"), ("HTTP_THREADS", "0"),
             ("TARGET_DURATION", "0"), ("TARGET_DURATION", "1.5"), ("BIND_ADDRESS", "256.1.1.1"),
             ("BIND_ADDRESS", "::1"), ("MAX_REQUEST_BODY_BYTES", "10"), ("CONNECTION_TIMEOUT", "0"),
+            ("SHUTDOWN_DELAY", "301"), ("SHUTDOWN_DELAY", "-1"), ("SHUTDOWN_DELAY", "1.5"), ("SHUTDOWN_DELAY", "soon"),
         ])
     func invalidValue(variable: String, value: String) {
         #expect(throws: ConfigurationError.self) {

@@ -151,12 +151,29 @@ func jsonObject(_ response: HTTPClientResponse) throws -> [String: Any] {
         await app.shutdown()
     }
 
-    @Test("a body over MAX_REQUEST_BODY_BYTES gets 413 and the server keeps serving")
+    @Test("a body over MAX_REQUEST_BODY_BYTES gets a JSON 413 that is counted, and the server keeps serving")
     func bodyTooLarge() async throws {
         let app = try TestApplication { $0.maxRequestBodyBytes = 1024 }
         let big = #"{"sequence":1,"duration":2,"path":"/a.ts","pad":""# + String(repeating: "x", count: 2000) + #""}"#
         let response = try await app.post("/streams/live/renditions/720p/segments", json: big)
         #expect(response.status == .contentTooLarge)
+        #expect(response.headers["Content-Type"] == "application/json")
+        #expect(try jsonObject(response)["error"] as? String == "request body exceeds 1024 bytes (MAX_REQUEST_BODY_BYTES)")
+        // The same through a chunked body, answered once it passes the cap.
+        let port = app.port
+        let chunked = try await offPool {
+            let connection = try HTTPClientConnection(port: port)
+            let chunk = String(repeating: "c", count: 1000)
+            try connection.write(
+                Array(("POST /streams/live/renditions/720p/segments HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + "3e8\r\n\(chunk)\r\n3e8\r\n\(chunk)\r\n").utf8))
+            return try connection.readResponse()
+        }
+        #expect(chunked.status == .contentTooLarge)
+        #expect(try jsonObject(chunked)["error"] is String)
+        // Both answers went through the app: counted as requests and as errors.
+        #expect(try await app.metric("hls_requests_total") == 2)
+        #expect(try await app.metric("hls_errors_total") == 2)
         #expect(try await app.register("live", "720p", 0).status == .created)
         await app.shutdown()
     }
@@ -239,14 +256,27 @@ func jsonObject(_ response: HTTPClientResponse) throws -> [String: Any] {
         await app.shutdown()
     }
 
-    @Test("health is 200; readiness turns 503 once draining starts")
+    @Test("health is 200; a shutdown turns /readyz 503 at once and the service keeps serving for SHUTDOWN_DELAY")
     func healthAndReadiness() async throws {
-        let app = try TestApplication()
+        let app = try TestApplication { $0.shutdownDelaySeconds = 2 }
         #expect(try await app.get("/healthz").status == .ok)
         #expect(try await app.get("/readyz").status == .ok)
-        app.application.orchestrator.isReady = false
-        #expect(try await app.get("/readyz").status == .serviceUnavailable)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let shutdown = Task { await app.shutdown() }
+        // Each probe is a new connection, as a load balancer's would be.
+        var readyz = try await app.get("/readyz")
+        while readyz.status == .ok, clock.now - started < .seconds(1) {
+            try await Task.sleep(for: .milliseconds(10))
+            readyz = try await app.get("/readyz")
+        }
+        #expect(readyz.status == .serviceUnavailable)
+        #expect(readyz.headers["Cache-Control"] == "no-store")
+        #expect(try jsonObject(readyz)["error"] is String)
         #expect(try await app.get("/healthz").status == .ok)
-        await app.shutdown()
+        #expect(try await app.register("late", "720p", 0).status == .created)
+        #expect(clock.now - started < .seconds(2), "the probes must fall within SHUTDOWN_DELAY")
+        await shutdown.value
+        #expect(clock.now - started >= .seconds(2), "the server stopped before SHUTDOWN_DELAY was over")
     }
 }

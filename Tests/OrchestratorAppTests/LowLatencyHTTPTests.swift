@@ -139,6 +139,8 @@ struct LowLatencyStream {
         let waited = clock.now - started
         #expect(timedOut.status == .serviceUnavailable)
         #expect(timedOut.headers["Retry-After"] == "1")
+        #expect(timedOut.headers["Cache-Control"] == "no-store")
+        #expect(timedOut.headers["Access-Control-Allow-Origin"] == "*")
         #expect(timedOut.text.hasPrefix(#"{"error":"#))
         // Three target durations (1 s each) from the server's start of handling, which follows
         // the client's start; the expiry pass runs every 50 ms. The upper bound leaves 2 s for a
@@ -305,7 +307,34 @@ struct LowLatencyStream {
         async let staying = app.get(target)
         #expect(try await waitForMetric(app, "hls_blocking_requests_held", 1))
         await app.shutdown()
-        #expect(try await staying.status == .serviceUnavailable)
+        let answer = try await staying
+        #expect(answer.status == .serviceUnavailable)
+        #expect(answer.headers["Cache-Control"] == "no-store")
+        #expect(answer.headers["Access-Control-Allow-Origin"] == "*")
+        #expect(answer.headers["Retry-After"] == "1")
+        #expect(try jsonObject(answer)["error"] is String)
+    }
+
+    @Test("a blocking reload over the held-request limit is a 503 that CDNs must not keep, readable by browsers")
+    func overLimit() async throws {
+        let app = try TestApplication { $0.maxHeldRequestsPerRendition = 1 }
+        let ll = try await LowLatencyStream.make(app, "full")
+        try await ll.fullSegment(0)
+        async let first = app.get(ll.playlist + "?_HLS_msn=1")
+        #expect(try await waitForMetric(app, "hls_blocking_requests_held", 1))
+        let refused = try await app.get(ll.playlist + "?_HLS_msn=1")
+        #expect(refused.status == .serviceUnavailable)
+        #expect(refused.headers["Cache-Control"] == "no-store")
+        #expect(refused.headers["Access-Control-Allow-Origin"] == "*")
+        #expect(refused.headers["Retry-After"] == "1")
+        #expect(try jsonObject(refused)["error"] is String)
+        // A client error on the same route keeps its short cache lifetime.
+        let missing = try await app.get("/streams/full/renditions/none/playlist.m3u8")
+        #expect(missing.status == .notFound)
+        #expect(missing.headers["Cache-Control"] == "max-age=2")
+        try await ll.fullSegment(1)
+        #expect(try await first.status == .ok)
+        await app.shutdown()
     }
 
     @Test("bad parts get clear 4xx: too long 422, conflicting 409, non-LL rendition 409, after end 409, malformed 400")

@@ -24,6 +24,9 @@ import Testing
             ("GET", "/streams/s/renditions/r/playlist.m3u8/", 404), ("GET", "//metrics", 404),
             ("GET", "/streams/../renditions/r/playlist.m3u8", 400), ("GET", "/streams/./renditions/r/playlist.m3u8", 400),
             ("POST", "/streams/a b/end", 400), ("POST", "/streams/\(String(repeating: "x", count: 129))/end", 400),
+            // Paths reach the router as sent; a '%' anywhere is refused rather than decoded.
+            ("GET", "/streams/s%2Frenditions%2Fr/playlist.m3u8", 400), ("GET", "/streams/%73/renditions/r/playlist.m3u8", 400),
+            ("POST", "/streams/s%00/end", 400), ("GET", "/metrics%3F", 400), ("GET", "/healthz%", 400),
         ])
     func routes(method: String, path: String, status: Int) {
         let response = Self.orchestrator().respond(to: HTTPRequest(method: HTTPMethod(rawValue: method), path: path))
