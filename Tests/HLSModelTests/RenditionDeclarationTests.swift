@@ -35,6 +35,8 @@ import Testing
         (#"{"codecs": ""}"#, #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
         (#"{"codecs": "avc1\"x"}"#, #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
         (#"{"codecs": "avc1\nx"}"#, #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
+        (#"{"codecs": "avc1\u0085#EXT-X-ENDLIST"}"#, #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
+        (#"{"codecs": "avc1\u2028x"}"#, #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
         (#"{"codecs": "avc1é"}"#, #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
         ("{\"codecs\": \"\(String(repeating: "a", count: 257))\"}", #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
         (#"{"frame_rate": 0}"#, "frame_rate must be a number greater than 0 and at most 1000"),
