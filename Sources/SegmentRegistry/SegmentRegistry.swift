@@ -262,9 +262,11 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// segment and a known bandwidth, with their declared metadata.
     ///
     /// `BANDWIDTH` is the declared `bandwidth`, else the peak computed from segment sizes (the
-    /// largest `bytes × 8 / duration`, rounded up); `AVERAGE-BANDWIDTH` is the declared
-    /// `average_bandwidth`, else total bits over total duration of the segments seen with a
-    /// size, rounded up. A rendition with no bandwidth known is left out.
+    /// largest `bytes × 8 / duration`, rounded up) — raised to a declared `average_bandwidth`
+    /// when that is higher, since no peak is below the average. `AVERAGE-BANDWIDTH` is the
+    /// declared `average_bandwidth`, else total bits over total duration of the segments seen
+    /// with a size, rounded up; either way never above `BANDWIDTH` (a computed average is capped
+    /// at a declared peak). A rendition with no bandwidth known is left out.
     /// - Returns: `nil` when the stream is unknown; a snapshot with no variants when no
     ///   rendition qualifies.
     /// - Complexity: O(*r* log *r*); takes each rendition's writer lock briefly.
@@ -276,11 +278,17 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             cell.writer.withLock { state -> MultivariantSnapshot.Variant? in
                 guard let timeline = state.timeline else { return nil }
                 let declared = state.declaration
-                guard let bandwidth = declared?.bandwidth ?? timeline.peakBitsPerSecond else { return nil }
+                let declaredAverage = declared?.averageBandwidth
+                guard
+                    let bandwidth = declared?.bandwidth
+                        ?? timeline.peakBitsPerSecond.map({ max($0, declaredAverage ?? 0) })
+                else { return nil }
+                // RFC 8216 §4.3.4.2: AVERAGE-BANDWIDTH is never above BANDWIDTH.
+                let average = (declaredAverage ?? timeline.averageBitsPerSecond).map { min($0, bandwidth) }
                 return MultivariantSnapshot.Variant(
                     rendition: state.rendition,
                     bandwidth: bandwidth,
-                    averageBandwidth: declared?.averageBandwidth ?? timeline.averageBitsPerSecond,
+                    averageBandwidth: average,
                     resolution: declared?.resolution,
                     codecs: declared?.codecs,
                     frameRate: declared?.frameRate)

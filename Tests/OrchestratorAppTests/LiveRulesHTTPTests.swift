@@ -48,6 +48,25 @@ import Testing
         await app.shutdown()
     }
 
+    @Test("average_bandwidth above bandwidth is 400; a computed average is capped at the declared peak")
+    func averageNotAbovePeak() async throws {
+        let app = try TestApplication()
+        let refused = try await app.request(
+            .put, "/streams/avg/renditions/720p", body: #"{"bandwidth": 1000000, "average_bandwidth": 1000001}"#)
+        #expect(refused.status == .badRequest)
+        #expect(try (jsonObject(refused)["error"] as? String)?.contains("average_bandwidth must not be greater than bandwidth") == true)
+        // A declared peak of 1 Mbit/s, segments that average 3 Mbit/s (750,000 bytes in 2 s).
+        #expect(try await app.request(.put, "/streams/avg/renditions/720p", body: #"{"bandwidth": 1000000}"#).status == .created)
+        for sequence in 0..<3 {
+            let body = #"{"sequence":\#(sequence),"duration":2.0,"path":"/\#(sequence).ts","bytes":750000}"#
+            #expect(try await app.post("/streams/avg/renditions/720p/segments", json: body).status == .created)
+        }
+        let text = try await app.get("/streams/avg/master.m3u8").text
+        #expect(text.contains("#EXT-X-STREAM-INF:BANDWIDTH=1000000,AVERAGE-BANDWIDTH=1000000\n"))
+        #expect(!text.contains("3000000"))
+        await app.shutdown()
+    }
+
     @Test("with GAP_TIMEOUT a hole is skipped with a discontinuity and counted; the late segment is ignored")
     func gapTimeout() async throws {
         let app = try TestApplication { $0.gapTimeoutSeconds = 1 }

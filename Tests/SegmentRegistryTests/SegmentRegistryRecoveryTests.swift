@@ -308,6 +308,41 @@ import Testing
         #expect(snapshot.variants[1].frameRate?.description == "29.970")
     }
 
+    @Test("AVERAGE-BANDWIDTH never exceeds BANDWIDTH, whichever of them is declared or computed")
+    func averageNeverAbovePeak() throws {
+        let harness = Harness()
+        let stream = try StreamID(validating: "s")
+        // Every segment: 500_000 bytes in 2 s = 2_000_000 bit/s, so the computed peak and
+        // average are both 2_000_000.
+        func sized(_ rendition: String) throws {
+            for n: UInt64 in 0..<3 { try harness.register(n, rendition: rendition, bytes: 500_000) }
+        }
+        // Declared peak below the computed average: the average is capped at the declared peak.
+        try harness.declare(RenditionDeclaration(bandwidth: 1_500_000), rendition: "capped")
+        try sized("capped")
+        // Declared average above the computed peak: the peak is raised to the declared average.
+        try harness.declare(RenditionDeclaration(averageBandwidth: 3_000_000), rendition: "raised")
+        try sized("raised")
+        // Both declared the wrong way round through the Swift API (HTTP refuses it with 400).
+        try harness.declare(RenditionDeclaration(bandwidth: 1_000_000, averageBandwidth: 4_000_000), rendition: "swapped")
+        try sized("swapped")
+        // Both computed: untouched.
+        try sized("computed")
+        let variants = try #require(harness.registry.multivariant(stream: stream)).variants
+        let byName = Dictionary(uniqueKeysWithValues: variants.map { ($0.rendition.rawValue, $0) })
+        #expect(byName["capped"]?.bandwidth == 1_500_000)
+        #expect(byName["capped"]?.averageBandwidth == 1_500_000)
+        #expect(byName["raised"]?.bandwidth == 3_000_000)
+        #expect(byName["raised"]?.averageBandwidth == 3_000_000)
+        #expect(byName["swapped"]?.bandwidth == 1_000_000)
+        #expect(byName["swapped"]?.averageBandwidth == 1_000_000)
+        #expect(byName["computed"]?.bandwidth == 2_000_000)
+        #expect(byName["computed"]?.averageBandwidth == 2_000_000)
+        for variant in variants {
+            #expect((variant.averageBandwidth ?? 0) <= variant.bandwidth, "\(variant.rendition)")
+        }
+    }
+
     @Test("Bandwidth from the largest sizes saturates instead of overflowing")
     func hugeSizes() throws {
         let harness = Harness()
