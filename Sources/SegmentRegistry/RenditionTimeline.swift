@@ -216,6 +216,20 @@ struct RenditionTimeline: Sendable {
         return Registration(outcome: .registered(listed: part.part < after), isVisibleChange: after > before)
     }
 
+    /// Whether `segment` is held exactly (same sequence, duration and path), listed or waiting.
+    /// - Complexity: O(log *w*).
+    func holds(_ segment: Segment) -> Bool {
+        knownSegment(at: segment.sequence.rawValue)?.isSameMedia(as: segment) == true
+    }
+
+    /// Whether `part` is held exactly: frozen with its complete segment, or buffered.
+    /// - Complexity: O(1).
+    func holds(_ part: PartialSegment) -> Bool {
+        let sequence = part.sequence.rawValue
+        if let frozen = completedParts[sequence], part.part < frozen.count, frozen[part.part] == part { return true }
+        return partBuffers[sequence]?[part.part] == part
+    }
+
     /// The number of buffered parts of `sequence` contiguous from part 0.
     private func contiguousPartCount(of sequence: UInt64) -> Int {
         guard let buffer = partBuffers[sequence] else { return 0 }

@@ -69,6 +69,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// `.stale`. A hole whose gap timeout has passed at `now` is skipped before this returns.
     /// When this returns, the artifact for any visible change has been published.
     ///
+    /// After the stream has ended, an exact repeat of a segment the rendition still holds
+    /// (listed or waiting) is still `.duplicate`, so a transcoder's retry gets its 2xx; any other
+    /// segment is refused.
+    ///
     /// - Throws: ``RegistryError`` — the stream has ended, the sequence is known with another
     ///   path or duration, the duration exceeds the target duration, the sequence is too far
     ///   ahead, or a cap on streams or renditions is reached. On a throw nothing changed (and a
@@ -84,7 +88,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ) throws(RegistryError) -> RegistrationOutcome {
         while true {
             switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
-            case .ended:
+            case .ended(let cell):
+                // A transcoder's retry of a segment it registered before the end is answered as
+                // the duplicate it is; anything else is refused.
+                if let cell, cell.holds(segment) { return .duplicate }
                 throw .streamEnded(stream)
             case .found(let cell):
                 cell.record.touch(now)
@@ -172,7 +179,8 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// Registers a partial segment (`POST /streams/{id}/renditions/{r}/parts`) into a
     /// low-latency rendition (rfc8216bis §4.4.4.9).
     ///
-    /// Same rules as segments: an exact repeat is `.duplicate`; a part of a segment that is
+    /// Same rules as segments: an exact repeat is `.duplicate` (after the end too, while the
+    /// rendition holds the part); a part of a segment that is
     /// complete (its segment was registered; that freezes its parts) or gone is `.stale` unless
     /// it repeats a frozen one; parts may arrive out of order and one is listed only once it
     /// and every earlier part of its segment are present and its segment is the one in
@@ -197,7 +205,8 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ) throws -> RegistrationOutcome {
         while true {
             switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
-            case .ended:
+            case .ended(let cell):
+                if let cell, cell.holds(part) { return .duplicate }
                 throw RegistryError.streamEnded(stream)
             case .absent:
                 throw LowLatencyError.notLowLatency(rendition)
@@ -523,7 +532,8 @@ enum LowLatencyPolicyConflict: Equatable, Sendable {
 
 /// What the directory knows about a (stream, rendition) pair.
 private enum Lookup<Artifact: Sendable> {
-    case ended
+    /// The stream has ended; the rendition's cell, when it has one.
+    case ended(RenditionCell<Artifact>?)
     case found(RenditionCell<Artifact>)
     case absent
 }
@@ -551,7 +561,7 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
 
     func lookup(stream: StreamID, rendition: RenditionName) -> Lookup<Artifact> {
         guard let entry = streams[stream] else { return .absent }
-        if entry.isEnded { return .ended }
+        if entry.isEnded { return .ended(entry.renditions[rendition]) }
         if let cell = entry.renditions[rendition] { return .found(cell) }
         return .absent
     }
@@ -727,6 +737,12 @@ struct RenditionState: Sendable {
         self.rendition = rendition
     }
 
+    /// Whether `part` is held exactly: by the timeline, or waiting for the first segment.
+    func holds(_ part: PartialSegment) -> Bool {
+        if let timeline { return timeline.holds(part) }
+        return earlyParts.contains(part)
+    }
+
     func snapshot(of timeline: RenditionTimeline, reports: [RenditionReport] = []) -> RenditionSnapshot {
         RenditionSnapshot(
             stream: stream,
@@ -801,7 +817,10 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
     ) throws(RegistryError) -> (outcome: RegistrationOutcome, skipped: UInt64)? {
         try writer.withLock { (state) throws(RegistryError) -> (outcome: RegistrationOutcome, skipped: UInt64)? in
             guard !state.isEvicted else { return nil }
-            guard !state.isEnded else { throw .streamEnded(state.stream) }
+            guard !state.isEnded else {
+                if state.timeline?.holds(segment) == true { return (.duplicate, 0) }
+                throw .streamEnded(state.stream)
+            }
             // Mutated in place through the optional, so the window is never copied.
             guard let registration = try state.timeline?.register(segment, now: now) else {
                 try startTimeline(&state, first: segment, now: now, context: context)
@@ -845,6 +864,17 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
         state.timeline = timeline
     }
 
+    /// Whether the rendition holds exactly `segment` (same sequence, duration and path; listed
+    /// or waiting), whatever the state of the stream.
+    func holds(_ segment: Segment) -> Bool {
+        writer.withLock { $0.timeline?.holds(segment) == true }
+    }
+
+    /// Whether the rendition holds exactly `part`, whatever the state of the stream.
+    func holds(_ part: PartialSegment) -> Bool {
+        writer.withLock { $0.holds(part) }
+    }
+
     /// Registers a part under the writer lock; `nil` when the stream was forgotten (retry).
     func registerPart(
         _ part: PartialSegment,
@@ -853,7 +883,10 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
     ) throws -> RegistrationOutcome? {
         try writer.withLock { state throws -> RegistrationOutcome? in
             guard !state.isEvicted else { return nil }
-            guard !state.isEnded else { throw RegistryError.streamEnded(state.stream) }
+            guard !state.isEnded else {
+                if state.holds(part) { return .duplicate }
+                throw RegistryError.streamEnded(state.stream)
+            }
             let partTarget = state.timeline == nil ? state.declaration?.partTarget : state.timeline?.partTarget
             guard let partTarget else { throw LowLatencyError.notLowLatency(state.rendition) }
             guard part.duration <= partTarget else {

@@ -93,6 +93,27 @@ func jsonObject(_ response: HTTPClientResponse) throws -> [String: Any] {
         await app.shutdown()
     }
 
+    @Test("after the end, a transcoder's exact retry gets 200 duplicate; a new or different segment gets 409")
+    func retryAfterEnd() async throws {
+        let app = try TestApplication()
+        for sequence in [0, 1, 2, 5] { _ = try await app.register("live", "720p", sequence) }
+        #expect(try await app.post("/streams/live/end").status == .ok)
+        let registered = try await app.metric("hls_segments_registered_total")
+        for sequence in [2, 5] {
+            let retried = try await app.register("live", "720p", sequence)
+            #expect(retried.status == .ok)
+            #expect(try jsonObject(retried)["status"] as? String == "duplicate")
+        }
+        #expect(try await app.register("live", "720p", 3).status == .conflict)
+        let different = try await app.post(
+            "/streams/live/renditions/720p/segments", json: #"{"sequence":2,"duration":2.0,"path":"/other.ts"}"#)
+        #expect(different.status == .conflict)
+        #expect(try await app.register("live", "1080p", 0).status == .conflict)
+        #expect(try await app.get(Self.playlistPath).text == expectedPlaylist("720p", 0...2, ended: true))
+        #expect(try await app.metric("hls_segments_registered_total") == registered)
+        await app.shutdown()
+    }
+
     @Test("a stream ended before its first segment refuses segments and serves no playlist")
     func endBeforeFirstSegment() async throws {
         let app = try TestApplication()

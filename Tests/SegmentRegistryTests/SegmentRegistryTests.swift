@@ -251,13 +251,38 @@ import Testing
         let before = try harness.peek()
         let ended = RegistryError.streamEnded(try StreamID(validating: "s"))
         #expect(throws: ended) { try harness.register(1, rendition: "720p") }
-        #expect(throws: ended) { try harness.register(0, rendition: "720p") }
+        #expect(throws: ended) { try harness.register(0, path: "/other.ts", rendition: "720p") }
+        #expect(throws: ended) { try harness.register(0, milliseconds: 1000, rendition: "720p") }
         #expect(throws: ended) { try harness.register(0, rendition: "1080p") }
         #expect(ended.message == "stream s has ended and accepts no more segments")
         #expect(try harness.peek() == before)
         #expect(try harness.listed() == [0], "waiting segments stay unlisted")
         #expect(try harness.read(rendition: "1080p") == nil)
         #expect(harness.registry.renditions(of: try StreamID(validating: "s")).map(\.rawValue) == ["720p"])
+    }
+
+    @Test("After the end, a transcoder's exact retry of a held segment is a duplicate and changes nothing")
+    func retryAfterEnd() throws {
+        let harness = Harness()
+        try harness.register(0)
+        try harness.register(1, programDateTime: 1_000)
+        try harness.register(5)  // waiting behind a hole
+        #expect(try harness.end() == .ended)
+        let published = harness.log.count
+        let before = try harness.peek()
+        #expect(try harness.register(0) == .duplicate)
+        #expect(try harness.register(1) == .duplicate, "as before the end, the first program date-time wins")
+        #expect(try harness.register(5, bytes: 10) == .duplicate)
+        #expect(harness.log.count == published, "nothing was republished")
+        #expect(try harness.peek() == before)
+        #expect(try harness.listed() == [0, 1])
+        // A segment it never held stays refused, and so does one that slid out of the window.
+        let slid = Harness(windowSize: 1)
+        for n: UInt64 in 0..<4 { try slid.register(n) }
+        #expect(try slid.listed() == [1, 2, 3])
+        _ = try slid.end()
+        #expect(try slid.register(3) == .duplicate)
+        #expect(throws: RegistryError.streamEnded(try StreamID(validating: "s"))) { try slid.register(0) }
     }
 
     @Test("Ending a stream never seen makes it known as ended")
