@@ -223,7 +223,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
         case .master(let stream):
             return try master(stream, request)
         case .endStream(let stream):
-            return endStream(stream)
+            return try endStream(stream)
         case .metrics:
             return HTTPResponse(
                 status: .ok,
@@ -266,9 +266,9 @@ public final class Orchestrator: HTTPResponder, Sendable {
         }
     }
 
-    private func endStream(_ stream: StreamID) -> HTTPResponse {
+    private func endStream(_ stream: StreamID) throws -> HTTPResponse {
         let quoted = JSONWriter.quoted(stream.rawValue)
-        switch registry.endStream(stream, now: clock()) {
+        switch try registry.endStream(stream, now: clock()) {
         case .ended:
             metrics.streamEnded()
             logger.info("stream ended", metadata: ["hls.stream": "\(stream)"])

@@ -17,7 +17,7 @@ public enum RegistrationOutcome: Hashable, Sendable {
 
 /// What ``PlaylistRegistry/endStream(_:now:)`` did.
 public enum EndOutcome: Hashable, Sendable {
-    /// The stream was live (or unknown) and is now ended.
+    /// The stream was live (or unknown) and is now ended: once per stream while it is known.
     case ended
     /// The stream had already ended; nothing changed.
     case alreadyEnded

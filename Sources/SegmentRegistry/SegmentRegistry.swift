@@ -223,14 +223,24 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// registration or declaration into the stream (any rendition, even a new one) throws
     /// ``RegistryError/streamEnded(_:)`` until the stream is forgotten.
     ///
-    /// Idempotent. A stream never seen becomes known as ended — unless the registry already
-    /// holds ``RegistryConfiguration/maxStreams`` streams, in which case it stays unknown.
+    /// Idempotent: each stream is ``EndOutcome/ended`` exactly once while it is known (a stream
+    /// forgotten after its TTL can be ended afresh). A stream never seen becomes known as ended,
+    /// so that a late segment is refused; that entry counts against
+    /// ``RegistryConfiguration/maxStreams`` like any stream, and is forgotten after
+    /// ``RegistryConfiguration/endedStreamTTLMilliseconds``.
+    /// - Throws: ``RegistryError/tooManyStreams(limit:)`` when the stream is unknown and the
+    ///   registry already holds `maxStreams` streams; nothing changed.
     /// - Complexity: O(*r*) publications, one per rendition of the stream.
-    public func endStream(_ stream: StreamID, now: Timestamp) -> EndOutcome {
-        let cells: [RenditionCell<Artifact>]? = directory.withLock { directory in
+    public func endStream(_ stream: StreamID, now: Timestamp) throws(RegistryError) -> EndOutcome {
+        let marking = directory.withLock { directory in
             directory.markEnded(stream, now: now, maxStreams: configuration.maxStreams)
         }
-        guard let cells else { return .alreadyEnded }
+        let cells: [RenditionCell<Artifact>]
+        switch marking {
+        case .ended(let ended): cells = ended
+        case .alreadyEnded: return .alreadyEnded
+        case .tooManyStreams: throw .tooManyStreams(limit: configuration.maxStreams)
+        }
         let context = self.context
         for cell in cells {
             cell.end(now: now, context: context)
@@ -538,6 +548,15 @@ private enum Lookup<Artifact: Sendable> {
     case absent
 }
 
+/// What marking a stream ended in the directory did.
+private enum EndMarking<Artifact: Sendable> {
+    /// The stream is now ended; these cells must be republished.
+    case ended([RenditionCell<Artifact>])
+    case alreadyEnded
+    /// The stream is unknown and the registry is full: nothing changed.
+    case tooManyStreams
+}
+
 /// What an insert into the directory did.
 private enum Insertion {
     case inserted, found, ended, tooManyStreams, tooManyRenditions
@@ -608,22 +627,22 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
         return .inserted
     }
 
-    /// Marks `stream` ended; returns its cells, or `nil` when it had already ended.
-    mutating func markEnded(_ stream: StreamID, now: Timestamp, maxStreams: Int) -> [RenditionCell<Artifact>]? {
+    /// Marks `stream` ended. An unknown stream is entered as ended (no renditions) when the
+    /// cap leaves room for it; otherwise nothing changes.
+    mutating func markEnded(_ stream: StreamID, now: Timestamp, maxStreams: Int) -> EndMarking<Artifact> {
         guard let entry = streams[stream] else {
-            if streams.count < maxStreams {
-                let record = StreamRecord(stream: stream, now: now)
-                record.markEnded(now)
-                streams[stream] = StreamEntry(isEnded: true, record: record)
-                allRecords.append(record)
-            }
-            return []
+            guard streams.count < maxStreams else { return .tooManyStreams }
+            let record = StreamRecord(stream: stream, now: now)
+            record.markEnded(now)
+            streams[stream] = StreamEntry(isEnded: true, record: record)
+            allRecords.append(record)
+            return .ended([])
         }
-        if entry.isEnded { return nil }
+        if entry.isEnded { return .alreadyEnded }
         streams[stream]?.isEnded = true
         entry.record.markEnded(now)
         activeCount -= 1
-        return Array(entry.renditions.values)
+        return .ended(Array(entry.renditions.values))
     }
 
     /// Removes the streams whose records are still expired; returns them with their cells.

@@ -114,6 +114,29 @@ import Testing
         await app.shutdown()
     }
 
+    @Test("ending an unknown stream at MAX_STREAMS is 429 and counts nothing; every stream counts once in hls_streams_ended_total")
+    func endUnknownAtCap() async throws {
+        let app = try TestApplication { $0.maxStreams = 2 }
+        _ = try await app.register("a", "r1", 0)
+        let phantom = try await app.post("/streams/phantom/end")
+        #expect(phantom.status == .ok)
+        #expect(try jsonObject(phantom)["status"] as? String == "ended")
+        #expect(try jsonObject(try await app.post("/streams/phantom/end"))["status"] as? String == "already_ended")
+        for _ in 0..<3 {
+            let full = try await app.post("/streams/other/end")
+            #expect(full.status == .tooManyRequests)
+            #expect(try jsonObject(full)["error"] as? String == "too many streams: at most 2 streams are kept at once")
+        }
+        #expect(try await app.metric("hls_streams_ended_total") == 1)
+        #expect(try await app.register("other", "r1", 0).status == .tooManyRequests)
+        #expect(try await app.register("phantom", "r1", 0).status == .conflict)
+        #expect(try await app.post("/streams/a/end").status == .ok)
+        #expect(try await app.post("/streams/a/end").status == .ok)
+        #expect(try await app.metric("hls_streams_ended_total") == 2)
+        #expect(try await app.metric("hls_active_streams") == 0)
+        await app.shutdown()
+    }
+
     @Test("an idle live stream is forgotten after IDLE_STREAM_TTL and hls_active_streams follows")
     func idleEviction() async throws {
         let app = try TestApplication { $0.idleStreamTTLSeconds = 1 }

@@ -171,9 +171,34 @@ import Testing
         #expect(throws: RegistryError.tooManyStreams(limit: 2)) {
             try harness.declare(RenditionDeclaration(), stream: "c")
         }
-        #expect(try harness.end("c") == .ended, "ending an unknown stream at the cap records nothing")
+        #expect(throws: RegistryError.tooManyStreams(limit: 2), "ending an unknown stream at the cap records nothing") {
+            try harness.end("c")
+        }
         #expect(harness.registry.streamCount == 2)
         #expect(harness.registry.activeStreamCount == 2)
+    }
+
+    @Test("Ending an unknown stream takes a place under the cap, once; at the cap it is refused and changes nothing")
+    func endUnknownAtCap() throws {
+        let harness = Harness(configuration: Self.configuration(maxStreams: 2))
+        try harness.register(0, stream: "a")
+        #expect(try harness.end("phantom") == .ended)
+        #expect(try harness.end("phantom") == .alreadyEnded, "ended once, however often it is ended")
+        #expect(harness.registry.streamCount == 2)
+        #expect(harness.registry.activeStreamCount == 1)
+        for _ in 0..<3 {
+            #expect(throws: RegistryError.tooManyStreams(limit: 2)) { try harness.end("other") }
+        }
+        #expect(harness.registry.streamCount == 2)
+        // Still unknown, not ended: a segment for it meets the cap, not the end.
+        #expect(throws: RegistryError.tooManyStreams(limit: 2)) { try harness.register(0, stream: "other") }
+        #expect(throws: RegistryError.streamEnded(try StreamID(validating: "phantom"))) {
+            try harness.register(0, stream: "phantom")
+        }
+        // Known streams still end at the cap.
+        #expect(try harness.end("a") == .ended)
+        #expect(try harness.end("a") == .alreadyEnded)
+        #expect(harness.registry.activeStreamCount == 0)
     }
 
     @Test("Sweeps forget ended streams after their TTL and idle live streams after theirs, counts stay exact")
