@@ -185,18 +185,45 @@ import Testing
     func targetFromFirstSegment() throws {
         let harness = Harness()
         try harness.register(0, milliseconds: 2400)
-        #expect(try harness.peek()?.targetDuration == 2)
-        #expect(try harness.register(1, milliseconds: 2499) == .registered(listed: true))
+        #expect(try harness.peek()?.targetDuration == 3, "2.4 s rounded up")
+        #expect(try harness.register(1, milliseconds: 3499) == .registered(listed: true))
         let before = try harness.peek()
         let expected = RegistryError.exceedsTargetDuration(
-            sequence: try sequence(2), duration: try SegmentDuration(milliseconds: 2500), targetDuration: 2)
-        #expect(throws: expected) { try harness.register(2, milliseconds: 2500) }
-        #expect(expected.message == "segment 2 lasts 2.500 seconds, which rounds to more than the target duration of 2 seconds")
+            sequence: try sequence(2), duration: try SegmentDuration(milliseconds: 3500), targetDuration: 3)
+        #expect(throws: expected) { try harness.register(2, milliseconds: 3500) }
+        #expect(expected.message == "segment 2 lasts 3.500 seconds, which rounds to more than the target duration of 3 seconds")
         #expect(try harness.peek() == before)
         // A waiting segment is checked too, and shorter ones never lower the target.
-        #expect(throws: RegistryError.self) { try harness.register(5, milliseconds: 3000) }
+        #expect(throws: RegistryError.self) { try harness.register(5, milliseconds: 4000) }
         try harness.register(2, milliseconds: 500)
+        #expect(try harness.peek()?.targetDuration == 3)
+    }
+
+    /// (first segment in ms, target duration it fixes)
+    static let firstSegmentTargets: [(Int64, Int64)] = [
+        (1, 1), (999, 1), (1000, 1), (1001, 2), (1400, 2), (1960, 2), (2000, 2), (2001, 3), (2499, 3), (2500, 3),
+        (5999, 6), (10_000, 10),
+    ]
+
+    @Test("The first segment's duration is rounded up to fix the target duration", arguments: firstSegmentTargets)
+    func targetRoundsUp(first: Int64, target: Int64) throws {
+        let harness = Harness()
+        try harness.register(0, milliseconds: first)
+        #expect(try harness.peek()?.targetDuration == target)
+        // Every later segment up to half a second past the target fits (RFC 8216 4.3.3.1 rounds).
+        #expect(try harness.register(1, milliseconds: target * 1000 + 499) == .registered(listed: true))
+        #expect(throws: RegistryError.self) { try harness.register(2, milliseconds: target * 1000 + 500) }
+    }
+
+    @Test("A transcoder whose 2 s segments jitter keeps every one when the first came out short")
+    func jitteringTranscoder() throws {
+        let harness = Harness()
+        let durations: [Int64] = [1400, 2000, 2040, 1960, 2300, 1700, 2000, 2499]
+        for (n, milliseconds) in durations.enumerated() {
+            #expect(try harness.register(UInt64(n), milliseconds: milliseconds) == .registered(listed: true), "segment \(n)")
+        }
         #expect(try harness.peek()?.targetDuration == 2)
+        #expect(try harness.listed().count == 6)
     }
 
     @Test("A first segment under half a second still gets a target duration of 1")
