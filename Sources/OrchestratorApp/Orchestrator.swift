@@ -43,6 +43,14 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 let published = PublishedPlaylist(snapshot: snapshot)
                 waiters.publish(published, key: .init(stream: snapshot.stream, rendition: snapshot.rendition))
                 return published
+            },
+            events: { event in
+                switch event {
+                case .streamStarted(let stream):
+                    logger.info("stream started", metadata: ["hls.stream": "\(stream)"])
+                case .renditionCreated(let stream, let rendition):
+                    logger.info("rendition created", metadata: ["hls.stream": "\(stream)", "hls.rendition": "\(rendition)"])
+                }
             })
         self.metrics = metrics
         self.logger = logger
@@ -286,8 +294,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
         }
         guard !snapshot.variants.isEmpty else {
             throw LookupError(
-                message: "no rendition of stream \(stream) has a known bandwidth yet: declare one with "
-                    + "PUT /streams/\(stream)/renditions/{rendition} or send segment sizes in bytes")
+                message: "no rendition of stream \(stream) has both a segment and a known bandwidth yet: declare "
+                    + "bandwidth with PUT /streams/\(stream)/renditions/{rendition} or send segment sizes in bytes")
         }
         let bytes = MultivariantPlaylistRenderer.render(snapshot)
         let etag = "\"\(PublishedPlaylist.fingerprint(bytes))\""
@@ -340,10 +348,19 @@ public final class Orchestrator: HTTPResponder, Sendable {
         }
     }
 
+    /// The 404 for a playlist that cannot be served, saying what is missing.
     private func lookupError(_ stream: StreamID, _ rendition: RenditionName) -> LookupError {
-        registry.renditions(of: stream).isEmpty
-            ? LookupError(message: "stream \(stream) is not known")
-            : LookupError(message: "stream \(stream) has no rendition \(rendition)")
+        switch registry.presence(stream: stream, rendition: rendition) {
+        case .unknownStream:
+            return LookupError(message: "stream \(stream) is not known")
+        case .unknownRendition:
+            return LookupError(message: "stream \(stream) has no rendition \(rendition)")
+        case .noSegmentYet, .available:
+            // `.available`: the first segment arrived after this request looked.
+            return LookupError(
+                message: "rendition \(rendition) of stream \(stream) has no segment yet: "
+                    + "its playlist starts with its first whole segment")
+        }
     }
 
     static func jsonResponse(_ status: HTTPStatus, _ body: String) -> HTTPResponse {

@@ -32,10 +32,40 @@ public enum DeclarationOutcome: Hashable, Sendable {
     case updated
 }
 
+/// A stream or rendition that appeared in the registry, for lifecycle logs.
+public enum RegistryEvent: Hashable, Sendable {
+    /// The stream's first rendition was created (by a segment or a declaration).
+    case streamStarted(StreamID)
+    /// A rendition was created (by its first segment or its first declaration).
+    case renditionCreated(StreamID, RenditionName)
+}
+
+/// What a playlist lookup found when no playlist can be served (``SegmentRegistry/presence(stream:rendition:)``).
+public enum PlaylistPresence: Hashable, Sendable {
+    /// The stream is not known (never seen, or forgotten).
+    case unknownStream
+    /// The stream is known (live or ended) but has no such rendition.
+    case unknownRendition
+    /// The rendition exists (declared, or with parts waiting) but has no segment yet.
+    case noSegmentYet
+    /// The rendition has a playlist.
+    case available
+}
+
 /// Why a registration or declaration was refused; nothing changed in the registry.
 public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The stream has ended and accepts no more segments, in any rendition.
-    case streamEnded(StreamID)
+    /// What an ended stream was asked to take.
+    public enum EndedStreamRequest: Hashable, Sendable {
+        /// A segment (`POST .../segments`).
+        case segment
+        /// A partial segment (`POST .../parts`).
+        case part
+        /// A rendition declaration (`PUT .../renditions/{r}`).
+        case declaration
+    }
+
+    /// The stream has ended and refuses what `refused` names, in any rendition.
+    case streamEnded(StreamID, refused: EndedStreamRequest = .segment)
     /// A segment with this sequence is known with a different path or duration.
     case conflictingSegment(SequenceNumber)
     /// The segment's duration, rounded to whole seconds, is above the rendition's fixed
@@ -55,8 +85,12 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A human sentence for the `{"error": "..."}` body of the response.
     public var message: String {
         switch self {
-        case .streamEnded(let stream):
+        case .streamEnded(let stream, .segment):
             return "stream \(stream) has ended and accepts no more segments"
+        case .streamEnded(let stream, .part):
+            return "stream \(stream) has ended and accepts no more parts"
+        case .streamEnded(let stream, .declaration):
+            return "stream \(stream) has ended: its renditions can no longer be declared or changed"
         case .conflictingSegment(let sequence):
             return "segment \(sequence) is already registered with a different path or duration"
         case .exceedsTargetDuration(let sequence, let duration, let targetDuration):

@@ -33,6 +33,7 @@ import Synchronization
 public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendable {
     private let configuration: RegistryConfiguration
     private let publish: @Sendable (RenditionSnapshot) -> Artifact
+    private let events: @Sendable (RegistryEvent) -> Void
     private let directory = Mutex(Directory<Artifact>())
     /// The stale-rendition count as last reported; held for the whole of a sweep.
     private let sweepState = Mutex(0)
@@ -51,13 +52,17 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ///   - publish: turns a snapshot into the artifact served to players, typically the rendered
     ///     playlist bytes. Called exactly once per visible change of a rendition, under that
     ///     rendition's writer lock (never under a lock that readers take).
+    ///   - events: told of each stream and rendition when it first appears (for lifecycle logs),
+    ///     after the registry's locks are released, in order: a stream before its first rendition.
     public init(
         configuration: RegistryConfiguration,
-        publish: @escaping @Sendable (RenditionSnapshot) -> Artifact
+        publish: @escaping @Sendable (RenditionSnapshot) -> Artifact,
+        events: @escaping @Sendable (RegistryEvent) -> Void = { _ in }
     ) {
         precondition(configuration.isValid, "RegistryConfiguration out of range: \(configuration)")
         self.configuration = configuration
         self.publish = publish
+        self.events = events
     }
 
     /// Registers `segment` into `rendition` of `stream`, creating both on first use.
@@ -148,7 +153,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         while true {
             switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
             case .ended:
-                throw RegistryError.streamEnded(stream)
+                throw RegistryError.streamEnded(stream, refused: .declaration)
             case .found(let cell):
                 cell.record.touch(now)
                 if try cell.declare(declaration, configuration: configuration) { return .updated }
@@ -163,9 +168,11 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                     $0.insert(cell, stream: stream, rendition: rendition, configuration: configuration, now: now, lowLatency: policy)
                 }
                 switch inserted {
-                case .inserted: return .created
+                case .inserted(let newStream):
+                    announce(stream: stream, rendition: rendition, newStream: newStream)
+                    return .created
                 case .found: continue
-                case .ended: throw RegistryError.streamEnded(stream)
+                case .ended: throw RegistryError.streamEnded(stream, refused: .declaration)
                 case .tooManyStreams: throw RegistryError.tooManyStreams(limit: configuration.maxStreams)
                 case .tooManyRenditions:
                     throw RegistryError.tooManyRenditions(stream, limit: configuration.maxRenditionsPerStream)
@@ -207,7 +214,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
             case .ended(let cell):
                 if let cell, cell.holds(part) { return .duplicate }
-                throw RegistryError.streamEnded(stream)
+                throw RegistryError.streamEnded(stream, refused: .part)
             case .absent:
                 throw LowLatencyError.notLowLatency(rendition)
             case .found(let cell):
@@ -339,6 +346,17 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         skippedTotal.load(ordering: .relaxed)
     }
 
+    /// What the registry knows of a rendition's playlist: whether the stream and the rendition
+    /// are known and whether it has a segment yet. For error messages, when
+    /// ``playlist(stream:rendition:)`` is `nil`.
+    /// - Complexity: O(1): one directory lookup and one current-publication lock.
+    public func presence(stream: StreamID, rendition: RenditionName) -> PlaylistPresence {
+        let (streamKnown, cell) = directory.withLock { ($0.streams[stream] != nil, $0.cell(stream: stream, rendition: rendition)) }
+        guard streamKnown else { return .unknownStream }
+        guard let cell else { return .unknownRendition }
+        return cell.current.withLock { $0.publication != nil } ? .available : .noSegmentYet
+    }
+
     /// The renditions of `stream` that have a playlist, sorted by name; empty when unknown.
     public func renditions(of stream: StreamID) -> [RenditionName] {
         let cells = directory.withLock { $0.streams[stream]?.renditions ?? [:] }
@@ -433,19 +451,18 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         }
     }
 
-    /// Inserts `cell` (whose writer lock the caller does not hold); `nil` when the rendition
-    /// exists already.
+    /// Inserts `cell`; `nil` when the rendition exists already, else whether the stream is new.
     private func insert(
         _ cell: RenditionCell<Artifact>,
         stream: StreamID,
         rendition: RenditionName,
         now: Timestamp
-    ) throws(RegistryError) -> RenditionCell<Artifact>? {
+    ) throws(RegistryError) -> Bool? {
         let inserted = directory.withLock {
             $0.insert(cell, stream: stream, rendition: rendition, configuration: configuration, now: now)
         }
         switch inserted {
-        case .inserted: return cell
+        case .inserted(let newStream): return newStream
         case .found: return nil
         case .ended: throw .streamEnded(stream)
         case .tooManyStreams: throw .tooManyStreams(limit: configuration.maxStreams)
@@ -472,12 +489,22 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         // The new cell's writer lock is held while it is inserted and published: whoever finds
         // it in the directory first waits for its first publication. Nobody else can hold this
         // lock yet, so taking the directory lock inside it cannot deadlock.
-        return try cell.writer.withLock { (state) throws(RegistryError) -> RegistrationOutcome? in
-            guard try insert(cell, stream: stream, rendition: rendition, now: now) != nil else { return nil }
+        let newStream = try cell.writer.withLock { (state) throws(RegistryError) -> Bool? in
+            guard let newStream = try insert(cell, stream: stream, rendition: rendition, now: now) else { return nil }
             cell.publishLocked(&state, now: now, context: context)
             cell.updateAttention(state, now: now)
-            return .registered(listed: true)
+            return newStream
         }
+        guard let newStream else { return nil }
+        announce(stream: stream, rendition: rendition, newStream: newStream)
+        return .registered(listed: true)
+    }
+
+    /// Tells `events` that `rendition` (and, when `newStream`, its stream) appeared; called with
+    /// no lock held.
+    private func announce(stream: StreamID, rendition: RenditionName, newStream: Bool) {
+        if newStream { events(.streamStarted(stream)) }
+        events(.renditionCreated(stream, rendition))
     }
 }
 
@@ -559,7 +586,9 @@ private enum EndMarking<Artifact: Sendable> {
 
 /// What an insert into the directory did.
 private enum Insertion {
-    case inserted, found, ended, tooManyStreams, tooManyRenditions
+    /// Inserted; `newStream` when the rendition is its stream's first.
+    case inserted(newStream: Bool)
+    case found, ended, tooManyStreams, tooManyRenditions
     case lowLatencyConflict(LowLatencyPolicyConflict)
 }
 
@@ -606,6 +635,7 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
         case .found: return .found
         case .absent: break
         }
+        let isNewStream = streams[stream] == nil
         if let entry = streams[stream] {
             guard entry.renditions.count < configuration.maxRenditionsPerStream else { return .tooManyRenditions }
             if let lowLatency, let conflict = entry.record.fixLowLatency(lowLatency) {
@@ -624,7 +654,7 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
         cell.record.touch(now)
         streams[stream]?.renditions[rendition] = cell
         allCells.append(cell)
-        return .inserted
+        return .inserted(newStream: isNewStream)
     }
 
     /// Marks `stream` ended. An unknown stream is entered as ended (no renditions) when the
@@ -904,7 +934,7 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
             guard !state.isEvicted else { return nil }
             guard !state.isEnded else {
                 if state.holds(part) { return .duplicate }
-                throw RegistryError.streamEnded(state.stream)
+                throw RegistryError.streamEnded(state.stream, refused: .part)
             }
             let partTarget = state.timeline == nil ? state.declaration?.partTarget : state.timeline?.partTarget
             guard let partTarget else { throw LowLatencyError.notLowLatency(state.rendition) }
@@ -941,7 +971,7 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
     func declare(_ declaration: RenditionDeclaration, configuration: RegistryConfiguration) throws -> Bool {
         try writer.withLock { state throws -> Bool in
             guard !state.isEvicted else { return false }
-            guard !state.isEnded else { throw RegistryError.streamEnded(state.stream) }
+            guard !state.isEnded else { throw RegistryError.streamEnded(state.stream, refused: .declaration) }
             if let declared = declaration.targetDuration, let timeline = state.timeline,
                 declared != timeline.targetDuration
             {

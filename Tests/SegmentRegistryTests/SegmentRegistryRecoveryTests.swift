@@ -290,14 +290,16 @@ import Testing
         #expect(try harness.peek()?.targetDuration == 4)
     }
 
-    @Test("After the end, declarations are refused like segments")
+    @Test("After the end, declarations are refused like segments, with a message about declarations")
     func declareAfterEnd() throws {
         let harness = Harness()
         try harness.declare(RenditionDeclaration())
         _ = try harness.end()
-        #expect(throws: RegistryError.streamEnded(try StreamID(validating: "s"))) {
-            try harness.declare(RenditionDeclaration(), rendition: "1080p")
-        }
+        let refused = RegistryError.streamEnded(try StreamID(validating: "s"), refused: .declaration)
+        #expect(throws: refused) { try harness.declare(RenditionDeclaration(), rendition: "1080p") }
+        #expect(throws: refused) { try harness.declare(RenditionDeclaration(bandwidth: 5)) }
+        #expect(refused.message == "stream s has ended: its renditions can no longer be declared or changed")
+        #expect(!refused.message.contains("segments"))
         #expect(throws: RegistryError.streamEnded(try StreamID(validating: "s"))) {
             try harness.register(0)
         }

@@ -1,5 +1,6 @@
 import HLSModel
 import SegmentRegistry
+import Synchronization
 import Testing
 
 @Suite struct SegmentRegistryTests {
@@ -475,6 +476,56 @@ import Testing
         _ = try harness.end("d")
         #expect(harness.registry.activeStreamCount == 2)
         #expect(harness.registry.streamCount == 4)
+    }
+
+    @Test("Presence tells an unknown stream from a missing rendition and from one with no segment yet")
+    func presence() throws {
+        let harness = Harness()
+        let s = try StreamID(validating: "s")
+        func presence(_ stream: String, _ rendition: String) throws -> PlaylistPresence {
+            harness.registry.presence(stream: try StreamID(validating: stream), rendition: try RenditionName(validating: rendition))
+        }
+        #expect(try presence("s", "720p") == .unknownStream)
+        try harness.declare(RenditionDeclaration(bandwidth: 1))
+        #expect(try presence("s", "720p") == .noSegmentYet)
+        #expect(try presence("s", "1080p") == .unknownRendition)
+        try harness.register(0)
+        #expect(try presence("s", "720p") == .available)
+        _ = try harness.end("phantom")
+        #expect(try presence("phantom", "720p") == .unknownRendition, "an ended stream is known")
+        #expect(harness.registry.renditions(of: s).map(\.rawValue) == ["720p"])
+    }
+
+    @Test("Each stream and rendition is announced once when it first appears, the stream first")
+    func events() throws {
+        let seen = Mutex<[RegistryEvent]>([])
+        let registry = SegmentRegistry<Int>(
+            configuration: RegistryConfiguration(windowSize: 3, endedStreamTTLMilliseconds: 1000),
+            publish: { _ in 0 }, events: { event in seen.withLock { $0.append(event) } })
+        let a = try StreamID(validating: "a")
+        let b = try StreamID(validating: "b")
+        let r1 = try RenditionName(validating: "r1")
+        let r2 = try RenditionName(validating: "r2")
+        let t0 = Timestamp(millisecondsSinceEpoch: 0)
+        _ = try registry.register(try segment(0), stream: a, rendition: r1, now: t0)
+        _ = try registry.register(try segment(1), stream: a, rendition: r1, now: t0)
+        _ = try registry.declare(RenditionDeclaration(bandwidth: 1), stream: a, rendition: r2, now: t0)
+        _ = try registry.declare(RenditionDeclaration(bandwidth: 2), stream: a, rendition: r2, now: t0)
+        _ = try registry.register(try segment(0), stream: a, rendition: r2, now: t0)
+        _ = try registry.declare(RenditionDeclaration(bandwidth: 1), stream: b, rendition: r1, now: t0)
+        _ = try registry.endStream(try StreamID(validating: "phantom"), now: t0)  // ended, never started
+        #expect(throws: LowLatencyError.self) {
+            try registry.registerPart(try part(0, 0), stream: try StreamID(validating: "c"), rendition: r1, now: t0)
+        }  // refused: nothing appears
+        #expect(seen.withLock { $0 } == [
+            .streamStarted(a), .renditionCreated(a, r1), .renditionCreated(a, r2), .streamStarted(b), .renditionCreated(b, r1),
+        ])
+        // A stream forgotten after its TTL starts afresh.
+        _ = try registry.endStream(a, now: t0)
+        _ = registry.sweep(now: Timestamp(millisecondsSinceEpoch: 2000))
+        seen.withLock { $0.removeAll() }
+        _ = try registry.register(try segment(5), stream: a, rendition: r2, now: Timestamp(millisecondsSinceEpoch: 3000))
+        #expect(seen.withLock { $0 } == [.streamStarted(a), .renditionCreated(a, r2)])
     }
 
     @Test("The registry is usable through the PlaylistRegistry protocol")
