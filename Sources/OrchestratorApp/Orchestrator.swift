@@ -299,8 +299,17 @@ public final class Orchestrator: HTTPResponder, Sendable {
         }
         let bytes = MultivariantPlaylistRenderer.render(snapshot)
         let etag = "\"\(PublishedPlaylist.fingerprint(bytes))\""
-        var headers = HTTPHeaders(PublishedPlaylist.commonHeaders(cacheControl: "public, max-age=2"))
+        // Like a media playlist (rfc8216bis Appendix B): about half a target duration while live
+        // (a new rendition or a changed declaration shows soon), a day once the stream ended.
+        let cacheControl =
+            snapshot.isEnded
+            ? "public, max-age=86400"
+            : "public, max-age=\(max(1, (snapshot.shortestTargetDuration ?? 2) / 2))"
+        var headers = HTTPHeaders(PublishedPlaylist.commonHeaders(cacheControl: cacheControl))
         headers.add("ETag", etag)
+        if let lastModified = snapshot.lastModified {
+            headers.add("Last-Modified", lastModified.httpDate)
+        }
         if let tags = request.headers["If-None-Match"], PublishedPlaylist.matches(tags, etag) {
             return HTTPResponse(status: .notModified, headers: headers)
         }

@@ -156,10 +156,11 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                 throw RegistryError.streamEnded(stream, refused: .declaration)
             case .found(let cell):
                 cell.record.touch(now)
-                if try cell.declare(declaration, configuration: configuration) { return .updated }
+                if try cell.declare(declaration, configuration: configuration, now: now) { return .updated }
             case .absent:
                 var state = RenditionState(stream: stream, rendition: rendition)
                 state.declaration = declaration
+                state.declaredAt = now
                 let cell = RenditionCell<Artifact>(state: state, record: StreamRecord(stream: stream, now: now))
                 let policy = declaration.partTarget.map {
                     LowLatencyPolicy(partTarget: $0, targetDuration: configuration.targetDuration ?? declaration.targetDuration)
@@ -293,11 +294,17 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// declared `average_bandwidth`, else total bits over total duration of the segments seen
     /// with a size, rounded up; either way never above `BANDWIDTH` (a computed average is capped
     /// at a declared peak). A rendition with no bandwidth known is left out.
+    /// Each variant also carries its rendition's target duration and when the rendition (its
+    /// playlist or its declaration) last changed; the snapshot says whether the stream ended.
     /// - Returns: `nil` when the stream is unknown; a snapshot with no variants when no
     ///   rendition qualifies.
     /// - Complexity: O(*r* log *r*); takes each rendition's writer lock briefly.
     public func multivariant(stream: StreamID) -> MultivariantSnapshot? {
-        guard let cells = directory.withLock({ $0.streams[stream].map { Array($0.renditions.values) } }) else {
+        guard
+            let (cells, isEnded) = directory.withLock({
+                $0.streams[stream].map { (Array($0.renditions.values), $0.isEnded) }
+            })
+        else {
             return nil
         }
         let variants = cells.compactMap { cell in
@@ -317,10 +324,12 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                     averageBandwidth: average,
                     resolution: declared?.resolution,
                     codecs: declared?.codecs,
-                    frameRate: declared?.frameRate)
+                    frameRate: declared?.frameRate,
+                    targetDuration: timeline.targetDuration,
+                    lastModified: max(state.lastModified, state.declaredAt ?? state.lastModified))
             }
         }
-        return MultivariantSnapshot(stream: stream, variants: variants)
+        return MultivariantSnapshot(stream: stream, variants: variants, isEnded: isEnded)
     }
 
     /// The declaration of a rendition, if one was made.
@@ -770,6 +779,8 @@ struct RenditionState: Sendable {
     /// `nil` until the first segment (a declaration alone creates the rendition).
     var timeline: RenditionTimeline?
     var declaration: RenditionDeclaration?
+    /// When the declaration was last made (it changes the multivariant playlist).
+    var declaredAt: Timestamp?
     var isEnded = false
     /// Set when the stream is forgotten; a registration that finds it retries.
     var isEvicted = false
@@ -968,7 +979,7 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
     ///
     /// Low-latency values fixed with the timeline (`part_target`, `map_uri`) may be repeated or
     /// left out, not changed; a new `part_uri_template` replaces the timeline's.
-    func declare(_ declaration: RenditionDeclaration, configuration: RegistryConfiguration) throws -> Bool {
+    func declare(_ declaration: RenditionDeclaration, configuration: RegistryConfiguration, now: Timestamp) throws -> Bool {
         try writer.withLock { state throws -> Bool in
             guard !state.isEvicted else { return false }
             guard !state.isEnded else { throw RegistryError.streamEnded(state.stream, refused: .declaration) }
@@ -994,6 +1005,7 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
                 }
             }
             state.declaration = declaration
+            state.declaredAt = now
             if let template = declaration.partURITemplate, state.timeline?.isLowLatency == true {
                 state.timeline?.partURITemplate = template
             }

@@ -1,3 +1,4 @@
+import Foundation
 import MicroHTTPD
 import OrchestratorApp
 import OrchestratorTesting
@@ -33,6 +34,44 @@ import Testing
         #expect(try await app.request(.get, "/streams/show/master.m3u8", headers: [("If-None-Match", etag)]).status == .notModified)
         #expect(try await app.get("/streams/nobody/master.m3u8").status == .notFound)
         await app.shutdown()
+    }
+
+    @Test("master.m3u8 has Last-Modified of its renditions' latest change and caches like a media playlist")
+    func masterHeaders() async throws {
+        let app = try TestApplication()
+        for rendition in ["low", "high"] {
+            #expect(try await app.request(.put, "/streams/cached/renditions/\(rendition)", body: #"{"bandwidth": 1000000}"#).status == .created)
+            _ = try await app.register("cached", rendition, 0, duration: "6.0")  // target duration 6
+        }
+        let low = try await app.get("/streams/cached/renditions/low/playlist.m3u8")
+        let high = try await app.get("/streams/cached/renditions/high/playlist.m3u8")
+        let live = try await app.get("/streams/cached/master.m3u8")
+        #expect(live.status == .ok)
+        #expect(live.headers["Cache-Control"] == "public, max-age=3", "half of the 6 s target duration")
+        let newest = try #require([low, high].compactMap { $0.headers["Last-Modified"] }.max { Self.date($0) < Self.date($1) })
+        #expect(Self.date(newest) != .distantPast)
+        #expect(live.headers["Last-Modified"] == newest)
+        let etag = try #require(live.headers["ETag"])
+        let notModified = try await app.request(.get, "/streams/cached/master.m3u8", headers: [("If-None-Match", etag)])
+        #expect(notModified.status == .notModified)
+        #expect(notModified.headers["Last-Modified"] == newest)
+        #expect(try await app.post("/streams/cached/end").status == .ok)
+        let ended = try await app.get("/streams/cached/master.m3u8")
+        #expect(ended.headers["Cache-Control"] == "public, max-age=86400")
+        let endedLow = try await app.get("/streams/cached/renditions/low/playlist.m3u8")
+        let endedHigh = try await app.get("/streams/cached/renditions/high/playlist.m3u8")
+        let newestEnded = try #require([endedLow, endedHigh].compactMap { $0.headers["Last-Modified"] }.max { Self.date($0) < Self.date($1) })
+        #expect(ended.headers["Last-Modified"] == newestEnded)
+        await app.shutdown()
+    }
+
+    /// Parses an IMF-fixdate for ordering.
+    static func date(_ text: String) -> Date {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.date(from: text) ?? .distantPast
     }
 
     @Test("segment sizes in bytes give a computed BANDWIDTH")

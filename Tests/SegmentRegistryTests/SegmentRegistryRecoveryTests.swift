@@ -370,6 +370,30 @@ import Testing
         }
     }
 
+    @Test("Multivariant data carries each variant's target duration and last change, and whether the stream ended")
+    func multivariantFreshness() throws {
+        let harness = Harness()
+        let stream = try StreamID(validating: "s")
+        try harness.declare(RenditionDeclaration(bandwidth: 1_000_000), rendition: "low", at: 500)
+        try harness.register(0, rendition: "low", at: 1000)
+        try harness.declare(RenditionDeclaration(bandwidth: 4_000_000), rendition: "high", at: 2000)
+        try harness.register(0, milliseconds: 4000, rendition: "high", at: 3000)
+        var snapshot = try #require(harness.registry.multivariant(stream: stream))
+        #expect(snapshot.variants.map(\.targetDuration) == [2, 4])
+        #expect(snapshot.variants.map(\.lastModified?.millisecondsSinceEpoch) == [1000, 3000])
+        #expect(snapshot.lastModified?.millisecondsSinceEpoch == 3000)
+        #expect(snapshot.shortestTargetDuration == 2)
+        #expect(!snapshot.isEnded)
+        // A new declaration changes the multivariant playlist, so it counts as a change.
+        try harness.declare(RenditionDeclaration(bandwidth: 900_000), rendition: "low", at: 7000)
+        snapshot = try #require(harness.registry.multivariant(stream: stream))
+        #expect(snapshot.lastModified?.millisecondsSinceEpoch == 7000)
+        _ = try harness.end(at: 9000)
+        snapshot = try #require(harness.registry.multivariant(stream: stream))
+        #expect(snapshot.isEnded)
+        #expect(snapshot.lastModified?.millisecondsSinceEpoch == 9000)
+    }
+
     @Test("Bandwidth from the largest sizes saturates instead of overflowing")
     func hugeSizes() throws {
         let harness = Harness()
