@@ -95,7 +95,7 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
             return "segment \(sequence) is already registered with a different path or duration"
         case .exceedsTargetDuration(let sequence, let duration, let targetDuration):
             return "segment \(sequence) lasts \(duration) seconds, which rounds to more than "
-                + "the target duration of \(targetDuration) seconds"
+                + "the target duration of \(wholeSeconds(targetDuration))"
         case .tooFarAhead(let sequence, let nextExpected, let limit):
             return "segment \(sequence) is too far ahead: the rendition expects segment \(nextExpected) next "
                 + "and holds at most \(limit) sequences ahead of it"
@@ -104,7 +104,7 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
         case .tooManyRenditions(let stream, let limit):
             return "stream \(stream) already has the maximum of \(limit) renditions"
         case .targetDurationConflict(let rendition, let declared, let fixed):
-            return "rendition \(rendition) has a fixed target duration of \(fixed) seconds; "
+            return "rendition \(rendition) has a fixed target duration of \(wholeSeconds(fixed)); "
                 + "target_duration \(declared) cannot change it"
         }
     }
@@ -166,7 +166,7 @@ public enum LowLatencyError: Error, Equatable, Sendable, CustomStringConvertible
         case .mapURIConflict(let rendition, _, nil):
             return "rendition \(rendition) started without map_uri; it cannot be added after its first segment"
         case .streamTargetDurationConflict(let stream, let declared, let fixed):
-            return "the low-latency renditions of stream \(stream) share a target duration of \(fixed) seconds; "
+            return "the low-latency renditions of stream \(stream) share a target duration of \(wholeSeconds(fixed)); "
                 + "target_duration \(declared) cannot differ"
         case .tooManyWaitingParts(let rendition, let limit):
             return "rendition \(rendition) already holds \(limit) parts waiting for its first segment"
@@ -175,4 +175,9 @@ public enum LowLatencyError: Error, Equatable, Sendable, CustomStringConvertible
 
     /// The ``message``.
     public var description: String { message }
+}
+
+/// `1 second`, `2 seconds`: a whole number of seconds for a message.
+func wholeSeconds(_ count: Int64) -> String {
+    count == 1 ? "1 second" : "\(count) seconds"
 }

@@ -133,6 +133,18 @@ import Testing
         await app.shutdown()
     }
 
+    @Test("a leap second in program_date_time is accepted and listed as the next second; a misplaced :60 is 400")
+    func leapSecond() async throws {
+        let app = try TestApplication()
+        let body = #"{"sequence":0,"duration":2.0,"path":"/0.ts","program_date_time":"2016-12-31T23:59:60.500Z"}"#
+        #expect(try await app.post("/streams/leap/renditions/r/segments", json: body).status == .created)
+        let text = try await app.get("/streams/leap/renditions/r/playlist.m3u8").text
+        #expect(text.contains("#EXT-X-PROGRAM-DATE-TIME:2017-01-01T00:00:00.500Z\n#EXTINF:2.000,\n/0.ts\n"))
+        let misplaced = #"{"sequence":1,"duration":2.0,"path":"/1.ts","program_date_time":"2016-12-30T23:59:60Z"}"#
+        #expect(try await app.post("/streams/leap/renditions/r/segments", json: misplaced).status == .badRequest)
+        await app.shutdown()
+    }
+
     @Test("limits answer with clear 4xx: too far ahead 422, too many renditions 422, too many streams 429")
     func limits() async throws {
         let app = try TestApplication {

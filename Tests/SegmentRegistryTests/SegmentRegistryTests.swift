@@ -234,6 +234,23 @@ import Testing
         #expect(try harness.peek()?.targetDuration == 1)
     }
 
+    @Test("Messages about a target duration of 1 say \"1 second\", others \"seconds\"")
+    func secondsPlural() throws {
+        let harness = Harness()
+        try harness.register(0, milliseconds: 1000)
+        let refused = RegistryError.exceedsTargetDuration(
+            sequence: try sequence(1), duration: try SegmentDuration(milliseconds: 1500), targetDuration: 1)
+        #expect(throws: refused) { try harness.register(1, milliseconds: 1500) }
+        #expect(refused.message == "segment 1 lasts 1.500 seconds, which rounds to more than the target duration of 1 second")
+        let conflict = RegistryError.targetDurationConflict(try RenditionName(validating: "720p"), declared: 2, fixed: 1)
+        #expect(throws: conflict) { try harness.declare(RenditionDeclaration(targetDuration: 2)) }
+        #expect(conflict.message == "rendition 720p has a fixed target duration of 1 second; target_duration 2 cannot change it")
+        #expect(RegistryError.targetDurationConflict(try RenditionName(validating: "720p"), declared: 1, fixed: 2).message
+            == "rendition 720p has a fixed target duration of 2 seconds; target_duration 1 cannot change it")
+        #expect(LowLatencyError.streamTargetDurationConflict(try StreamID(validating: "s"), declared: 2, fixed: 1).message
+            == "the low-latency renditions of stream s share a target duration of 1 second; target_duration 2 cannot differ")
+    }
+
     @Test("The configured target duration wins, and a refused first segment creates nothing")
     func configuredTarget() throws {
         let harness = Harness(targetDuration: 4)
