@@ -15,6 +15,10 @@ public struct MultivariantSnapshot: Equatable, Sendable {
         public var codecs: String?
         /// `FRAME-RATE`, when declared.
         public var frameRate: FrameRate?
+        /// The rendition's `#EXT-X-TARGETDURATION`, in seconds (not rendered; for caching).
+        public var targetDuration: Int64?
+        /// When the rendition or its declaration last changed (not rendered; for `Last-Modified`).
+        public var lastModified: Timestamp?
 
         /// Creates a variant from its parts.
         public init(
@@ -23,7 +27,9 @@ public struct MultivariantSnapshot: Equatable, Sendable {
             averageBandwidth: UInt64? = nil,
             resolution: Resolution? = nil,
             codecs: String? = nil,
-            frameRate: FrameRate? = nil
+            frameRate: FrameRate? = nil,
+            targetDuration: Int64? = nil,
+            lastModified: Timestamp? = nil
         ) {
             self.rendition = rendition
             self.bandwidth = bandwidth
@@ -31,6 +37,8 @@ public struct MultivariantSnapshot: Equatable, Sendable {
             self.resolution = resolution
             self.codecs = codecs
             self.frameRate = frameRate
+            self.targetDuration = targetDuration
+            self.lastModified = lastModified
         }
     }
 
@@ -38,12 +46,21 @@ public struct MultivariantSnapshot: Equatable, Sendable {
     public var stream: StreamID
     /// The variants, ordered by ``Variant/bandwidth`` ascending, then by rendition name.
     public var variants: [Variant]
+    /// Whether the stream has ended: the playlist will not change again.
+    public var isEnded: Bool
 
     /// Creates a snapshot; `variants` are sorted by bandwidth, then name.
-    public init(stream: StreamID, variants: [Variant]) {
+    public init(stream: StreamID, variants: [Variant], isEnded: Bool = false) {
         self.stream = stream
+        self.isEnded = isEnded
         self.variants = variants.sorted {
             ($0.bandwidth, $0.rendition) < ($1.bandwidth, $1.rendition)
         }
     }
+
+    /// The latest ``Variant/lastModified`` of the variants; `nil` when none has one.
+    public var lastModified: Timestamp? { variants.compactMap(\.lastModified).max() }
+
+    /// The shortest ``Variant/targetDuration`` of the variants; `nil` when none has one.
+    public var shortestTargetDuration: Int64? { variants.compactMap(\.targetDuration).min() }
 }

@@ -2,9 +2,10 @@
 /// `#EXT-X-MAP` or `#EXT-X-PRELOAD-HINT`.
 ///
 /// Valid by construction: not empty, at most 2048 UTF-8 bytes, no control character
-/// (U+0000–U+001F, U+007F) and no `"`. A quoted-string cannot contain a double quote, a carriage
-/// return or a line feed (RFC 8216 §4.2); one would end the attribute early and let the rest
-/// inject attributes or tags.
+/// (U+0000–U+001F, U+007F–U+009F), no line separator (U+2028, U+2029) and no `"`. A
+/// quoted-string cannot contain a double quote, a carriage return or a line feed (RFC 8216
+/// §4.2); one, or a line break some other parser honours, would end the attribute or the line
+/// early and let the rest inject attributes or tags.
 public struct QuotedURI: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The longest accepted URI, in UTF-8 bytes.
     public static let maximumByteCount = SegmentPath.maximumByteCount
@@ -35,8 +36,8 @@ public struct QuotedURI: RawRepresentable, Hashable, Sendable, CustomStringConve
         guard utf8.count <= maximumByteCount else {
             return "\(field) must be at most \(maximumByteCount) bytes long"
         }
-        for byte in utf8 where byte < 0x20 || byte == 0x7F {
-            return "\(field) must not contain control characters such as line breaks"
+        if let violation = PlaylistLineRule.violation(in: raw, field: field) {
+            return violation
         }
         for byte in utf8 where byte == UInt8(ascii: "\"") {
             return "\(field) must not contain '\"' (it is written inside a quoted URI attribute)"

@@ -66,7 +66,8 @@ public struct RenditionDeclaration: Equatable, Sendable {
     /// Decodes a declaration body such as
     /// `{"bandwidth": 2500000, "resolution": "1280x720", "codecs": "avc1.64001f,mp4a.40.2"}`.
     ///
-    /// - `bandwidth`, `average_bandwidth`: JSON integer literals in `1...10^12` (bits/s).
+    /// - `bandwidth`, `average_bandwidth`: JSON integer literals in `1...10^12` (bits/s); when
+    ///   both are given, `average_bandwidth` is at most `bandwidth`.
     /// - `resolution`: a string `"<width>x<height>"`, each in `1...16384`, no leading zeros.
     /// - `codecs`: a string of 1 to 256 printable ASCII characters without `"`.
     /// - `frame_rate`: a JSON number greater than 0 and at most 1000, kept to 3 decimals.
@@ -142,6 +143,9 @@ public struct RenditionDeclaration: Equatable, Sendable {
         default: throw ValidationError("map_uri must be a string")
         }
 
+        if let averageBandwidth, let bandwidth, averageBandwidth > bandwidth {
+            throw ValidationError(Self.averageAbovePeakMessage)
+        }
         if partTarget != nil, partURITemplate == nil {
             throw ValidationError("part_uri_template is required with part_target")
         }
@@ -152,6 +156,11 @@ public struct RenditionDeclaration: Equatable, Sendable {
             throw ValidationError("part_target must not be longer than target_duration")
         }
     }
+
+    /// The sentence used when `average_bandwidth` is above `bandwidth`.
+    static let averageAbovePeakMessage =
+        "average_bandwidth must not be greater than bandwidth: BANDWIDTH is the peak rate and "
+        + "AVERAGE-BANDWIDTH cannot exceed it (RFC 8216 4.3.4.2)"
 
     static let partTargetMessage = "part_target must be a number of seconds greater than 0 and at most 10"
 

@@ -42,6 +42,12 @@ public struct SegmentDuration: Hashable, Comparable, Sendable, CustomStringConve
     /// `#EXT-X-TARGETDURATION`.
     public var roundedSeconds: Int64 { (milliseconds + 500) / 1000 }
 
+    /// The duration rounded up to whole seconds (2.000 → 2, 2.001 → 3, 0.001 → 1).
+    ///
+    /// The smallest `#EXT-X-TARGETDURATION` that a segment of this duration fits under, with
+    /// half a second to spare for every later one (see ``roundedSeconds``).
+    public var ceiledSeconds: Int64 { (milliseconds + 999) / 1000 }
+
     /// Seconds with exactly three decimals, for example `"2.000"`, `"0.033"`, `"3600.000"`.
     ///
     /// Computed with integer arithmetic, so the text is the same on every platform.

@@ -2,9 +2,10 @@
 /// `/segments/42.ts` or an absolute URL.
 ///
 /// Valid by construction: not empty, at most 2048 UTF-8 bytes, no control character
-/// (U+0000–U+001F, U+007F), and not starting with `#`. A newline would end the URI line and let
-/// the rest inject playlist tags; a leading `#` would turn the URI line itself into a tag or a
-/// comment (RFC 8216 §4.1).
+/// (U+0000–U+001F, U+007F–U+009F) or line separator (U+2028, U+2029), and not starting with
+/// `#`. A line break of any kind would end the URI line for some parser and let the rest inject
+/// playlist tags; a leading `#` would turn the URI line itself into a tag or a comment
+/// (RFC 8216 §4.1).
 public struct SegmentPath: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The longest accepted path, in UTF-8 bytes.
     public static let maximumByteCount = 2048
@@ -40,9 +41,6 @@ public struct SegmentPath: RawRepresentable, Hashable, Sendable, CustomStringCon
         if first == UInt8(ascii: "#") {
             return "path must not start with '#'"
         }
-        for byte in utf8 where byte < 0x20 || byte == 0x7F {
-            return "path must not contain control characters such as line breaks"
-        }
-        return nil
+        return PlaylistLineRule.violation(in: raw, field: "path")
     }
 }

@@ -11,9 +11,13 @@ extension Timestamp {
     /// Parses an RFC 3339 `date-time` (§5.6): `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm)`.
     ///
     /// The time zone is required; `t` and `z` may be lower case (RFC 3339 §5.6 note). A fraction
-    /// may have any number of digits and is truncated to whole milliseconds. Leap seconds
-    /// (`:60`) and instants outside years 0000–9999 once converted to UTC are refused. Pure
-    /// integer arithmetic; no calendar or clock is consulted.
+    /// may have any number of digits and is truncated to whole milliseconds. A leap second
+    /// (`:60`) is accepted where RFC 3339 §5.7 allows one — at 23:59:60 UTC on the last day of a
+    /// month, written in any offset (`15:59:60-08:00` too) — and maps to the next second
+    /// (`23:59:59` + 1 s, so `2016-12-31T23:59:60.5Z` is `2017-01-01T00:00:00.500Z`), as
+    /// timestamps without leap seconds do; any other `:60` is refused. Instants outside years
+    /// 0000–9999 once converted to UTC are refused. Pure integer arithmetic; no calendar or
+    /// clock is consulted.
     /// - Parameter field: the name used in the error message, for example `program_date_time`.
     /// - Throws: ``ValidationError`` naming `field`.
     /// - Complexity: O(*n*) in the length of `text`.
@@ -76,7 +80,7 @@ enum RFC3339 {
             let hour = digits(b, 11, 2), let minute = digits(b, 14, 2), let second = digits(b, 17, 2)
         else { return nil }
         guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
-            hour <= 23, minute <= 59, second <= 59
+            hour <= 23, minute <= 59, second <= 60
         else { return nil }
         var index = 19
         var milliseconds: Int64 = 0
@@ -110,7 +114,13 @@ enum RFC3339 {
         guard index == b.count else { return nil }
         let days = daysSinceEpoch(year: year, month: month, day: day)
         let local = ((days * 24 + hour) * 60 + minute) * 60 + second
-        return (local - offsetMinutes * 60) * 1000 + milliseconds
+        let utc = local - offsetMinutes * 60
+        if second == 60 {
+            // RFC 3339 §5.7: a leap second follows 23:59:59 UTC on the last day of a month.
+            let (utcDay, secondOfDay) = floorDivide(utc - 1, by: 86_400)
+            guard secondOfDay == 86_399, civilDate(daysSinceEpoch: utcDay + 1).day == 1 else { return nil }
+        }
+        return utc * 1000 + milliseconds
     }
 
     private static func digitValue(_ byte: UInt8) -> Int64? {

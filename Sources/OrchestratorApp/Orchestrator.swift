@@ -43,6 +43,14 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 let published = PublishedPlaylist(snapshot: snapshot)
                 waiters.publish(published, key: .init(stream: snapshot.stream, rendition: snapshot.rendition))
                 return published
+            },
+            events: { event in
+                switch event {
+                case .streamStarted(let stream):
+                    logger.info("stream started", metadata: ["hls.stream": "\(stream)"])
+                case .renditionCreated(let stream, let rendition):
+                    logger.info("rendition created", metadata: ["hls.stream": "\(stream)", "hls.rendition": "\(rendition)"])
+                }
             })
         self.metrics = metrics
         self.logger = logger
@@ -243,7 +251,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
         case .master(let stream):
             return try master(stream, request)
         case .endStream(let stream):
-            return endStream(stream)
+            return try endStream(stream)
         case .metrics:
             return HTTPResponse(
                 status: .ok,
@@ -286,9 +294,9 @@ public final class Orchestrator: HTTPResponder, Sendable {
         }
     }
 
-    private func endStream(_ stream: StreamID) -> HTTPResponse {
+    private func endStream(_ stream: StreamID) throws -> HTTPResponse {
         let quoted = JSONWriter.quoted(stream.rawValue)
-        switch registry.endStream(stream, now: clock()) {
+        switch try registry.endStream(stream, now: clock()) {
         case .ended:
             metrics.streamEnded()
             logger.info("stream ended", metadata: ["hls.stream": "\(stream)"])
@@ -306,13 +314,22 @@ public final class Orchestrator: HTTPResponder, Sendable {
         }
         guard !snapshot.variants.isEmpty else {
             throw LookupError(
-                message: "no rendition of stream \(stream) has a known bandwidth yet: declare one with "
-                    + "PUT /streams/\(stream)/renditions/{rendition} or send segment sizes in bytes")
+                message: "no rendition of stream \(stream) has both a segment and a known bandwidth yet: declare "
+                    + "bandwidth with PUT /streams/\(stream)/renditions/{rendition} or send segment sizes in bytes")
         }
         let bytes = MultivariantPlaylistRenderer.render(snapshot)
         let etag = "\"\(PublishedPlaylist.fingerprint(bytes))\""
-        var headers = HTTPHeaders(PublishedPlaylist.commonHeaders(cacheControl: "public, max-age=2"))
+        // Like a media playlist (rfc8216bis Appendix B): about half a target duration while live
+        // (a new rendition or a changed declaration shows soon), a day once the stream ended.
+        let cacheControl =
+            snapshot.isEnded
+            ? "public, max-age=86400"
+            : "public, max-age=\(max(1, (snapshot.shortestTargetDuration ?? 2) / 2))"
+        var headers = HTTPHeaders(PublishedPlaylist.commonHeaders(cacheControl: cacheControl))
         headers.add("ETag", etag)
+        if let lastModified = snapshot.lastModified {
+            headers.add("Last-Modified", lastModified.httpDate)
+        }
         if let tags = request.headers["If-None-Match"], PublishedPlaylist.matches(tags, etag) {
             return HTTPResponse(status: .notModified, headers: headers)
         }
@@ -366,10 +383,19 @@ public final class Orchestrator: HTTPResponder, Sendable {
         }
     }
 
+    /// The 404 for a playlist that cannot be served, saying what is missing.
     private func lookupError(_ stream: StreamID, _ rendition: RenditionName) -> LookupError {
-        registry.renditions(of: stream).isEmpty
-            ? LookupError(message: "stream \(stream) is not known")
-            : LookupError(message: "stream \(stream) has no rendition \(rendition)")
+        switch registry.presence(stream: stream, rendition: rendition) {
+        case .unknownStream:
+            return LookupError(message: "stream \(stream) is not known")
+        case .unknownRendition:
+            return LookupError(message: "stream \(stream) has no rendition \(rendition)")
+        case .noSegmentYet, .available:
+            // `.available`: the first segment arrived after this request looked.
+            return LookupError(
+                message: "rendition \(rendition) of stream \(stream) has no segment yet: "
+                    + "its playlist starts with its first whole segment")
+        }
     }
 
     static func jsonResponse(_ status: HTTPStatus, _ body: String) -> HTTPResponse {

@@ -19,7 +19,8 @@ public protocol PlaylistRegistry<Artifact>: Sendable {
     ) throws(RegistryError) -> RegistrationOutcome
 
     /// Ends `stream`: every rendition gets `#EXT-X-ENDLIST` and later registrations are refused.
-    func endStream(_ stream: StreamID, now: Timestamp) -> EndOutcome
+    /// Throws ``RegistryError/tooManyStreams(limit:)`` when an unknown stream cannot be recorded.
+    func endStream(_ stream: StreamID, now: Timestamp) throws(RegistryError) -> EndOutcome
 
     /// The latest artifact of a rendition, as served to players; `nil` when unknown.
     func playlist(stream: StreamID, rendition: RenditionName) -> Artifact?

@@ -21,7 +21,7 @@ public struct RegistryConfiguration: Equatable, Sendable {
 
     /// The `#EXT-X-TARGETDURATION` of every rendition, in seconds, in `1...3600`; when `nil`,
     /// each rendition takes its declared `target_duration`, else
-    /// `max(1, rounded duration of its first segment)`.
+    /// the duration of its first segment rounded up to whole seconds.
     public var targetDuration: Int64?
 
     /// How long, in milliseconds, a hole in the sequence may hold later segments back before the

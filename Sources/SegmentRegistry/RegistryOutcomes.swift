@@ -17,7 +17,7 @@ public enum RegistrationOutcome: Hashable, Sendable {
 
 /// What ``PlaylistRegistry/endStream(_:now:)`` did.
 public enum EndOutcome: Hashable, Sendable {
-    /// The stream was live (or unknown) and is now ended.
+    /// The stream was live (or unknown) and is now ended: once per stream while it is known.
     case ended
     /// The stream had already ended; nothing changed.
     case alreadyEnded
@@ -32,10 +32,40 @@ public enum DeclarationOutcome: Hashable, Sendable {
     case updated
 }
 
+/// A stream or rendition that appeared in the registry, for lifecycle logs.
+public enum RegistryEvent: Hashable, Sendable {
+    /// The stream's first rendition was created (by a segment or a declaration).
+    case streamStarted(StreamID)
+    /// A rendition was created (by its first segment or its first declaration).
+    case renditionCreated(StreamID, RenditionName)
+}
+
+/// What a playlist lookup found when no playlist can be served (``SegmentRegistry/presence(stream:rendition:)``).
+public enum PlaylistPresence: Hashable, Sendable {
+    /// The stream is not known (never seen, or forgotten).
+    case unknownStream
+    /// The stream is known (live or ended) but has no such rendition.
+    case unknownRendition
+    /// The rendition exists (declared, or with parts waiting) but has no segment yet.
+    case noSegmentYet
+    /// The rendition has a playlist.
+    case available
+}
+
 /// Why a registration or declaration was refused; nothing changed in the registry.
 public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The stream has ended and accepts no more segments, in any rendition.
-    case streamEnded(StreamID)
+    /// What an ended stream was asked to take.
+    public enum EndedStreamRequest: Hashable, Sendable {
+        /// A segment (`POST .../segments`).
+        case segment
+        /// A partial segment (`POST .../parts`).
+        case part
+        /// A rendition declaration (`PUT .../renditions/{r}`).
+        case declaration
+    }
+
+    /// The stream has ended and refuses what `refused` names, in any rendition.
+    case streamEnded(StreamID, refused: EndedStreamRequest = .segment)
     /// A segment with this sequence is known with a different path or duration.
     case conflictingSegment(SequenceNumber)
     /// The segment's duration, rounded to whole seconds, is above the rendition's fixed
@@ -61,13 +91,17 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A human sentence for the `{"error": "..."}` body of the response.
     public var message: String {
         switch self {
-        case .streamEnded(let stream):
+        case .streamEnded(let stream, .segment):
             return "stream \(stream) has ended and accepts no more segments"
+        case .streamEnded(let stream, .part):
+            return "stream \(stream) has ended and accepts no more parts"
+        case .streamEnded(let stream, .declaration):
+            return "stream \(stream) has ended: its renditions can no longer be declared or changed"
         case .conflictingSegment(let sequence):
             return "segment \(sequence) is already registered with a different path or duration"
         case .exceedsTargetDuration(let sequence, let duration, let targetDuration):
             return "segment \(sequence) lasts \(duration) seconds, which rounds to more than "
-                + "the target duration of \(targetDuration) seconds"
+                + "the target duration of \(wholeSeconds(targetDuration))"
         case .tooFarAhead(let sequence, let nextExpected, let limit):
             return "segment \(sequence) is too far ahead: the rendition expects segment \(nextExpected) next "
                 + "and holds at most \(limit) sequences ahead of it"
@@ -76,7 +110,7 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
         case .tooManyRenditions(let stream, let limit):
             return "stream \(stream) already has the maximum of \(limit) renditions"
         case .targetDurationConflict(let rendition, let declared, let fixed):
-            return "rendition \(rendition) has a fixed target duration of \(fixed) seconds; "
+            return "rendition \(rendition) has a fixed target duration of \(wholeSeconds(fixed)); "
                 + "target_duration \(declared) cannot change it"
         case .mixedLowLatency(let stream, let rendition, true):
             return "stream \(stream) has low-latency renditions, so rendition \(rendition) must be low-latency too: "
@@ -146,7 +180,7 @@ public enum LowLatencyError: Error, Equatable, Sendable, CustomStringConvertible
         case .mapURIConflict(let rendition, _, nil):
             return "rendition \(rendition) started without map_uri; it cannot be added after its first segment"
         case .streamTargetDurationConflict(let stream, let declared, let fixed):
-            return "the low-latency renditions of stream \(stream) share a target duration of \(fixed) seconds; "
+            return "the low-latency renditions of stream \(stream) share a target duration of \(wholeSeconds(fixed)); "
                 + "target_duration \(declared) cannot differ"
         case .tooManyWaitingParts(let rendition, let limit):
             return "rendition \(rendition) already holds \(limit) parts waiting for its first segment"
@@ -155,4 +189,9 @@ public enum LowLatencyError: Error, Equatable, Sendable, CustomStringConvertible
 
     /// The ``message``.
     public var description: String { message }
+}
+
+/// `1 second`, `2 seconds`: a whole number of seconds for a message.
+func wholeSeconds(_ count: Int64) -> String {
+    count == 1 ? "1 second" : "\(count) seconds"
 }

@@ -82,7 +82,14 @@ struct RenditionTimeline: Sendable {
     var isLowLatency: Bool { partTarget != nil }
 
     /// Starts a timeline whose first segment is `first`; the target duration is
-    /// `targetDuration` when given, else `max(1, first.duration.roundedSeconds)`.
+    /// `targetDuration` when given, else `first`'s duration rounded up to whole seconds
+    /// (``SegmentDuration/ceiledSeconds``, at least 1).
+    ///
+    /// Rounding up, not to nearest: RFC 8216 §4.3.3.1 compares each segment's duration rounded
+    /// to nearest with the target, so a target of `ceil(d)` accepts every later segment up to
+    /// `ceil(d) + 0.499` s. A transcoder configured for 2 s segments whose first one came out at
+    /// 1.4 s (or 2.0, or 1.96) gets a target of 2 and its 2.0–2.499 s segments fit; rounding to
+    /// nearest would have fixed 1 and refused every 2 s segment after it.
     ///
     /// - Throws: ``RegistryError/exceedsTargetDuration(sequence:duration:targetDuration:)`` when
     ///   `first` is longer than the given target duration.
@@ -101,7 +108,7 @@ struct RenditionTimeline: Sendable {
         self.partTarget = partTarget
         self.partURITemplate = partURITemplate
         self.mapURI = mapURI
-        self.targetDuration = targetDuration ?? max(1, first.duration.roundedSeconds)
+        self.targetDuration = targetDuration ?? max(1, first.duration.ceiledSeconds)
         self.windowSize = max(1, windowSize)
         self.gapTimeoutMilliseconds = max(0, gapTimeoutMilliseconds)
         self.maxPendingSegments = UInt64(max(1, maxPendingSegments))
@@ -214,6 +221,20 @@ struct RenditionTimeline: Sendable {
         }
         let after = contiguousPartCount(of: sequence)
         return Registration(outcome: .registered(listed: part.part < after), isVisibleChange: after > before)
+    }
+
+    /// Whether `segment` is held exactly (same sequence, duration and path), listed or waiting.
+    /// - Complexity: O(log *w*).
+    func holds(_ segment: Segment) -> Bool {
+        knownSegment(at: segment.sequence.rawValue)?.isSameMedia(as: segment) == true
+    }
+
+    /// Whether `part` is held exactly: frozen with its complete segment, or buffered.
+    /// - Complexity: O(1).
+    func holds(_ part: PartialSegment) -> Bool {
+        let sequence = part.sequence.rawValue
+        if let frozen = completedParts[sequence], part.part < frozen.count, frozen[part.part] == part { return true }
+        return partBuffers[sequence]?[part.part] == part
     }
 
     /// The number of buffered parts of `sequence` contiguous from part 0.

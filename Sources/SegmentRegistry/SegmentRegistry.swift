@@ -43,6 +43,7 @@ import Synchronization
 public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendable {
     private let configuration: RegistryConfiguration
     private let publish: @Sendable (RenditionSnapshot) -> Artifact
+    private let events: @Sendable (RegistryEvent) -> Void
     private let directory = Mutex(Directory<Artifact>())
     /// The stale-rendition count as last reported; held for the whole of a sweep.
     private let sweepState = Mutex(0)
@@ -62,13 +63,17 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ///     playlist bytes. Called exactly once per visible change of a rendition — for a
     ///     low-latency rendition, a change of what it reports about its siblings is one — under
     ///     that rendition's writer lock (never under a lock that readers take).
+    ///   - events: told of each stream and rendition when it first appears (for lifecycle logs),
+    ///     after the registry's locks are released, in order: a stream before its first rendition.
     public init(
         configuration: RegistryConfiguration,
-        publish: @escaping @Sendable (RenditionSnapshot) -> Artifact
+        publish: @escaping @Sendable (RenditionSnapshot) -> Artifact,
+        events: @escaping @Sendable (RegistryEvent) -> Void = { _ in }
     ) {
         precondition(configuration.isValid, "RegistryConfiguration out of range: \(configuration)")
         self.configuration = configuration
         self.publish = publish
+        self.events = events
     }
 
     /// Registers `segment` into `rendition` of `stream`, creating both on first use.
@@ -79,6 +84,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// too: the first wins); a segment older than a pinned window, or in a skipped hole, is
     /// `.stale`. A hole whose gap timeout has passed at `now` is skipped before this returns.
     /// When this returns, the artifact for any visible change has been published.
+    ///
+    /// After the stream has ended, an exact repeat of a segment the rendition still holds
+    /// (listed or waiting) is still `.duplicate`, so a transcoder's retry gets its 2xx; any other
+    /// segment is refused.
     ///
     /// - Throws: ``RegistryError`` — the stream has ended, the sequence is known with another
     ///   path or duration, the duration exceeds the target duration, the sequence is too far
@@ -97,7 +106,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ) throws(RegistryError) -> RegistrationOutcome {
         while true {
             switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
-            case .ended:
+            case .ended(let cell):
+                // A transcoder's retry of a segment it registered before the end is answered as
+                // the duplicate it is; anything else is refused.
+                if let cell, cell.holds(segment) { return .duplicate }
                 throw .streamEnded(stream)
             case .found(let cell):
                 cell.record.touch(now)
@@ -164,13 +176,13 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         while true {
             switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
             case .ended:
-                throw RegistryError.streamEnded(stream)
+                throw RegistryError.streamEnded(stream, refused: .declaration)
             case .found(let cell):
                 cell.record.touch(now)
-                if try cell.declare(declaration, configuration: configuration) { return .updated }
+                if try cell.declare(declaration, configuration: configuration, now: now) { return .updated }
             case .absent:
                 var state = RenditionState(stream: stream, rendition: rendition)
-                state.declaration = declaration
+                state.declare(declaration, at: now)
                 let cell = RenditionCell<Artifact>(state: state, record: StreamRecord(stream: stream, now: now))
                 let policy = declaration.partTarget.map {
                     LowLatencyPolicy(partTarget: $0, targetDuration: configuration.targetDuration ?? declaration.targetDuration)
@@ -180,9 +192,11 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                     $0.insert(cell, stream: stream, rendition: rendition, configuration: configuration, now: now, joining: joining)
                 }
                 switch inserted {
-                case .inserted: return .created
+                case .inserted(let newStream):
+                    announce(stream: stream, rendition: rendition, newStream: newStream)
+                    return .created
                 case .found: continue
-                case .ended: throw RegistryError.streamEnded(stream)
+                case .ended: throw RegistryError.streamEnded(stream, refused: .declaration)
                 case .tooManyStreams: throw RegistryError.tooManyStreams(limit: configuration.maxStreams)
                 case .tooManyRenditions:
                     throw RegistryError.tooManyRenditions(stream, limit: configuration.maxRenditionsPerStream)
@@ -196,7 +210,8 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// Registers a partial segment (`POST /streams/{id}/renditions/{r}/parts`) into a
     /// low-latency rendition (rfc8216bis §4.4.4.9).
     ///
-    /// Same rules as segments: an exact repeat is `.duplicate`; a part of a segment that is
+    /// Same rules as segments: an exact repeat is `.duplicate` (after the end too, while the
+    /// rendition holds the part); a part of a segment that is
     /// complete (its segment was registered; that freezes its parts) or gone is `.stale` unless
     /// it repeats a frozen one; parts may arrive out of order and one is listed only once it
     /// and every earlier part of its segment are present and its segment is the one in
@@ -221,8 +236,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ) throws -> RegistrationOutcome {
         while true {
             switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
-            case .ended:
-                throw RegistryError.streamEnded(stream)
+            case .ended(let cell):
+                if let cell, cell.holds(part) { return .duplicate }
+                throw RegistryError.streamEnded(stream, refused: .part)
             case .absent:
                 throw LowLatencyError.notLowLatency(rendition)
             case .found(let cell):
@@ -239,14 +255,24 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// registration or declaration into the stream (any rendition, even a new one) throws
     /// ``RegistryError/streamEnded(_:)`` until the stream is forgotten.
     ///
-    /// Idempotent. A stream never seen becomes known as ended — unless the registry already
-    /// holds ``RegistryConfiguration/maxStreams`` streams, in which case it stays unknown.
+    /// Idempotent: each stream is ``EndOutcome/ended`` exactly once while it is known (a stream
+    /// forgotten after its TTL can be ended afresh). A stream never seen becomes known as ended,
+    /// so that a late segment is refused; that entry counts against
+    /// ``RegistryConfiguration/maxStreams`` like any stream, and is forgotten after
+    /// ``RegistryConfiguration/endedStreamTTLMilliseconds``.
+    /// - Throws: ``RegistryError/tooManyStreams(limit:)`` when the stream is unknown and the
+    ///   registry already holds `maxStreams` streams; nothing changed.
     /// - Complexity: O(*r*) publications, one per rendition of the stream.
-    public func endStream(_ stream: StreamID, now: Timestamp) -> EndOutcome {
-        let cells: [RenditionCell<Artifact>]? = directory.withLock { directory in
+    public func endStream(_ stream: StreamID, now: Timestamp) throws(RegistryError) -> EndOutcome {
+        let marking = directory.withLock { directory in
             directory.markEnded(stream, now: now, maxStreams: configuration.maxStreams)
         }
-        guard let cells else { return .alreadyEnded }
+        let cells: [RenditionCell<Artifact>]
+        switch marking {
+        case .ended(let ended): cells = ended
+        case .alreadyEnded: return .alreadyEnded
+        case .tooManyStreams: throw .tooManyStreams(limit: configuration.maxStreams)
+        }
         let context = self.context
         for cell in cells {
             cell.end(now: now, context: context)
@@ -290,31 +316,47 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// segment and a known bandwidth, with their declared metadata.
     ///
     /// `BANDWIDTH` is the declared `bandwidth`, else the peak computed from segment sizes (the
-    /// largest `bytes × 8 / duration`, rounded up); `AVERAGE-BANDWIDTH` is the declared
-    /// `average_bandwidth`, else total bits over total duration of the segments seen with a
-    /// size, rounded up. A rendition with no bandwidth known is left out.
+    /// largest `bytes × 8 / duration`, rounded up) — raised to a declared `average_bandwidth`
+    /// when that is higher, since no peak is below the average. `AVERAGE-BANDWIDTH` is the
+    /// declared `average_bandwidth`, else total bits over total duration of the segments seen
+    /// with a size, rounded up; either way never above `BANDWIDTH` (a computed average is capped
+    /// at a declared peak). A rendition with no bandwidth known is left out.
+    /// Each variant also carries its rendition's target duration and when the rendition (its
+    /// playlist or its declaration) last changed; the snapshot says whether the stream ended.
     /// - Returns: `nil` when the stream is unknown; a snapshot with no variants when no
     ///   rendition qualifies.
     /// - Complexity: O(*r* log *r*); takes each rendition's writer lock briefly.
     public func multivariant(stream: StreamID) -> MultivariantSnapshot? {
-        guard let cells = directory.withLock({ $0.streams[stream].map { Array($0.renditions.values) } }) else {
+        guard
+            let (cells, isEnded) = directory.withLock({
+                $0.streams[stream].map { (Array($0.renditions.values), $0.isEnded) }
+            })
+        else {
             return nil
         }
         let variants = cells.compactMap { cell in
             cell.writer.withLock { state -> MultivariantSnapshot.Variant? in
                 guard let timeline = state.timeline else { return nil }
                 let declared = state.declaration
-                guard let bandwidth = declared?.bandwidth ?? timeline.peakBitsPerSecond else { return nil }
+                let declaredAverage = declared?.averageBandwidth
+                guard
+                    let bandwidth = declared?.bandwidth
+                        ?? timeline.peakBitsPerSecond.map({ max($0, declaredAverage ?? 0) })
+                else { return nil }
+                // RFC 8216 §4.3.4.2: AVERAGE-BANDWIDTH is never above BANDWIDTH.
+                let average = (declaredAverage ?? timeline.averageBitsPerSecond).map { min($0, bandwidth) }
                 return MultivariantSnapshot.Variant(
                     rendition: state.rendition,
                     bandwidth: bandwidth,
-                    averageBandwidth: declared?.averageBandwidth ?? timeline.averageBitsPerSecond,
+                    averageBandwidth: average,
                     resolution: declared?.resolution,
                     codecs: declared?.codecs,
-                    frameRate: declared?.frameRate)
+                    frameRate: declared?.frameRate,
+                    targetDuration: timeline.targetDuration,
+                    lastModified: max(state.lastModified, state.declaredAt ?? state.lastModified))
             }
         }
-        return MultivariantSnapshot(stream: stream, variants: variants)
+        return MultivariantSnapshot(stream: stream, variants: variants, isEnded: isEnded)
     }
 
     /// The declaration of a rendition, if one was made.
@@ -338,6 +380,17 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// Segments skipped by gap timeouts since the registry was created.
     public var skippedSegmentsTotal: UInt64 {
         skippedTotal.load(ordering: .relaxed)
+    }
+
+    /// What the registry knows of a rendition's playlist: whether the stream and the rendition
+    /// are known and whether it has a segment yet. For error messages, when
+    /// ``playlist(stream:rendition:)`` is `nil`.
+    /// - Complexity: O(1): one directory lookup and one current-publication lock.
+    public func presence(stream: StreamID, rendition: RenditionName) -> PlaylistPresence {
+        let (streamKnown, cell) = directory.withLock { ($0.streams[stream] != nil, $0.cell(stream: stream, rendition: rendition)) }
+        guard streamKnown else { return .unknownStream }
+        guard let cell else { return .unknownRendition }
+        return cell.current.withLock { $0.publication != nil } ? .available : .noSegmentYet
     }
 
     /// The renditions of `stream` that have a playlist, sorted by name; empty when unknown.
@@ -460,18 +513,18 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
 
     /// Inserts `cell`, a rendition created by its first segment and without low-latency
     /// settings (whose writer lock the caller does not hold); `nil` when the rendition exists
-    /// already.
+    /// already, else whether the stream is new.
     private func insert(
         _ cell: RenditionCell<Artifact>,
         stream: StreamID,
         rendition: RenditionName,
         now: Timestamp
-    ) throws(RegistryError) -> RenditionCell<Artifact>? {
+    ) throws(RegistryError) -> Bool? {
         let inserted = directory.withLock {
             $0.insert(cell, stream: stream, rendition: rendition, configuration: configuration, now: now, joining: .regularSegment)
         }
         switch inserted {
-        case .inserted: return cell
+        case .inserted(let newStream): return newStream
         case .found: return nil
         case .ended: throw .streamEnded(stream)
         case .tooManyStreams: throw .tooManyStreams(limit: configuration.maxStreams)
@@ -498,12 +551,22 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         // The new cell's writer lock is held while it is inserted and published: whoever finds
         // it in the directory first waits for its first publication. Nobody else can hold this
         // lock yet, so taking the directory lock inside it cannot deadlock.
-        return try cell.writer.withLock { (state) throws(RegistryError) -> RegistrationOutcome? in
-            guard try insert(cell, stream: stream, rendition: rendition, now: now) != nil else { return nil }
+        let newStream = try cell.writer.withLock { (state) throws(RegistryError) -> Bool? in
+            guard let newStream = try insert(cell, stream: stream, rendition: rendition, now: now) else { return nil }
             cell.publishLocked(&state, now: now, context: context)
             cell.updateAttention(state, now: now)
-            return .registered(listed: true)
+            return newStream
         }
+        guard let newStream else { return nil }
+        announce(stream: stream, rendition: rendition, newStream: newStream)
+        return .registered(listed: true)
+    }
+
+    /// Tells `events` that `rendition` (and, when `newStream`, its stream) appeared; called with
+    /// no lock held.
+    private func announce(stream: StreamID, rendition: RenditionName, newStream: Bool) {
+        if newStream { events(.streamStarted(stream)) }
+        events(.renditionCreated(stream, rendition))
     }
 }
 
@@ -595,14 +658,26 @@ struct StreamKind: Equatable, Sendable {
 
 /// What the directory knows about a (stream, rendition) pair.
 private enum Lookup<Artifact: Sendable> {
-    case ended
+    /// The stream has ended; the rendition's cell, when it has one.
+    case ended(RenditionCell<Artifact>?)
     case found(RenditionCell<Artifact>)
     case absent
 }
 
+/// What marking a stream ended in the directory did.
+private enum EndMarking<Artifact: Sendable> {
+    /// The stream is now ended; these cells must be republished.
+    case ended([RenditionCell<Artifact>])
+    case alreadyEnded
+    /// The stream is unknown and the registry is full: nothing changed.
+    case tooManyStreams
+}
+
 /// What an insert into the directory did.
 private enum Insertion {
-    case inserted, found, ended, tooManyStreams, tooManyRenditions
+    /// Inserted; `newStream` when the rendition is its stream's first.
+    case inserted(newStream: Bool)
+    case found, ended, tooManyStreams, tooManyRenditions
     case lowLatencyConflict(LowLatencyPolicyConflict)
 }
 
@@ -623,7 +698,7 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
 
     func lookup(stream: StreamID, rendition: RenditionName) -> Lookup<Artifact> {
         guard let entry = streams[stream] else { return .absent }
-        if entry.isEnded { return .ended }
+        if entry.isEnded { return .ended(entry.renditions[rendition]) }
         if let cell = entry.renditions[rendition] { return .found(cell) }
         return .absent
     }
@@ -650,6 +725,7 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
         case .found: return .found
         case .absent: break
         }
+        let isNewStream = streams[stream] == nil
         if let entry = streams[stream] {
             guard entry.renditions.count < configuration.maxRenditionsPerStream else { return .tooManyRenditions }
             if let conflict = entry.record.join(joining) {
@@ -668,25 +744,25 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
         cell.record.touch(now)
         streams[stream]?.renditions[rendition] = cell
         allCells.append(cell)
-        return .inserted
+        return .inserted(newStream: isNewStream)
     }
 
-    /// Marks `stream` ended; returns its cells, or `nil` when it had already ended.
-    mutating func markEnded(_ stream: StreamID, now: Timestamp, maxStreams: Int) -> [RenditionCell<Artifact>]? {
+    /// Marks `stream` ended. An unknown stream is entered as ended (no renditions) when the
+    /// cap leaves room for it; otherwise nothing changes.
+    mutating func markEnded(_ stream: StreamID, now: Timestamp, maxStreams: Int) -> EndMarking<Artifact> {
         guard let entry = streams[stream] else {
-            if streams.count < maxStreams {
-                let record = StreamRecord(stream: stream, now: now)
-                record.markEnded(now)
-                streams[stream] = StreamEntry(isEnded: true, record: record)
-                allRecords.append(record)
-            }
-            return []
+            guard streams.count < maxStreams else { return .tooManyStreams }
+            let record = StreamRecord(stream: stream, now: now)
+            record.markEnded(now)
+            streams[stream] = StreamEntry(isEnded: true, record: record)
+            allRecords.append(record)
+            return .ended([])
         }
-        if entry.isEnded { return nil }
+        if entry.isEnded { return .alreadyEnded }
         streams[stream]?.isEnded = true
         entry.record.markEnded(now)
         activeCount -= 1
-        return Array(entry.renditions.values)
+        return .ended(Array(entry.renditions.values))
     }
 
     /// Removes the streams whose records are still expired; returns them with their cells.
@@ -797,13 +873,17 @@ struct RenditionState: Sendable {
     let rendition: RenditionName
     /// `nil` until the first segment (a declaration alone creates the rendition).
     var timeline: RenditionTimeline?
-    /// The rendition's declaration (`PUT`), if any; boxed, so the many renditions that never
-    /// declare one carry a pointer instead of the whole value.
-    var declaration: RenditionDeclaration? {
-        get { declarationBox?.value }
-        set { declarationBox = newValue.map(DeclarationBox.init) }
-    }
+    /// The rendition's declaration (`PUT`), if any, and when it was last made (it changes the
+    /// multivariant playlist); boxed, so the many renditions that never declare one carry a
+    /// pointer instead of the whole value.
+    var declaration: RenditionDeclaration? { declarationBox?.value }
+    var declaredAt: Timestamp? { declarationBox?.declaredAt }
     private var declarationBox: DeclarationBox?
+
+    /// Records `declaration`, made at `now`.
+    mutating func declare(_ declaration: RenditionDeclaration, at now: Timestamp) {
+        declarationBox = DeclarationBox(declaration, declaredAt: now)
+    }
     var isEnded = false
     /// Set when the stream is forgotten; a registration that finds it retries.
     var isEvicted = false
@@ -818,6 +898,12 @@ struct RenditionState: Sendable {
     init(stream: StreamID, rendition: RenditionName) {
         self.stream = stream
         self.rendition = rendition
+    }
+
+    /// Whether `part` is held exactly: by the timeline, or waiting for the first segment.
+    func holds(_ part: PartialSegment) -> Bool {
+        if let timeline { return timeline.holds(part) }
+        return earlyParts.contains(part)
     }
 
     func snapshot(of timeline: RenditionTimeline, reports: [RenditionReport] = []) -> RenditionSnapshot {
@@ -844,7 +930,11 @@ struct RenditionState: Sendable {
 /// A declaration, behind one reference.
 final class DeclarationBox: Sendable {
     let value: RenditionDeclaration
-    init(_ value: RenditionDeclaration) { self.value = value }
+    let declaredAt: Timestamp
+    init(_ value: RenditionDeclaration, declaredAt: Timestamp) {
+        self.value = value
+        self.declaredAt = declaredAt
+    }
 }
 
 /// An immutable (snapshot, artifact) pair; replaced as a whole on every visible change.
@@ -900,7 +990,10 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
     ) throws(RegistryError) -> (outcome: RegistrationOutcome, skipped: UInt64)? {
         try writer.withLock { (state) throws(RegistryError) -> (outcome: RegistrationOutcome, skipped: UInt64)? in
             guard !state.isEvicted else { return nil }
-            guard !state.isEnded else { throw .streamEnded(state.stream) }
+            guard !state.isEnded else {
+                if state.timeline?.holds(segment) == true { return (.duplicate, 0) }
+                throw .streamEnded(state.stream)
+            }
             // Mutated in place through the optional, so the window is never copied.
             guard let registration = try state.timeline?.register(segment, now: now) else {
                 try startTimeline(&state, first: segment, now: now, context: context)
@@ -951,6 +1044,17 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
         state.timeline = timeline
     }
 
+    /// Whether the rendition holds exactly `segment` (same sequence, duration and path; listed
+    /// or waiting), whatever the state of the stream.
+    func holds(_ segment: Segment) -> Bool {
+        writer.withLock { $0.timeline?.holds(segment) == true }
+    }
+
+    /// Whether the rendition holds exactly `part`, whatever the state of the stream.
+    func holds(_ part: PartialSegment) -> Bool {
+        writer.withLock { $0.holds(part) }
+    }
+
     /// Registers a part under the writer lock; `nil` when the stream was forgotten (retry).
     func registerPart(
         _ part: PartialSegment,
@@ -959,7 +1063,10 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
     ) throws -> RegistrationOutcome? {
         try writer.withLock { state throws -> RegistrationOutcome? in
             guard !state.isEvicted else { return nil }
-            guard !state.isEnded else { throw RegistryError.streamEnded(state.stream) }
+            guard !state.isEnded else {
+                if state.holds(part) { return .duplicate }
+                throw RegistryError.streamEnded(state.stream, refused: .part)
+            }
             let partTarget = state.timeline == nil ? state.declaration?.partTarget : state.timeline?.partTarget
             guard let partTarget else { throw LowLatencyError.notLowLatency(state.rendition) }
             guard part.duration <= partTarget else {
@@ -992,10 +1099,10 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
     ///
     /// Low-latency values fixed with the timeline (`part_target`, `map_uri`) may be repeated or
     /// left out, not changed; a new `part_uri_template` replaces the timeline's.
-    func declare(_ declaration: RenditionDeclaration, configuration: RegistryConfiguration) throws -> Bool {
+    func declare(_ declaration: RenditionDeclaration, configuration: RegistryConfiguration, now: Timestamp) throws -> Bool {
         try writer.withLock { state throws -> Bool in
             guard !state.isEvicted else { return false }
-            guard !state.isEnded else { throw RegistryError.streamEnded(state.stream) }
+            guard !state.isEnded else { throw RegistryError.streamEnded(state.stream, refused: .declaration) }
             if let declared = declaration.targetDuration, let timeline = state.timeline,
                 declared != timeline.targetDuration
             {
@@ -1020,7 +1127,7 @@ final class RenditionCell<Artifact: Sendable>: Sendable {
                 // A rendition whose low-latency settings are fixed keeps them; any other becomes regular.
                 throw conflict.error(stream: state.stream, rendition: state.rendition, policy: nil)
             }
-            state.declaration = declaration
+            state.declare(declaration, at: now)
             if let template = declaration.partURITemplate, state.timeline?.isLowLatency == true {
                 state.timeline?.partURITemplate = template
             }

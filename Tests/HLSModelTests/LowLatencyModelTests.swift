@@ -26,7 +26,9 @@ import Testing
         (#"{"sequence": 1, "part": 0, "duration": "0.2", "path": "a"}"#, SegmentDuration.rangeMessage),
         (#"{"sequence": 1, "part": 0, "duration": 0.2}"#, "path is required"),
         (#"{"sequence": 1, "part": 0, "duration": 0.2, "path": ""}"#, "path must not be empty"),
-        (#"{"sequence": 1, "part": 0, "duration": 0.2, "path": "a\nb"}"#, "path must not contain control characters such as line breaks"),
+        (#"{"sequence": 1, "part": 0, "duration": 0.2, "path": "a\nb"}"#, "path must not contain control characters or line separators such as line breaks (found U+000A)"),
+        (#"{"sequence": 1, "part": 0, "duration": 0.2, "path": "a\u0085#EXT-X-ENDLIST"}"#, "path must not contain control characters or line separators such as line breaks (found U+0085)"),
+        ("{\"sequence\": 1, \"part\": 0, \"duration\": 0.2, \"path\": \"a\u{2028}b\"}", "path must not contain control characters or line separators such as line breaks (found U+2028)"),
         (#"{"sequence": 1, "part": 0, "duration": 0.2, "path": "a\"b"}"#, "path must not contain '\"' (it is written inside a quoted URI attribute)"),
         (#"{"sequence": 1, "part": 0, "duration": 0.2, "path": 5}"#, "path must be a string"),
         (#"{"sequence": 1, "part": 0, "duration": 0.2, "path": "a", "independent": "yes"}"#, "independent must be true or false"),
@@ -47,6 +49,7 @@ import Testing
             try PartURITemplate(validating: "/{sequence}.mp4")
         }
         #expect(PartURITemplate(rawValue: "/{part}\"{sequence}") == nil)
+        #expect(PartURITemplate(rawValue: "/{part}\u{85}{sequence}") == nil)
     }
 }
 
@@ -76,6 +79,10 @@ import Testing
         (#"{"map_uri": "a\"b"}"#, "map_uri must not contain '\"' (it is written inside a quoted URI attribute)"),
         (#"{"map_uri": ""}"#, "map_uri must not be empty"),
         (#"{"map_uri": true}"#, "map_uri must be a string"),
+        (#"{"map_uri": "/init.mp4\u0085#EXT-X-ENDLIST"}"#, "map_uri must not contain control characters or line separators such as line breaks (found U+0085)"),
+        ("{\"map_uri\": \"/init\u{9B}.mp4\"}", "map_uri must not contain control characters or line separators such as line breaks (found U+009B)"),
+        (#"{"part_target": 0.2, "part_uri_template": "/{sequence}.{part}\u2029#EXT-X-ENDLIST"}"#, "part_uri_template must not contain control characters or line separators such as line breaks (found U+2029)"),
+        (#"{"part_target": 0.2, "part_uri_template": "/{sequence}.{part}\u2028"}"#, "part_uri_template must not contain control characters or line separators such as line breaks (found U+2028)"),
     ]
 
     @Test("Bad low-latency declarations are refused with an exact message", arguments: refused)

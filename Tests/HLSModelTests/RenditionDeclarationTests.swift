@@ -13,6 +13,14 @@ import Testing
         #expect(declaration.resolution?.description == "1280x720")
     }
 
+    @Test("average_bandwidth may equal bandwidth, and either may come alone")
+    func averageUpToPeak() throws {
+        let equal = try RenditionDeclaration(json: Array(#"{"bandwidth": 2000000, "average_bandwidth": 2000000}"#.utf8))
+        #expect(equal.bandwidth == 2_000_000 && equal.averageBandwidth == 2_000_000)
+        #expect(try RenditionDeclaration(json: Array(#"{"average_bandwidth": 5000000}"#.utf8)).averageBandwidth == 5_000_000)
+        #expect(try RenditionDeclaration(json: Array(#"{"bandwidth": 5}"#.utf8)).bandwidth == 5)
+    }
+
     @Test("Every field is optional and null counts as missing")
     func empty() throws {
         #expect(try RenditionDeclaration(json: Array("{}".utf8)) == RenditionDeclaration())
@@ -26,6 +34,8 @@ import Testing
         (#"{"bandwidth": 2.5}"#, "bandwidth must be an integer from 1 to 1000000000000"),
         (#"{"bandwidth": "5"}"#, "bandwidth must be an integer from 1 to 1000000000000"),
         (#"{"average_bandwidth": -1}"#, "average_bandwidth must be an integer from 1 to 1000000000000"),
+        (#"{"bandwidth": 2000000, "average_bandwidth": 2000001}"#,
+            "average_bandwidth must not be greater than bandwidth: BANDWIDTH is the peak rate and AVERAGE-BANDWIDTH cannot exceed it (RFC 8216 4.3.4.2)"),
         (#"{"resolution": "1280X720"}"#, #"resolution must be a string "<width>x<height>" with each side from 1 to 16384, such as "1280x720""#),
         (#"{"resolution": "0x720"}"#, #"resolution must be a string "<width>x<height>" with each side from 1 to 16384, such as "1280x720""#),
         (#"{"resolution": "16385x1"}"#, #"resolution must be a string "<width>x<height>" with each side from 1 to 16384, such as "1280x720""#),
@@ -35,6 +45,8 @@ import Testing
         (#"{"codecs": ""}"#, #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
         (#"{"codecs": "avc1\"x"}"#, #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
         (#"{"codecs": "avc1\nx"}"#, #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
+        (#"{"codecs": "avc1\u0085#EXT-X-ENDLIST"}"#, #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
+        (#"{"codecs": "avc1\u2028x"}"#, #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
         (#"{"codecs": "avc1é"}"#, #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
         ("{\"codecs\": \"\(String(repeating: "a", count: 257))\"}", #"codecs must be a string of 1 to 256 printable ASCII characters without '"', such as "avc1.64001f,mp4a.40.2""#),
         (#"{"frame_rate": 0}"#, "frame_rate must be a number greater than 0 and at most 1000"),

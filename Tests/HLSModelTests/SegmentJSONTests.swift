@@ -52,7 +52,11 @@ import Testing
         (#"{"sequence": 1, "duration": 2, "path": 5}"#, "path must be a string"),
         (#"{"sequence": 1, "duration": 2, "path": ["a"]}"#, "path must be a string"),
         (#"{"sequence": 1, "duration": 2, "path": ""}"#, "path must not be empty"),
-        (#"{"sequence": 1, "duration": 2, "path": "a.ts\n#EXT-X-ENDLIST"}"#, "path must not contain control characters such as line breaks"),
+        (#"{"sequence": 1, "duration": 2, "path": "a.ts\n#EXT-X-ENDLIST"}"#, "path must not contain control characters or line separators such as line breaks (found U+000A)"),
+        (#"{"sequence": 1, "duration": 2, "path": "a.ts\u0085#EXT-X-ENDLIST"}"#, "path must not contain control characters or line separators such as line breaks (found U+0085)"),
+        ("{\"sequence\": 1, \"duration\": 2, \"path\": \"a.ts\u{85}#EXT-X-ENDLIST\"}", "path must not contain control characters or line separators such as line breaks (found U+0085)"),
+        (#"{"sequence": 1, "duration": 2, "path": "a.ts\u2028#EXT-X-ENDLIST"}"#, "path must not contain control characters or line separators such as line breaks (found U+2028)"),
+        (#"{"sequence": 1, "duration": 2, "path": "a.ts\u2029#EXT-X-ENDLIST"}"#, "path must not contain control characters or line separators such as line breaks (found U+2029)"),
         (##"{"sequence": 1, "duration": 2, "path": "#EXTINF:1,"}"##, "path must not start with '#'"),
     ]
 

@@ -60,6 +60,9 @@ import Testing
         "/segments/42.ts", "42.ts", "https://cdn.example.com/a/b/42.ts?token=x#frag", "caf\u{E9}.ts", "a b.ts",
         String(repeating: "p", count: 2048),
         String(repeating: "\u{E9}", count: 1024),  // 2048 UTF-8 bytes
+        // Neighbours of the refused ranges: NO-BREAK SPACE, HYPHENATION POINT, LEFT-TO-RIGHT
+        // EMBEDDING, and a character outside the BMP.
+        "a\u{A0}b.ts", "a\u{2027}b.ts", "a\u{202A}b.ts", "\u{1F600}.ts",
     ]
 
     @Test("Relative paths and absolute URLs up to 2048 bytes are valid", arguments: valid)
@@ -72,17 +75,55 @@ import Testing
         ("", "path must not be empty"),
         (String(repeating: "p", count: 2049), "path must be at most 2048 bytes long"),
         (String(repeating: "\u{E9}", count: 1025), "path must be at most 2048 bytes long"),
-        ("a.ts\n#EXT-X-ENDLIST", "path must not contain control characters such as line breaks"),
-        ("a.ts\r", "path must not contain control characters such as line breaks"),
-        ("\u{0}", "path must not contain control characters such as line breaks"),
-        ("a\tb", "path must not contain control characters such as line breaks"),
-        ("a\u{7F}", "path must not contain control characters such as line breaks"),
+        ("a.ts\n#EXT-X-ENDLIST", lineMessage("U+000A")),
+        ("a.ts\r", lineMessage("U+000D")),
+        ("\u{0}", lineMessage("U+0000")),
+        ("a\tb", lineMessage("U+0009")),
+        ("a\u{7F}", lineMessage("U+007F")),
+        ("caf\u{E9}\u{85}#EXT-X-ENDLIST", lineMessage("U+0085")),  // NEL
+        ("a\u{80}b", lineMessage("U+0080")),
+        ("a\u{9F}b", lineMessage("U+009F")),
+        ("a.ts\u{2028}#EXT-X-ENDLIST", lineMessage("U+2028")),
+        ("a.ts\u{2029}#EXT-X-ENDLIST", lineMessage("U+2029")),
+        ("a\u{B}b", lineMessage("U+000B")),
+        ("a\u{C}b", lineMessage("U+000C")),
         ("#EXT-X-ENDLIST", "path must not start with '#'"),
     ]
 
-    @Test("Empty, too long, control characters and a leading '#' are refused", arguments: invalid)
+    /// The sentence for a path holding the character `codePoint`.
+    static func lineMessage(_ codePoint: String) -> String {
+        "path must not contain control characters or line separators such as line breaks (found \(codePoint))"
+    }
+
+    @Test("Empty, too long, control characters, line separators and a leading '#' are refused", arguments: invalid)
     func invalidPath(raw: String, message: String) {
         #expect(throws: ValidationError(message)) { try SegmentPath(validating: raw) }
         #expect(SegmentPath(rawValue: raw) == nil)
+    }
+}
+
+@Suite struct QuotedURITests {
+    @Test("URIs for quoted attributes accept what a segment path accepts, a leading '#' included",
+        arguments: ["/init.mp4", "https://cdn.example.com/p/1.0.m4s?t=x", "caf\u{E9}.m4s", "#frag", "a\u{A0}b", "a\u{2027}b"])
+    func valid(raw: String) throws {
+        #expect(try QuotedURI(validating: raw, field: "map_uri").rawValue == raw)
+        #expect(QuotedURI(rawValue: raw)?.rawValue == raw)
+    }
+
+    static let invalid: [(String, String)] = [
+        ("", "map_uri must not be empty"),
+        ("a\"b", "map_uri must not contain '\"' (it is written inside a quoted URI attribute)"),
+        ("a\r\nb", "map_uri must not contain control characters or line separators such as line breaks (found U+000D)"),
+        ("a\u{7F}b", "map_uri must not contain control characters or line separators such as line breaks (found U+007F)"),
+        ("a\u{85}\"#EXT-X-ENDLIST", "map_uri must not contain control characters or line separators such as line breaks (found U+0085)"),
+        ("a\u{90}b", "map_uri must not contain control characters or line separators such as line breaks (found U+0090)"),
+        ("a\u{2028}b", "map_uri must not contain control characters or line separators such as line breaks (found U+2028)"),
+        ("a\u{2029}b", "map_uri must not contain control characters or line separators such as line breaks (found U+2029)"),
+    ]
+
+    @Test("Control characters, line separators and double quotes are refused, naming the field", arguments: invalid)
+    func refused(raw: String, message: String) {
+        #expect(throws: ValidationError(message)) { try QuotedURI(validating: raw, field: "map_uri") }
+        #expect(QuotedURI(rawValue: raw) == nil)
     }
 }

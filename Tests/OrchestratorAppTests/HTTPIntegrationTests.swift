@@ -93,6 +93,27 @@ func jsonObject(_ response: HTTPClientResponse) throws -> [String: Any] {
         await app.shutdown()
     }
 
+    @Test("after the end, a transcoder's exact retry gets 200 duplicate; a new or different segment gets 409")
+    func retryAfterEnd() async throws {
+        let app = try TestApplication()
+        for sequence in [0, 1, 2, 5] { _ = try await app.register("live", "720p", sequence) }
+        #expect(try await app.post("/streams/live/end").status == .ok)
+        let registered = try await app.metric("hls_segments_registered_total")
+        for sequence in [2, 5] {
+            let retried = try await app.register("live", "720p", sequence)
+            #expect(retried.status == .ok)
+            #expect(try jsonObject(retried)["status"] as? String == "duplicate")
+        }
+        #expect(try await app.register("live", "720p", 3).status == .conflict)
+        let different = try await app.post(
+            "/streams/live/renditions/720p/segments", json: #"{"sequence":2,"duration":2.0,"path":"/other.ts"}"#)
+        #expect(different.status == .conflict)
+        #expect(try await app.register("live", "1080p", 0).status == .conflict)
+        #expect(try await app.get(Self.playlistPath).text == expectedPlaylist("720p", 0...2, ended: true))
+        #expect(try await app.metric("hls_segments_registered_total") == registered)
+        await app.shutdown()
+    }
+
     @Test("a stream ended before its first segment refuses segments and serves no playlist")
     func endBeforeFirstSegment() async throws {
         let app = try TestApplication()
@@ -102,16 +123,45 @@ func jsonObject(_ response: HTTPClientResponse) throws -> [String: Any] {
         await app.shutdown()
     }
 
-    @Test("unknown streams and renditions are 404 with a JSON error")
+    @Test("unknown streams and renditions are 404 with a JSON error saying what is missing")
     func notFound() async throws {
         let app = try TestApplication()
         _ = try await app.register("live", "720p", 0)
-        for path in ["/streams/none/renditions/720p/playlist.m3u8", "/streams/live/renditions/1080p/playlist.m3u8"] {
+        #expect(try await app.request(.put, "/streams/live/renditions/480p", body: #"{"bandwidth": 800000}"#).status == .created)
+        #expect(try await app.request(.put, "/streams/declared/renditions/720p", body: "{}").status == .created)
+        #expect(try await app.post("/streams/phantom/end").status == .ok)
+        let cases = [
+            ("/streams/none/renditions/720p/playlist.m3u8", "stream none is not known"),
+            ("/streams/live/renditions/1080p/playlist.m3u8", "stream live has no rendition 1080p"),
+            ("/streams/phantom/renditions/720p/playlist.m3u8", "stream phantom has no rendition 720p"),
+            ("/streams/live/renditions/480p/playlist.m3u8",
+                "rendition 480p of stream live has no segment yet: its playlist starts with its first whole segment"),
+            ("/streams/declared/renditions/720p/playlist.m3u8",
+                "rendition 720p of stream declared has no segment yet: its playlist starts with its first whole segment"),
+        ]
+        for (path, message) in cases {
             let response = try await app.get(path)
             #expect(response.status == .notFound)
             #expect(response.headers["Content-Type"] == "application/json")
-            #expect(try jsonObject(response)["error"] is String)
+            #expect(try jsonObject(response)["error"] as? String == message, "\(path)")
         }
+        await app.shutdown()
+    }
+
+    @Test("after the end, a declaration and a part are refused with messages that name them, not segments")
+    func endedMessages() async throws {
+        let app = try TestApplication()
+        _ = try await app.register("over", "720p", 0)
+        #expect(try await app.post("/streams/over/end").status == .ok)
+        let declared = try await app.request(.put, "/streams/over/renditions/720p", body: #"{"bandwidth": 1000}"#)
+        #expect(declared.status == .conflict)
+        #expect(try jsonObject(declared)["error"] as? String == "stream over has ended: its renditions can no longer be declared or changed")
+        let part = try await app.post(
+            "/streams/over/renditions/720p/parts", json: #"{"sequence":1,"part":0,"duration":0.2,"path":"/1.0.m4s"}"#)
+        #expect(part.status == .conflict)
+        #expect(try jsonObject(part)["error"] as? String == "stream over has ended and accepts no more parts")
+        let segment = try await app.register("over", "720p", 1)
+        #expect(try jsonObject(segment)["error"] as? String == "stream over has ended and accepts no more segments")
         await app.shutdown()
     }
 

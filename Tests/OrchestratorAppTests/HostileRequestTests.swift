@@ -32,12 +32,20 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
         return HostileCase(name: name, raw: Array(head.utf8) + body, expected: Set(expected))
     }
 
+    static func put(_ name: String, _ path: String, _ body: String, _ expected: Int...) -> HostileCase {
+        let bytes = Array(body.utf8)
+        let head = "PUT \(path) HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: \(bytes.count)\r\n\r\n"
+        return HostileCase(name: name, raw: Array(head.utf8) + bytes, expected: Set(expected))
+    }
+
     static func raw(_ name: String, _ text: String, _ expected: Int...) -> HostileCase {
         HostileCase(name: name, raw: Array(text.utf8), expected: Set(expected))
     }
 }
 
 let segments = "/streams/victim/renditions/720p/segments"
+let parts = "/streams/victim/renditions/720p/parts"
+let declaration = "/streams/victim/renditions/720p"
 
 let hostileCases: [HostileCase] = [
     .post("truncated JSON", segments, #"{"sequence": 7, "duration": 2.0, "path": "/7.ts""#, 400),
@@ -56,6 +64,23 @@ let hostileCases: [HostileCase] = [
     .post("path with newline tag injection", segments, #"{"sequence": 7, "duration": 2, "path": "/7.ts\n#EXT-X-ENDLIST"}"#, 400),
     .post("path with carriage return", segments, #"{"sequence": 7, "duration": 2, "path": "/7.ts\r"}"#, 400),
     .post("path with NUL", segments, #"{"sequence": 7, "duration": 2, "path": "/7\u0000.ts"}"#, 400),
+    // Line separators some parsers honour (NEL, C1 controls, U+2028/U+2029), escaped and raw.
+    .post("path with NEL escape tag injection", segments, #"{"sequence": 7, "duration": 2, "path": "/7.ts\u0085#EXT-X-ENDLIST"}"#, 400),
+    .post("path with raw NEL (UTF-8 C2 85)", segments, "{\"sequence\": 7, \"duration\": 2, \"path\": \"/7.ts\u{85}#EXT-X-ENDLIST\"}", 400),
+    .post("path with C1 control CSI", segments, #"{"sequence": 7, "duration": 2, "path": "/7.ts\u009b"}"#, 400),
+    .post("path with LINE SEPARATOR", segments, "{\"sequence\": 7, \"duration\": 2, \"path\": \"/7.ts\u{2028}#EXT-X-ENDLIST\"}", 400),
+    .post("path with PARAGRAPH SEPARATOR escape", segments, #"{"sequence": 7, "duration": 2, "path": "/7.ts\u2029#EXT-X-ENDLIST"}"#, 400),
+    .post("part path with NEL", parts, #"{"sequence": 3, "part": 0, "duration": 0.2, "path": "/3.0.m4s\u0085#EXT-X-ENDLIST"}"#, 400),
+    .post("part path with LINE SEPARATOR", parts, "{\"sequence\": 3, \"part\": 0, \"duration\": 0.2, \"path\": \"/3.0\u{2028}#EXT-X-ENDLIST\"}", 400),
+    .put("map_uri with NEL", declaration, #"{"map_uri": "/init.mp4\u0085#EXT-X-ENDLIST"}"#, 400),
+    .put("map_uri with PARAGRAPH SEPARATOR", declaration, "{\"map_uri\": \"/init.mp4\u{2029}#EXT-X-ENDLIST\"}", 400),
+    .put("part_uri_template with LINE SEPARATOR", declaration,
+        #"{"part_target": 0.2, "part_uri_template": "/{sequence}.{part}\u2028#EXT-X-ENDLIST"}"#, 400),
+    .put("codecs with NEL", declaration, #"{"bandwidth": 1000, "codecs": "avc1\u0085#EXT-X-ENDLIST"}"#, 400),
+    .put("codecs with quote and tag", declaration, #"{"bandwidth": 1000, "codecs": "avc1\",#EXT-X-ENDLIST"}"#, 400),
+    .put("resolution with LINE SEPARATOR", declaration, #"{"bandwidth": 1000, "resolution": "1280x720\u2028"}"#, 400),
+    .post("stream id with NEL (percent-encoded)", "/streams/a%C2%85b/renditions/720p/segments", "{}", 400),
+    .post("rendition with LINE SEPARATOR (percent-encoded)", "/streams/victim/renditions/a%E2%80%A8b/segments", "{}", 400),
     .post("path starting with #", segments, ##"{"sequence": 7, "duration": 2, "path": "#EXT-X-ENDLIST"}"##, 400),
     .post("path too long", segments, #"{"sequence": 7, "duration": 2, "path": "/\#(String(repeating: "a", count: 2048))"}"#, 400),
     .post("path not a string", segments, #"{"sequence": 7, "duration": 2, "path": ["/7.ts"]}"#, 400),

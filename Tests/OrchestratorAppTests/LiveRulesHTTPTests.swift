@@ -1,3 +1,4 @@
+import Foundation
 import MicroHTTPD
 import OrchestratorApp
 import OrchestratorTesting
@@ -35,6 +36,44 @@ import Testing
         await app.shutdown()
     }
 
+    @Test("master.m3u8 has Last-Modified of its renditions' latest change and caches like a media playlist")
+    func masterHeaders() async throws {
+        let app = try TestApplication()
+        for rendition in ["low", "high"] {
+            #expect(try await app.request(.put, "/streams/cached/renditions/\(rendition)", body: #"{"bandwidth": 1000000}"#).status == .created)
+            _ = try await app.register("cached", rendition, 0, duration: "6.0")  // target duration 6
+        }
+        let low = try await app.get("/streams/cached/renditions/low/playlist.m3u8")
+        let high = try await app.get("/streams/cached/renditions/high/playlist.m3u8")
+        let live = try await app.get("/streams/cached/master.m3u8")
+        #expect(live.status == .ok)
+        #expect(live.headers["Cache-Control"] == "public, max-age=3", "half of the 6 s target duration")
+        let newest = try #require([low, high].compactMap { $0.headers["Last-Modified"] }.max { Self.date($0) < Self.date($1) })
+        #expect(Self.date(newest) != .distantPast)
+        #expect(live.headers["Last-Modified"] == newest)
+        let etag = try #require(live.headers["ETag"])
+        let notModified = try await app.request(.get, "/streams/cached/master.m3u8", headers: [("If-None-Match", etag)])
+        #expect(notModified.status == .notModified)
+        #expect(notModified.headers["Last-Modified"] == newest)
+        #expect(try await app.post("/streams/cached/end").status == .ok)
+        let ended = try await app.get("/streams/cached/master.m3u8")
+        #expect(ended.headers["Cache-Control"] == "public, max-age=86400")
+        let endedLow = try await app.get("/streams/cached/renditions/low/playlist.m3u8")
+        let endedHigh = try await app.get("/streams/cached/renditions/high/playlist.m3u8")
+        let newestEnded = try #require([endedLow, endedHigh].compactMap { $0.headers["Last-Modified"] }.max { Self.date($0) < Self.date($1) })
+        #expect(ended.headers["Last-Modified"] == newestEnded)
+        await app.shutdown()
+    }
+
+    /// Parses an IMF-fixdate for ordering.
+    static func date(_ text: String) -> Date {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.date(from: text) ?? .distantPast
+    }
+
     @Test("segment sizes in bytes give a computed BANDWIDTH")
     func bandwidthFromBytes() async throws {
         let app = try TestApplication()
@@ -45,6 +84,25 @@ import Testing
         let text = try await app.get("/streams/sized/master.m3u8").text
         #expect(text.contains("BANDWIDTH=3000000"))  // peak: 750,000 bytes in 2 s
         #expect(text.contains("AVERAGE-BANDWIDTH=2000000"))  // 1,500,000 bytes in 6 s
+        await app.shutdown()
+    }
+
+    @Test("average_bandwidth above bandwidth is 400; a computed average is capped at the declared peak")
+    func averageNotAbovePeak() async throws {
+        let app = try TestApplication()
+        let refused = try await app.request(
+            .put, "/streams/avg/renditions/720p", body: #"{"bandwidth": 1000000, "average_bandwidth": 1000001}"#)
+        #expect(refused.status == .badRequest)
+        #expect(try (jsonObject(refused)["error"] as? String)?.contains("average_bandwidth must not be greater than bandwidth") == true)
+        // A declared peak of 1 Mbit/s, segments that average 3 Mbit/s (750,000 bytes in 2 s).
+        #expect(try await app.request(.put, "/streams/avg/renditions/720p", body: #"{"bandwidth": 1000000}"#).status == .created)
+        for sequence in 0..<3 {
+            let body = #"{"sequence":\#(sequence),"duration":2.0,"path":"/\#(sequence).ts","bytes":750000}"#
+            #expect(try await app.post("/streams/avg/renditions/720p/segments", json: body).status == .created)
+        }
+        let text = try await app.get("/streams/avg/master.m3u8").text
+        #expect(text.contains("#EXT-X-STREAM-INF:BANDWIDTH=1000000,AVERAGE-BANDWIDTH=1000000\n"))
+        #expect(!text.contains("3000000"))
         await app.shutdown()
     }
 
@@ -75,6 +133,18 @@ import Testing
         await app.shutdown()
     }
 
+    @Test("a leap second in program_date_time is accepted and listed as the next second; a misplaced :60 is 400")
+    func leapSecond() async throws {
+        let app = try TestApplication()
+        let body = #"{"sequence":0,"duration":2.0,"path":"/0.ts","program_date_time":"2016-12-31T23:59:60.500Z"}"#
+        #expect(try await app.post("/streams/leap/renditions/r/segments", json: body).status == .created)
+        let text = try await app.get("/streams/leap/renditions/r/playlist.m3u8").text
+        #expect(text.contains("#EXT-X-PROGRAM-DATE-TIME:2017-01-01T00:00:00.500Z\n#EXTINF:2.000,\n/0.ts\n"))
+        let misplaced = #"{"sequence":1,"duration":2.0,"path":"/1.ts","program_date_time":"2016-12-30T23:59:60Z"}"#
+        #expect(try await app.post("/streams/leap/renditions/r/segments", json: misplaced).status == .badRequest)
+        await app.shutdown()
+    }
+
     @Test("limits answer with clear 4xx: too far ahead 422, too many renditions 422, too many streams 429")
     func limits() async throws {
         let app = try TestApplication {
@@ -92,6 +162,29 @@ import Testing
         let third = try await app.register("c", "r1", 0)
         #expect(third.status == .tooManyRequests)
         #expect(try await app.get("/streams/a/renditions/r1/playlist.m3u8").text == expectedPlaylist("r1", 0...0))
+        await app.shutdown()
+    }
+
+    @Test("ending an unknown stream at MAX_STREAMS is 429 and counts nothing; every stream counts once in hls_streams_ended_total")
+    func endUnknownAtCap() async throws {
+        let app = try TestApplication { $0.maxStreams = 2 }
+        _ = try await app.register("a", "r1", 0)
+        let phantom = try await app.post("/streams/phantom/end")
+        #expect(phantom.status == .ok)
+        #expect(try jsonObject(phantom)["status"] as? String == "ended")
+        #expect(try jsonObject(try await app.post("/streams/phantom/end"))["status"] as? String == "already_ended")
+        for _ in 0..<3 {
+            let full = try await app.post("/streams/other/end")
+            #expect(full.status == .tooManyRequests)
+            #expect(try jsonObject(full)["error"] as? String == "too many streams: at most 2 streams are kept at once")
+        }
+        #expect(try await app.metric("hls_streams_ended_total") == 1)
+        #expect(try await app.register("other", "r1", 0).status == .tooManyRequests)
+        #expect(try await app.register("phantom", "r1", 0).status == .conflict)
+        #expect(try await app.post("/streams/a/end").status == .ok)
+        #expect(try await app.post("/streams/a/end").status == .ok)
+        #expect(try await app.metric("hls_streams_ended_total") == 2)
+        #expect(try await app.metric("hls_active_streams") == 0)
         await app.shutdown()
     }
 

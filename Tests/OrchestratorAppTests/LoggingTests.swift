@@ -1,7 +1,9 @@
 import Foundation
 import HLSModel
 import Logging
-import OrchestratorApp
+import MicroHTTPD
+@testable import OrchestratorApp
+import Prometheus
 import Synchronization
 import Testing
 
@@ -31,6 +33,37 @@ final class CapturingSink: LogSink {
         #expect(object["hls.stream"] == "a \"quoted\"\nname")
         #expect(object["http.status"] == "200")
         #expect(object["service"] == "hls")
+    }
+
+    @Test("stream start, rendition creation and stream end are logged at info, once each, with their ids")
+    func lifecycle() throws {
+        let sink = CapturingSink()
+        let orchestrator = Orchestrator(
+            configuration: AppConfiguration(httpThreads: 1),
+            logger: Logger(label: "test") { JSONLogHandler(label: $0, level: .info, sink: sink, clock: Self.fixedClock) },
+            metrics: OrchestratorMetrics(registry: PrometheusCollectorRegistry()),
+            clock: { Timestamp(millisecondsSinceEpoch: 0) })
+        func send(_ method: HTTPMethod, _ path: String, _ body: String = "") -> Int {
+            orchestrator.respond(to: HTTPRequest(method: method, path: path, body: Array(body.utf8))).status.rawValue
+        }
+        #expect(send(.post, "/streams/show/renditions/720p/segments", #"{"sequence":0,"duration":2,"path":"/0.ts"}"#) == 201)
+        #expect(send(.post, "/streams/show/renditions/720p/segments", #"{"sequence":1,"duration":2,"path":"/1.ts"}"#) == 201)
+        #expect(send(.put, "/streams/show/renditions/1080p", #"{"bandwidth":5000000}"#) == 201)
+        #expect(send(.put, "/streams/show/renditions/1080p", #"{"bandwidth":6000000}"#) == 200)
+        #expect(send(.post, "/streams/show/renditions/1080p/segments", #"{"sequence":0,"duration":2,"path":"/h0.ts"}"#) == 201)
+        #expect(send(.post, "/streams/show/end") == 200)
+        #expect(send(.post, "/streams/show/end") == 200)
+        let lines = try sink.lines.withLock { $0 }.map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
+        }
+        let events = lines.map { [$0["msg"] ?? "", $0["hls.stream"] ?? "", $0["hls.rendition"] ?? ""] }
+        #expect(events == [
+            ["stream started", "show", ""],
+            ["rendition created", "show", "720p"],
+            ["rendition created", "show", "1080p"],
+            ["stream ended", "show", ""],
+        ])
+        #expect(lines.allSatisfy { $0["level"] == "info" })
     }
 
     @Test("the text handler writes time, level, message and key=value pairs")

@@ -381,6 +381,27 @@ struct LowLatencyStream {
         await app.shutdown()
     }
 
+    @Test("after the end, a retried part gets 200 duplicate; a new or different one gets 409")
+    func partRetryAfterEnd() async throws {
+        let app = try TestApplication()
+        let ll = try await LowLatencyStream.make(app, "retry")
+        try await ll.fullSegment(0)
+        try await ll.part(1, 0)
+        #expect(try await app.post("/streams/retry/end").status == .ok)
+        let before = try await app.get(ll.playlist).text
+        let retried = try await ll.part(1, 0)
+        #expect(retried.status == .ok)
+        #expect(try jsonObject(retried)["status"] as? String == "duplicate")
+        #expect(try await ll.part(0, 3).status == .ok, "a part frozen with its segment")
+        #expect(try await ll.segment(0).status == .ok)
+        #expect(try await ll.part(1, 1).status == .conflict)
+        let different = try await app.post(
+            "/streams/retry/renditions/ll/parts", json: #"{"sequence":1,"part":0,"duration":0.25,"path":"/other.m4s","independent":true}"#)
+        #expect(different.status == .conflict)
+        #expect(try await app.get(ll.playlist).text == before)
+        await app.shutdown()
+    }
+
     @Test("rendition reports are current in every sibling; a sibling's change revalidates it without waking its held reloads")
     func renditionReports() async throws {
         let app = try TestApplication()

@@ -97,8 +97,34 @@ import Testing
         }
         #expect(try harness.registerPart(1024, 0) == .registered(listed: false))
         #expect(try harness.end() == .ended)
-        #expect(throws: RegistryError.streamEnded(try StreamID(validating: "s"))) { try harness.registerPart(1, 1) }
-        #expect(throws: RegistryError.streamEnded(try StreamID(validating: "s"))) { try harness.registerPart(1, 0, rendition: "nobody") }
+        let ended = RegistryError.streamEnded(try StreamID(validating: "s"), refused: .part)
+        #expect(throws: ended) { try harness.registerPart(1, 1) }
+        #expect(throws: ended) { try harness.registerPart(1, 0, rendition: "nobody") }
+        #expect(ended.message == "stream s has ended and accepts no more parts")
+    }
+
+    @Test("After the end, an exact repeat of a held part is a duplicate; any other part is refused")
+    func repeatAfterEnd() throws {
+        let harness = try Self.lowLatency()
+        try harness.register(0)
+        try harness.registerPart(1, 0)  // listed, in progress
+        try harness.registerPart(3, 0)  // buffered ahead
+        try harness.declare(try lowLatencyDeclaration(), rendition: "early")
+        try harness.registerPart(0, 0, rendition: "early")  // waits for a first segment
+        #expect(try harness.end() == .ended)
+        let before = harness.log.count
+        let snapshot = try harness.peek()
+        #expect(try harness.registerPart(1, 0) == .duplicate)
+        #expect(try harness.registerPart(3, 0) == .duplicate)
+        #expect(try harness.registerPart(0, 0, rendition: "early") == .duplicate)
+        let ended = RegistryError.streamEnded(try StreamID(validating: "s"), refused: .part)
+        #expect(throws: ended) { try harness.registerPart(1, 0, path: "/other.mp4") }
+        #expect(throws: ended) { try harness.registerPart(1, 0, independent: true) }
+        #expect(throws: ended) { try harness.registerPart(1, 1) }
+        #expect(throws: ended) { try harness.registerPart(0, 1, rendition: "early") }
+        #expect(throws: ended) { try harness.registerPart(1, 0, rendition: "nobody") }
+        #expect(harness.log.count == before, "nothing was republished")
+        #expect(try harness.peek() == snapshot)
     }
 
     @Test("A non-low-latency rendition renders exactly as before")

@@ -101,7 +101,7 @@ struct Harness {
     }
 
     func end(_ stream: String = "s", at time: Int64 = 0) throws -> EndOutcome {
-        registry.endStream(try StreamID(validating: stream), now: Timestamp(millisecondsSinceEpoch: time))
+        try registry.endStream(try StreamID(validating: stream), now: Timestamp(millisecondsSinceEpoch: time))
     }
 }
 

@@ -160,7 +160,7 @@ private func runOnThreads(_ bodies: [@Sendable () -> Void]) {
                 }
             }
             let ender: @Sendable () -> Void = {
-                _ = registry.endStream(stream, now: Timestamp(millisecondsSinceEpoch: 1))
+                _ = try? registry.endStream(stream, now: Timestamp(millisecondsSinceEpoch: 1))
                 endReturned.store(true, ordering: .releasing)
             }
             runOnThreads(writers + [ender])

@@ -171,9 +171,34 @@ import Testing
         #expect(throws: RegistryError.tooManyStreams(limit: 2)) {
             try harness.declare(RenditionDeclaration(), stream: "c")
         }
-        #expect(try harness.end("c") == .ended, "ending an unknown stream at the cap records nothing")
+        #expect(throws: RegistryError.tooManyStreams(limit: 2), "ending an unknown stream at the cap records nothing") {
+            try harness.end("c")
+        }
         #expect(harness.registry.streamCount == 2)
         #expect(harness.registry.activeStreamCount == 2)
+    }
+
+    @Test("Ending an unknown stream takes a place under the cap, once; at the cap it is refused and changes nothing")
+    func endUnknownAtCap() throws {
+        let harness = Harness(configuration: Self.configuration(maxStreams: 2))
+        try harness.register(0, stream: "a")
+        #expect(try harness.end("phantom") == .ended)
+        #expect(try harness.end("phantom") == .alreadyEnded, "ended once, however often it is ended")
+        #expect(harness.registry.streamCount == 2)
+        #expect(harness.registry.activeStreamCount == 1)
+        for _ in 0..<3 {
+            #expect(throws: RegistryError.tooManyStreams(limit: 2)) { try harness.end("other") }
+        }
+        #expect(harness.registry.streamCount == 2)
+        // Still unknown, not ended: a segment for it meets the cap, not the end.
+        #expect(throws: RegistryError.tooManyStreams(limit: 2)) { try harness.register(0, stream: "other") }
+        #expect(throws: RegistryError.streamEnded(try StreamID(validating: "phantom"))) {
+            try harness.register(0, stream: "phantom")
+        }
+        // Known streams still end at the cap.
+        #expect(try harness.end("a") == .ended)
+        #expect(try harness.end("a") == .alreadyEnded)
+        #expect(harness.registry.activeStreamCount == 0)
     }
 
     @Test("Sweeps forget ended streams after their TTL and idle live streams after theirs, counts stay exact")
@@ -265,14 +290,16 @@ import Testing
         #expect(try harness.peek()?.targetDuration == 4)
     }
 
-    @Test("After the end, declarations are refused like segments")
+    @Test("After the end, declarations are refused like segments, with a message about declarations")
     func declareAfterEnd() throws {
         let harness = Harness()
         try harness.declare(RenditionDeclaration())
         _ = try harness.end()
-        #expect(throws: RegistryError.streamEnded(try StreamID(validating: "s"))) {
-            try harness.declare(RenditionDeclaration(), rendition: "1080p")
-        }
+        let refused = RegistryError.streamEnded(try StreamID(validating: "s"), refused: .declaration)
+        #expect(throws: refused) { try harness.declare(RenditionDeclaration(), rendition: "1080p") }
+        #expect(throws: refused) { try harness.declare(RenditionDeclaration(bandwidth: 5)) }
+        #expect(refused.message == "stream s has ended: its renditions can no longer be declared or changed")
+        #expect(!refused.message.contains("segments"))
         #expect(throws: RegistryError.streamEnded(try StreamID(validating: "s"))) {
             try harness.register(0)
         }
@@ -306,6 +333,65 @@ import Testing
         #expect(snapshot.variants[1].bandwidth == 6_000_000)
         #expect(snapshot.variants[1].averageBandwidth == nil)
         #expect(snapshot.variants[1].frameRate?.description == "29.970")
+    }
+
+    @Test("AVERAGE-BANDWIDTH never exceeds BANDWIDTH, whichever of them is declared or computed")
+    func averageNeverAbovePeak() throws {
+        let harness = Harness()
+        let stream = try StreamID(validating: "s")
+        // Every segment: 500_000 bytes in 2 s = 2_000_000 bit/s, so the computed peak and
+        // average are both 2_000_000.
+        func sized(_ rendition: String) throws {
+            for n: UInt64 in 0..<3 { try harness.register(n, rendition: rendition, bytes: 500_000) }
+        }
+        // Declared peak below the computed average: the average is capped at the declared peak.
+        try harness.declare(RenditionDeclaration(bandwidth: 1_500_000), rendition: "capped")
+        try sized("capped")
+        // Declared average above the computed peak: the peak is raised to the declared average.
+        try harness.declare(RenditionDeclaration(averageBandwidth: 3_000_000), rendition: "raised")
+        try sized("raised")
+        // Both declared the wrong way round through the Swift API (HTTP refuses it with 400).
+        try harness.declare(RenditionDeclaration(bandwidth: 1_000_000, averageBandwidth: 4_000_000), rendition: "swapped")
+        try sized("swapped")
+        // Both computed: untouched.
+        try sized("computed")
+        let variants = try #require(harness.registry.multivariant(stream: stream)).variants
+        let byName = Dictionary(uniqueKeysWithValues: variants.map { ($0.rendition.rawValue, $0) })
+        #expect(byName["capped"]?.bandwidth == 1_500_000)
+        #expect(byName["capped"]?.averageBandwidth == 1_500_000)
+        #expect(byName["raised"]?.bandwidth == 3_000_000)
+        #expect(byName["raised"]?.averageBandwidth == 3_000_000)
+        #expect(byName["swapped"]?.bandwidth == 1_000_000)
+        #expect(byName["swapped"]?.averageBandwidth == 1_000_000)
+        #expect(byName["computed"]?.bandwidth == 2_000_000)
+        #expect(byName["computed"]?.averageBandwidth == 2_000_000)
+        for variant in variants {
+            #expect((variant.averageBandwidth ?? 0) <= variant.bandwidth, "\(variant.rendition)")
+        }
+    }
+
+    @Test("Multivariant data carries each variant's target duration and last change, and whether the stream ended")
+    func multivariantFreshness() throws {
+        let harness = Harness()
+        let stream = try StreamID(validating: "s")
+        try harness.declare(RenditionDeclaration(bandwidth: 1_000_000), rendition: "low", at: 500)
+        try harness.register(0, rendition: "low", at: 1000)
+        try harness.declare(RenditionDeclaration(bandwidth: 4_000_000), rendition: "high", at: 2000)
+        try harness.register(0, milliseconds: 4000, rendition: "high", at: 3000)
+        var snapshot = try #require(harness.registry.multivariant(stream: stream))
+        #expect(snapshot.variants.map(\.targetDuration) == [2, 4])
+        #expect(snapshot.variants.map(\.lastModified?.millisecondsSinceEpoch) == [1000, 3000])
+        #expect(snapshot.lastModified?.millisecondsSinceEpoch == 3000)
+        #expect(snapshot.shortestTargetDuration == 2)
+        #expect(!snapshot.isEnded)
+        // A new declaration changes the multivariant playlist, so it counts as a change.
+        try harness.declare(RenditionDeclaration(bandwidth: 900_000), rendition: "low", at: 7000)
+        snapshot = try #require(harness.registry.multivariant(stream: stream))
+        #expect(snapshot.lastModified?.millisecondsSinceEpoch == 7000)
+        _ = try harness.end(at: 9000)
+        snapshot = try #require(harness.registry.multivariant(stream: stream))
+        #expect(snapshot.isEnded)
+        #expect(snapshot.lastModified?.millisecondsSinceEpoch == 9000)
     }
 
     @Test("Bandwidth from the largest sizes saturates instead of overflowing")

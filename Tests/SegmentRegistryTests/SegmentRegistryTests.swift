@@ -1,5 +1,6 @@
 import HLSModel
 import SegmentRegistry
+import Synchronization
 import Testing
 
 @Suite struct SegmentRegistryTests {
@@ -185,18 +186,45 @@ import Testing
     func targetFromFirstSegment() throws {
         let harness = Harness()
         try harness.register(0, milliseconds: 2400)
-        #expect(try harness.peek()?.targetDuration == 2)
-        #expect(try harness.register(1, milliseconds: 2499) == .registered(listed: true))
+        #expect(try harness.peek()?.targetDuration == 3, "2.4 s rounded up")
+        #expect(try harness.register(1, milliseconds: 3499) == .registered(listed: true))
         let before = try harness.peek()
         let expected = RegistryError.exceedsTargetDuration(
-            sequence: try sequence(2), duration: try SegmentDuration(milliseconds: 2500), targetDuration: 2)
-        #expect(throws: expected) { try harness.register(2, milliseconds: 2500) }
-        #expect(expected.message == "segment 2 lasts 2.500 seconds, which rounds to more than the target duration of 2 seconds")
+            sequence: try sequence(2), duration: try SegmentDuration(milliseconds: 3500), targetDuration: 3)
+        #expect(throws: expected) { try harness.register(2, milliseconds: 3500) }
+        #expect(expected.message == "segment 2 lasts 3.500 seconds, which rounds to more than the target duration of 3 seconds")
         #expect(try harness.peek() == before)
         // A waiting segment is checked too, and shorter ones never lower the target.
-        #expect(throws: RegistryError.self) { try harness.register(5, milliseconds: 3000) }
+        #expect(throws: RegistryError.self) { try harness.register(5, milliseconds: 4000) }
         try harness.register(2, milliseconds: 500)
+        #expect(try harness.peek()?.targetDuration == 3)
+    }
+
+    /// (first segment in ms, target duration it fixes)
+    static let firstSegmentTargets: [(Int64, Int64)] = [
+        (1, 1), (999, 1), (1000, 1), (1001, 2), (1400, 2), (1960, 2), (2000, 2), (2001, 3), (2499, 3), (2500, 3),
+        (5999, 6), (10_000, 10),
+    ]
+
+    @Test("The first segment's duration is rounded up to fix the target duration", arguments: firstSegmentTargets)
+    func targetRoundsUp(first: Int64, target: Int64) throws {
+        let harness = Harness()
+        try harness.register(0, milliseconds: first)
+        #expect(try harness.peek()?.targetDuration == target)
+        // Every later segment up to half a second past the target fits (RFC 8216 4.3.3.1 rounds).
+        #expect(try harness.register(1, milliseconds: target * 1000 + 499) == .registered(listed: true))
+        #expect(throws: RegistryError.self) { try harness.register(2, milliseconds: target * 1000 + 500) }
+    }
+
+    @Test("A transcoder whose 2 s segments jitter keeps every one when the first came out short")
+    func jitteringTranscoder() throws {
+        let harness = Harness()
+        let durations: [Int64] = [1400, 2000, 2040, 1960, 2300, 1700, 2000, 2499]
+        for (n, milliseconds) in durations.enumerated() {
+            #expect(try harness.register(UInt64(n), milliseconds: milliseconds) == .registered(listed: true), "segment \(n)")
+        }
         #expect(try harness.peek()?.targetDuration == 2)
+        #expect(try harness.listed().count == 6)
     }
 
     @Test("A first segment under half a second still gets a target duration of 1")
@@ -204,6 +232,23 @@ import Testing
         let harness = Harness()
         try harness.register(0, milliseconds: 300)
         #expect(try harness.peek()?.targetDuration == 1)
+    }
+
+    @Test("Messages about a target duration of 1 say \"1 second\", others \"seconds\"")
+    func secondsPlural() throws {
+        let harness = Harness()
+        try harness.register(0, milliseconds: 1000)
+        let refused = RegistryError.exceedsTargetDuration(
+            sequence: try sequence(1), duration: try SegmentDuration(milliseconds: 1500), targetDuration: 1)
+        #expect(throws: refused) { try harness.register(1, milliseconds: 1500) }
+        #expect(refused.message == "segment 1 lasts 1.500 seconds, which rounds to more than the target duration of 1 second")
+        let conflict = RegistryError.targetDurationConflict(try RenditionName(validating: "720p"), declared: 2, fixed: 1)
+        #expect(throws: conflict) { try harness.declare(RenditionDeclaration(targetDuration: 2)) }
+        #expect(conflict.message == "rendition 720p has a fixed target duration of 1 second; target_duration 2 cannot change it")
+        #expect(RegistryError.targetDurationConflict(try RenditionName(validating: "720p"), declared: 1, fixed: 2).message
+            == "rendition 720p has a fixed target duration of 2 seconds; target_duration 1 cannot change it")
+        #expect(LowLatencyError.streamTargetDurationConflict(try StreamID(validating: "s"), declared: 2, fixed: 1).message
+            == "the low-latency renditions of stream s share a target duration of 1 second; target_duration 2 cannot differ")
     }
 
     @Test("The configured target duration wins, and a refused first segment creates nothing")
@@ -251,13 +296,38 @@ import Testing
         let before = try harness.peek()
         let ended = RegistryError.streamEnded(try StreamID(validating: "s"))
         #expect(throws: ended) { try harness.register(1, rendition: "720p") }
-        #expect(throws: ended) { try harness.register(0, rendition: "720p") }
+        #expect(throws: ended) { try harness.register(0, path: "/other.ts", rendition: "720p") }
+        #expect(throws: ended) { try harness.register(0, milliseconds: 1000, rendition: "720p") }
         #expect(throws: ended) { try harness.register(0, rendition: "1080p") }
         #expect(ended.message == "stream s has ended and accepts no more segments")
         #expect(try harness.peek() == before)
         #expect(try harness.listed() == [0], "waiting segments stay unlisted")
         #expect(try harness.read(rendition: "1080p") == nil)
         #expect(harness.registry.renditions(of: try StreamID(validating: "s")).map(\.rawValue) == ["720p"])
+    }
+
+    @Test("After the end, a transcoder's exact retry of a held segment is a duplicate and changes nothing")
+    func retryAfterEnd() throws {
+        let harness = Harness()
+        try harness.register(0)
+        try harness.register(1, programDateTime: 1_000)
+        try harness.register(5)  // waiting behind a hole
+        #expect(try harness.end() == .ended)
+        let published = harness.log.count
+        let before = try harness.peek()
+        #expect(try harness.register(0) == .duplicate)
+        #expect(try harness.register(1) == .duplicate, "as before the end, the first program date-time wins")
+        #expect(try harness.register(5, bytes: 10) == .duplicate)
+        #expect(harness.log.count == published, "nothing was republished")
+        #expect(try harness.peek() == before)
+        #expect(try harness.listed() == [0, 1])
+        // A segment it never held stays refused, and so does one that slid out of the window.
+        let slid = Harness(windowSize: 1)
+        for n: UInt64 in 0..<4 { try slid.register(n) }
+        #expect(try slid.listed() == [1, 2, 3])
+        _ = try slid.end()
+        #expect(try slid.register(3) == .duplicate)
+        #expect(throws: RegistryError.streamEnded(try StreamID(validating: "s"))) { try slid.register(0) }
     }
 
     @Test("Ending a stream never seen makes it known as ended")
@@ -423,6 +493,56 @@ import Testing
         _ = try harness.end("d")
         #expect(harness.registry.activeStreamCount == 2)
         #expect(harness.registry.streamCount == 4)
+    }
+
+    @Test("Presence tells an unknown stream from a missing rendition and from one with no segment yet")
+    func presence() throws {
+        let harness = Harness()
+        let s = try StreamID(validating: "s")
+        func presence(_ stream: String, _ rendition: String) throws -> PlaylistPresence {
+            harness.registry.presence(stream: try StreamID(validating: stream), rendition: try RenditionName(validating: rendition))
+        }
+        #expect(try presence("s", "720p") == .unknownStream)
+        try harness.declare(RenditionDeclaration(bandwidth: 1))
+        #expect(try presence("s", "720p") == .noSegmentYet)
+        #expect(try presence("s", "1080p") == .unknownRendition)
+        try harness.register(0)
+        #expect(try presence("s", "720p") == .available)
+        _ = try harness.end("phantom")
+        #expect(try presence("phantom", "720p") == .unknownRendition, "an ended stream is known")
+        #expect(harness.registry.renditions(of: s).map(\.rawValue) == ["720p"])
+    }
+
+    @Test("Each stream and rendition is announced once when it first appears, the stream first")
+    func events() throws {
+        let seen = Mutex<[RegistryEvent]>([])
+        let registry = SegmentRegistry<Int>(
+            configuration: RegistryConfiguration(windowSize: 3, endedStreamTTLMilliseconds: 1000),
+            publish: { _ in 0 }, events: { event in seen.withLock { $0.append(event) } })
+        let a = try StreamID(validating: "a")
+        let b = try StreamID(validating: "b")
+        let r1 = try RenditionName(validating: "r1")
+        let r2 = try RenditionName(validating: "r2")
+        let t0 = Timestamp(millisecondsSinceEpoch: 0)
+        _ = try registry.register(try segment(0), stream: a, rendition: r1, now: t0)
+        _ = try registry.register(try segment(1), stream: a, rendition: r1, now: t0)
+        _ = try registry.declare(RenditionDeclaration(bandwidth: 1), stream: a, rendition: r2, now: t0)
+        _ = try registry.declare(RenditionDeclaration(bandwidth: 2), stream: a, rendition: r2, now: t0)
+        _ = try registry.register(try segment(0), stream: a, rendition: r2, now: t0)
+        _ = try registry.declare(RenditionDeclaration(bandwidth: 1), stream: b, rendition: r1, now: t0)
+        _ = try registry.endStream(try StreamID(validating: "phantom"), now: t0)  // ended, never started
+        #expect(throws: LowLatencyError.self) {
+            try registry.registerPart(try part(0, 0), stream: try StreamID(validating: "c"), rendition: r1, now: t0)
+        }  // refused: nothing appears
+        #expect(seen.withLock { $0 } == [
+            .streamStarted(a), .renditionCreated(a, r1), .renditionCreated(a, r2), .streamStarted(b), .renditionCreated(b, r1),
+        ])
+        // A stream forgotten after its TTL starts afresh.
+        _ = try registry.endStream(a, now: t0)
+        _ = registry.sweep(now: Timestamp(millisecondsSinceEpoch: 2000))
+        seen.withLock { $0.removeAll() }
+        _ = try registry.register(try segment(5), stream: a, rendition: r2, now: Timestamp(millisecondsSinceEpoch: 3000))
+        #expect(seen.withLock { $0 } == [.streamStarted(a), .renditionCreated(a, r2)])
     }
 
     @Test("The registry is usable through the PlaylistRegistry protocol")
