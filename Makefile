@@ -69,8 +69,11 @@ run: release
 	exec .build/release/$(BIN)
 
 ## test: every test: unit, integration over real sockets, the executable as a subprocess, and
-## the deploy checks (systemd-analyze verify, hadolint, promtool check config, compose wiring)
+## the deploy checks (systemd-analyze verify, hadolint, promtool check config, compose wiring);
+## also the release build `make run` uses (whole-module optimization can fail where a debug
+## build compiles)
 test: test-deps
+	$(SWIFT) build -c release --product $(BIN) --static-swift-stdlib
 	$(SWIFT) build --build-tests
 	deploy/check.sh "$$($(SWIFT) build --show-bin-path)/$(BIN)"
 	$(SWIFT) test --skip-build

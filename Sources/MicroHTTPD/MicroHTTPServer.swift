@@ -459,7 +459,7 @@ private func copyRequest(
 /// all of it (`MHD_queue_response` refuses while the body is read), so a chunked body that grows
 /// past the cap could otherwise only be answered at its end, or not at all. No response is queued
 /// on the connection yet, so nothing else writes to its socket: the answer is written directly
-/// (`send`, non-blocking; a few hundred bytes fit the empty send buffer), and the access handler
+/// (`send` on the non-blocking socket; a few hundred bytes fit the empty send buffer), and the access handler
 /// closes the connection once the rest of the body has been read or the discard budget is spent.
 /// - Returns: whether the whole answer was written.
 private func answerEarly(_ response: HTTPResponse, on connection: OpaquePointer) -> Bool {
@@ -474,7 +474,9 @@ private func answerEarly(_ response: HTTPResponse, on connection: OpaquePointer)
     let bytes = Array(head.utf8) + response.body.array
     var offset = 0
     while offset < bytes.count {
-        let sent = bytes[offset...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        // The socket is non-blocking already (libmicrohttpd's epoll mode sets O_NONBLOCK on every
+        // connection), so MSG_NOSIGNAL is the only flag needed.
+        let sent = bytes[offset...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard sent > 0 else { return false }
         offset += sent
     }
