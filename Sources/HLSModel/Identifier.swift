@@ -10,18 +10,28 @@ enum IdentifierRule {
     /// Returns `nil` when `raw` is a valid identifier, else the sentence explaining why not;
     /// `field` names the identifier in that sentence (for example `stream_id`).
     static func violation(in raw: String, field: String) -> String? {
-        let utf8 = raw.utf8
+        violation(inUTF8: raw.utf8, field: field)
+    }
+
+    /// ``violation(in:field:)`` over the identifier's UTF-8 bytes.
+    static func violation(inUTF8 utf8: some Collection<UInt8>, field: String) -> String? {
         if utf8.isEmpty {
             return "\(field) is missing or empty"
         }
-        for byte in utf8 where !isUnreserved(byte) {
-            return "\(field) may contain only the characters A-Z, a-z, 0-9, '.', '_', '~' and '-'"
+        var count = 0
+        var dots = 0
+        for byte in utf8 {
+            guard isUnreserved(byte) else {
+                return "\(field) may contain only the characters A-Z, a-z, 0-9, '.', '_', '~' and '-'"
+            }
+            count += 1
+            if byte == UInt8(ascii: ".") { dots += 1 }
         }
         // Every byte is ASCII here, so the byte count is the character count.
-        if utf8.count > maximumLength {
+        if count > maximumLength {
             return "\(field) must be at most \(maximumLength) characters long"
         }
-        if raw == "." || raw == ".." {
+        if dots == count && count <= 2 {
             return "\(field) must not be \".\" or \"..\""
         }
         return nil
@@ -57,6 +67,15 @@ public struct StreamID: RawRepresentable, Hashable, Comparable, Sendable, Custom
         self.rawValue = raw
     }
 
+    /// Validates UTF-8 `bytes` (for example a path component, without making a string first)
+    /// by the same rule as ``init(validating:)``.
+    public init(validatingUTF8 bytes: UnsafeBufferPointer<UInt8>) throws(ValidationError) {
+        if let violation = IdentifierRule.violation(inUTF8: bytes, field: "stream_id") {
+            throw ValidationError(violation)
+        }
+        self.rawValue = String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Validates `rawValue` by the same rule as ``init(validating:)``; `nil` when invalid.
     public init?(rawValue: String) {
         guard IdentifierRule.violation(in: rawValue, field: "stream_id") == nil else { return nil }
@@ -84,6 +103,15 @@ public struct RenditionName: RawRepresentable, Hashable, Comparable, Sendable, C
             throw ValidationError(violation)
         }
         self.rawValue = raw
+    }
+
+    /// Validates UTF-8 `bytes` (for example a path component, without making a string first)
+    /// by the same rule as ``init(validating:)``.
+    public init(validatingUTF8 bytes: UnsafeBufferPointer<UInt8>) throws(ValidationError) {
+        if let violation = IdentifierRule.violation(inUTF8: bytes, field: "rendition") {
+            throw ValidationError(violation)
+        }
+        self.rawValue = String(decoding: bytes, as: UTF8.self)
     }
 
     /// Validates `rawValue` by the same rule as ``init(validating:)``; `nil` when invalid.

@@ -270,10 +270,13 @@ final class ServerCore: Sendable {
     let inFlight = Atomic<Int>(0)
     let draining = Atomic<Bool>(false)
     let parked = Mutex(Set<SuspendedRequest>())
+    /// `requestHeaderNames` with their NUL-terminated C spellings, made once for the lookups.
+    let headerLookups: [(name: String, cName: [CChar])]?
 
     init(configuration: ServerConfiguration, responder: any HTTPResponder) {
         self.configuration = configuration
         self.responder = responder
+        headerLookups = configuration.requestHeaderNames?.map { ($0, Array($0.utf8CString)) }
     }
 }
 
@@ -427,15 +430,14 @@ private func collectValues(_ connection: OpaquePointer, kind: MHD_ValueKind) -> 
 
 /// The request's header fields: only `names` when given (`MHD_lookup_connection_value` each),
 /// else all of them.
-private func requestHeaders(_ connection: OpaquePointer, names: [String]?) -> HTTPHeaders {
-    guard let names else {
+private func requestHeaders(_ connection: OpaquePointer, lookups: [(name: String, cName: [CChar])]?) -> HTTPHeaders {
+    guard let lookups else {
         return HTTPHeaders(collectValues(connection, kind: .HEADER_KIND).map { ($0.name, $0.value ?? "") })
     }
     var headers = HTTPHeaders()
-    for name in names {
-        if let value = MHD_lookup_connection_value(connection, .HEADER_KIND, name) {
-            headers.add(name, String(cString: value))
-        }
+    for lookup in lookups {
+        let value = lookup.cName.withUnsafeBufferPointer { MHD_lookup_connection_value(connection, .HEADER_KIND, $0.baseAddress) }
+        if let value { headers.add(lookup.name, String(cString: value)) }
     }
     return headers
 }
@@ -449,7 +451,7 @@ private func copyRequest(
         method: method.map { HTTPMethod(cString: $0) } ?? .get,
         path: url.map { String(cString: $0) } ?? "/",
         query: collectValues(connection, kind: .GET_ARGUMENT_KIND),
-        headers: requestHeaders(connection, names: core.configuration.requestHeaderNames),
+        headers: requestHeaders(connection, lookups: core.headerLookups),
         body: body)
 }
 

@@ -70,19 +70,20 @@ public final class Application: Service, Sendable {
     /// Serves until graceful shutdown (SIGTERM/SIGINT through the ServiceGroup) or cancellation.
     ///
     /// Under systemd (`Type=notify`) it sends `READY=1` once the listener accepts connections,
-    /// and `WATCHDOG=1` at half of `WatchdogSec=` until the server has stopped.
+    /// and `WATCHDOG=1` at half of `WatchdogSec=` until the shutdown begins.
     public func run() async throws {
         try start()
         notify([.ready, .status("Serving on \(configuration.bindAddress):\(port)")])
-        await withDiscardingTaskGroup { group in
-            if let interval = notifier.watchdogPingInterval {
-                group.addTask { await self.pingWatchdog(every: interval) }
-            }
-            try? await gracefulShutdown()
-            // The process stays alive through the delay and the drain: keep telling the watchdog.
-            await shutdown()
-            group.cancelAll()
+        let pinger = notifier.watchdogPingInterval.map { interval in
+            Task { await self.pingWatchdog(every: interval) }
         }
+        try? await gracefulShutdown()
+        // systemd supervises the watchdog only while the service runs; once STOPPING=1 is sent,
+        // TimeoutStopSec= bounds the stop instead. The pinger is stopped (and awaited) first, so
+        // no ping follows STOPPING=1.
+        pinger?.cancel()
+        await pinger?.value
+        await shutdown()
     }
 
     /// Sends `WATCHDOG=1` every `interval` until cancelled.

@@ -10,7 +10,8 @@ import Synchronization
 /// Runs synchronously on libmicrohttpd's worker threads: every path returns a response, every
 /// error becomes one through `ErrorMapping`. Usable without a socket through `respond(to:)`.
 public final class Orchestrator: HTTPResponder, Sendable {
-    let registry: SegmentRegistry<PublishedPlaylist>
+    /// The registry backend (the in-memory ``SegmentRegistry`` unless the caller chose another).
+    let registry: any PlaylistRegistry<PublishedPlaylist>
     /// Blocking playlist reloads held until a publication satisfies them.
     let waiters: ReloadWaiters<PublishedPlaylist>
     let metrics: OrchestratorMetrics
@@ -20,16 +21,28 @@ public final class Orchestrator: HTTPResponder, Sendable {
     private let errorCacheControl: String
 
     /// Creates the router over a new in-memory registry.
-    public init(
+    public convenience init(
         configuration: AppConfiguration, logger: Logger, metrics: OrchestratorMetrics,
         clock: @escaping @Sendable () -> Timestamp
+    ) {
+        self.init(
+            configuration: configuration, logger: logger, metrics: metrics, clock: clock,
+            makeRegistry: SegmentRegistry<PublishedPlaylist>.inMemory)
+    }
+
+    /// Creates the router over a new registry made by `makeRegistry`: the seam where another
+    /// backend (journaled, shared) plugs in behind the same ``PlaylistRegistry`` protocol.
+    init(
+        configuration: AppConfiguration, logger: Logger, metrics: OrchestratorMetrics,
+        clock: @escaping @Sendable () -> Timestamp,
+        makeRegistry: PlaylistRegistryFactory<PublishedPlaylist>
     ) {
         let waiters = ReloadWaiters<PublishedPlaylist>(
             maximumTotal: configuration.maxHeldRequests,
             maximumPerRendition: configuration.maxHeldRequestsPerRendition)
         self.waiters = waiters
-        registry = SegmentRegistry(
-            configuration: RegistryConfiguration(
+        registry = makeRegistry(
+            RegistryConfiguration(
                 windowSize: configuration.slidingWindowSize,
                 targetDuration: configuration.targetDuration,
                 gapTimeoutMilliseconds: Int64(configuration.gapTimeoutSeconds) * 1000,
@@ -38,13 +51,13 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 maxRenditionsPerStream: configuration.maxRenditionsPerStream,
                 endedStreamTTLMilliseconds: Int64(configuration.endedStreamTTLSeconds) * 1000,
                 idleStreamTTLMilliseconds: Int64(configuration.idleStreamTTLSeconds) * 1000),
-            publish: { snapshot in
+            { snapshot in
                 // Every change passes here once: render it, then wake the reloads it satisfies.
                 let published = PublishedPlaylist(snapshot: snapshot)
                 waiters.publish(published, key: .init(stream: snapshot.stream, rendition: snapshot.rendition))
                 return published
             },
-            events: { event in
+            { event in
                 switch event {
                 case .streamStarted(let stream):
                     logger.info("stream started", metadata: ["hls.stream": "\(stream)"])
@@ -137,7 +150,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
     /// Counts an answered request and logs it at debug.
     private func finished(_ request: HTTPRequest, route: Route.Name, status: Int, started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
-        let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        let (seconds, attoseconds) = elapsed.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
         metrics.record(route: route, status: status, nanoseconds: nanoseconds)
         if logger.logLevel <= .debug {
             logger.debug(

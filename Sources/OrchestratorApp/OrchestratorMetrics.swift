@@ -20,7 +20,9 @@ public final class OrchestratorMetrics: Sendable {
     let blockingTimeouts: CoreMetrics.Counter
     let blockingRejections: CoreMetrics.Counter
     let blockingOverload: CoreMetrics.Counter
-    private let durations: [Route.Name: CoreMetrics.Timer]
+    /// One timer per route, indexed by ``Route/Name/ordinal`` (an array index, not a hash lookup,
+    /// on every request).
+    private let durations: [CoreMetrics.Timer]
     private let registry: PrometheusCollectorRegistry
 
     /// Buckets for request durations: a playlist GET takes microseconds, a held LL-HLS request
@@ -65,19 +67,16 @@ public final class OrchestratorMetrics: Sendable {
         blockingTimeouts = CoreMetrics.Counter(label: "hls_blocking_timeouts_total", factory: factory)
         blockingRejections = CoreMetrics.Counter(label: "hls_blocking_rejections_total", factory: factory)
         blockingOverload = CoreMetrics.Counter(label: "hls_blocking_overload_total", factory: factory)
-        var durations: [Route.Name: CoreMetrics.Timer] = [:]
-        for name in Route.Name.allCases {
-            durations[name] = CoreMetrics.Timer(
-                label: "hls_http_request_duration_seconds", dimensions: [("route", name.rawValue)], factory: factory)
+        durations = Route.Name.allCases.map { name in
+            CoreMetrics.Timer(label: "hls_http_request_duration_seconds", dimensions: [("route", name.rawValue)], factory: factory)
         }
-        self.durations = durations
     }
 
     /// Counts one answered request.
     func record(route: Route.Name, status: Int, nanoseconds: Int64) {
         requests.increment()
         if status >= 400 { errors.increment() }
-        durations[route]?.recordNanoseconds(nanoseconds)
+        durations[route.ordinal].recordNanoseconds(nanoseconds)
     }
 
     /// Counts a segment newly registered (201).

@@ -27,6 +27,22 @@ enum Route: Equatable {
         case health = "healthz"
         case readiness = "readyz"
         case unmatched = "unmatched"
+
+        /// The position in `allCases`, without a search.
+        var ordinal: Int {
+            switch self {
+            case .registerSegment: 0
+            case .registerPart: 1
+            case .declareRendition: 2
+            case .master: 3
+            case .playlist: 4
+            case .endStream: 5
+            case .metrics: 6
+            case .health: 7
+            case .readiness: 8
+            case .unmatched: 9
+            }
+        }
     }
 }
 
@@ -44,10 +60,12 @@ enum RoutingError: Error, Equatable {
 enum Router {
     private static let readMethods: [HTTPMethod] = [.get, .head]
     private static let playlistMethods: [HTTPMethod] = [.get, .head, .options]
+    private static let postMethod: [HTTPMethod] = [.post]
+    private static let putMethod: [HTTPMethod] = [.put]
 
     /// The route name for metrics, without validating anything.
     static func name(forPath path: String) -> Route.Name {
-        let parts = PathComponents(path)
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         switch (parts.count, parts.last) {
         case (6, "playlist.m3u8"): return .playlist
         case (6, "segments"): return .registerSegment
@@ -65,128 +83,162 @@ enum Router {
     /// Matches `method` and `path` (as sent: percent-encoded paths are refused, never decoded).
     /// - Throws: `RoutingError` for an unknown path, a wrong method, a bad path parameter or a '%'
     ///   anywhere in the path.
-    /// - Complexity: O(*n*) in the length of the path; no allocation for a valid path.
+    /// - Complexity: O(*n*) in the length of the path: one scan of its UTF-8 bytes, then byte
+    ///   comparisons; no allocation for a valid path with ids of up to 15 bytes.
     static func route(method: HTTPMethod, path: String) throws(RoutingError) -> Route {
+        var contiguous = path  // withUTF8 may make a bridged string contiguous; native ones already are
+        let result = contiguous.withUTF8 { bytes in
+            Result { () throws(RoutingError) -> Route in try route(method: method, bytes: bytes, path: path) }
+        }
+        return try result.get()
+    }
+
+    private static func route(method: HTTPMethod, bytes: UnsafeBufferPointer<UInt8>, path: String) throws(RoutingError) -> Route {
         // Paths arrive as sent (never percent-decoded). Stream ids and rendition names are plain
         // `A-Z a-z 0-9 . _ ~ -`, so a '%' can only be an attempt to smuggle a '/', a control
         // character or an alias of a valid name past the router: refused, whatever follows it.
-        if path.utf8.contains(UInt8(ascii: "%")) {
+        let parts = PathComponents(bytes)
+        if parts.hasPercent {
             throw .invalidParameter(
                 name: "path",
                 message: "the path contains '%': percent-encoding is not accepted in paths "
                     + "(stream ids and rendition names are made of A-Z a-z 0-9 . _ ~ - only)")
         }
-        let parts = PathComponents(path)
-        guard parts.count >= 2, parts[0].isEmpty else { throw .notFound(path: path) }
-        switch (parts.count, parts[1]) {
-        case (6, "streams") where parts[3] == "renditions" && parts[5] == "playlist.m3u8":
-            try require(method, in: playlistMethods)
-            let route = Route.playlist(try streamID(parts[2]), try renditionName(parts[4]))
-            return method == .options ? .preflight(allowed: readMethods) : route
-        case (6, "streams") where parts[3] == "renditions" && parts[5] == "segments":
-            try require(method, in: [.post])
-            return .registerSegment(try streamID(parts[2]), try renditionName(parts[4]))
-        case (6, "streams") where parts[3] == "renditions" && parts[5] == "parts":
-            try require(method, in: [.post])
-            return .registerPart(try streamID(parts[2]), try renditionName(parts[4]))
-        case (5, "streams") where parts[3] == "renditions":
-            try require(method, in: [.put])
+        guard parts.count >= 2, parts.isEmpty(0) else { throw .notFound(path: path) }
+        let isStreams = parts.component(1, is: "streams")
+        switch parts.count {
+        case 6 where isStreams && parts.component(3, is: "renditions"):
+            if parts.component(5, is: "playlist.m3u8") {
+                try require(method, in: playlistMethods)
+                let route = Route.playlist(try streamID(parts[2]), try renditionName(parts[4]))
+                return method == .options ? .preflight(allowed: readMethods) : route
+            }
+            if parts.component(5, is: "segments") {
+                try require(method, in: postMethod)
+                return .registerSegment(try streamID(parts[2]), try renditionName(parts[4]))
+            }
+            if parts.component(5, is: "parts") {
+                try require(method, in: postMethod)
+                return .registerPart(try streamID(parts[2]), try renditionName(parts[4]))
+            }
+        case 5 where isStreams && parts.component(3, is: "renditions"):
+            try require(method, in: putMethod)
             return .declareRendition(try streamID(parts[2]), try renditionName(parts[4]))
-        case (4, "streams") where parts[3] == "master.m3u8":
+        case 4 where isStreams && parts.component(3, is: "master.m3u8"):
             try require(method, in: playlistMethods)
             let route = Route.master(try streamID(parts[2]))
             return method == .options ? .preflight(allowed: readMethods) : route
-        case (4, "streams") where parts[3] == "end":
-            try require(method, in: [.post])
+        case 4 where isStreams && parts.component(3, is: "end"):
+            try require(method, in: postMethod)
             return .endStream(try streamID(parts[2]))
-        case (2, "metrics"):
+        case 2 where parts.component(1, is: "metrics"):
             try require(method, in: readMethods)
             return .metrics
-        case (2, "healthz"):
+        case 2 where parts.component(1, is: "healthz"):
             try require(method, in: readMethods)
             return .health
-        case (2, "readyz"):
+        case 2 where parts.component(1, is: "readyz"):
             try require(method, in: readMethods)
             return .readiness
         default:
-            throw .notFound(path: path)
+            break
         }
+        throw .notFound(path: path)
     }
 
     private static func require(_ method: HTTPMethod, in allowed: [HTTPMethod]) throws(RoutingError) {
         guard allowed.contains(method) else { throw .methodNotAllowed(allowed: allowed) }
     }
 
-    private static func streamID(_ raw: Substring) throws(RoutingError) -> StreamID {
+    private static func streamID(_ raw: UnsafeBufferPointer<UInt8>) throws(RoutingError) -> StreamID {
         guard !raw.isEmpty else { throw .invalidParameter(name: "stream_id", message: "stream_id is missing") }
         do {
-            return try StreamID(validating: String(raw))
+            return try StreamID(validatingUTF8: raw)
         } catch {
             throw .invalidParameter(name: "stream_id", message: error.message)
         }
     }
 
-    private static func renditionName(_ raw: Substring) throws(RoutingError) -> RenditionName {
+    private static func renditionName(_ raw: UnsafeBufferPointer<UInt8>) throws(RoutingError) -> RenditionName {
         guard !raw.isEmpty else { throw .invalidParameter(name: "rendition", message: "rendition is missing") }
         do {
-            return try RenditionName(validating: String(raw))
+            return try RenditionName(validatingUTF8: raw)
         } catch {
             throw .invalidParameter(name: "rendition", message: error.message)
         }
     }
 }
 
-/// The `/`-separated components of a path, found by scanning its UTF-8 bytes once.
+/// The `/`-separated components of a path's UTF-8 bytes, found by scanning them once.
 ///
-/// Keeps up to seven components inline (no array); `count` is the real number, so a longer path
+/// Keeps the offsets of up to seven components inline (no array, no reference counting; the
+/// bytes are borrowed for the duration of routing); `count` is the real number, so a longer path
 /// is still recognised as unknown. A path `/a/b` has the components "", "a", "b".
 struct PathComponents {
+    private let bytes: UnsafeBufferPointer<UInt8>
     private(set) var count = 0
-    private var storage: (Substring, Substring, Substring, Substring, Substring, Substring, Substring) =
-        ("", "", "", "", "", "", "")
-    private static let capacity = 7
+    /// Whether the path has a `%` anywhere.
+    private(set) var hasPercent = false
+    /// bounds.k: where component k - 1 ends (its slash, or the end of the path); bounds.0 = -1.
+    private var bounds: (Int, Int, Int, Int, Int, Int, Int, Int) = (-1, 0, 0, 0, 0, 0, 0, 0)
 
-    init(_ path: String) {
-        let utf8 = path.utf8
-        var start = utf8.startIndex
-        var index = start
-        while index != utf8.endIndex {
-            if utf8[index] == UInt8(ascii: "/") {
-                append(path[start..<index])
-                start = utf8.index(after: index)
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "/") {
+                boundary(index)
+            } else if byte == UInt8(ascii: "%") {
+                hasPercent = true
             }
-            index = utf8.index(after: index)
+            index += 1
         }
-        append(path[start..<utf8.endIndex])
+        boundary(bytes.count)
     }
 
-    private mutating func append(_ component: Substring) {
+    /// Records where component `count` ends (exclusive), at a slash or the end.
+    private mutating func boundary(_ end: Int) {
         switch count {
-        case 0: storage.0 = component
-        case 1: storage.1 = component
-        case 2: storage.2 = component
-        case 3: storage.3 = component
-        case 4: storage.4 = component
-        case 5: storage.5 = component
-        case 6: storage.6 = component
+        case 0: bounds.1 = end
+        case 1: bounds.2 = end
+        case 2: bounds.3 = end
+        case 3: bounds.4 = end
+        case 4: bounds.5 = end
+        case 5: bounds.6 = end
+        case 6: bounds.7 = end
         default: break
         }
         count += 1
     }
 
-    /// Component `index` (below `min(count, 7)`).
-    subscript(index: Int) -> Substring {
+    private func bound(_ index: Int) -> Int {
         switch index {
-        case 0: storage.0
-        case 1: storage.1
-        case 2: storage.2
-        case 3: storage.3
-        case 4: storage.4
-        case 5: storage.5
-        default: storage.6
+        case 0: bounds.0
+        case 1: bounds.1
+        case 2: bounds.2
+        case 3: bounds.3
+        case 4: bounds.4
+        case 5: bounds.5
+        case 6: bounds.6
+        default: bounds.7
         }
     }
 
-    /// The last component, if the path has at most seven.
-    var last: Substring? { count >= 1 && count <= Self.capacity ? self[count - 1] : nil }
+    /// Component `index` (below `min(count, 7)`), as borrowed bytes.
+    subscript(index: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: bytes[(bound(index) + 1)..<bound(index + 1)])
+    }
+
+    /// Whether component `index` is empty.
+    func isEmpty(_ index: Int) -> Bool { bound(index) + 1 == bound(index + 1) }
+
+    /// Whether component `index` is exactly `text`.
+    func component(_ index: Int, is text: StaticString) -> Bool {
+        let part = self[index]
+        guard part.count == text.utf8CodeUnitCount else { return false }
+        let literal = text.utf8Start
+        for offset in 0..<part.count where part[offset] != literal[offset] { return false }
+        return true
+    }
 }

@@ -1,11 +1,21 @@
 public import HLSModel
 
-/// The registry operations the app uses, so another implementation (for example one backed by
-/// a shared store) can replace ``SegmentRegistry`` without touching the handlers.
+/// Every registry operation the app uses, so another backend can replace ``SegmentRegistry`` (the
+/// in-memory default) without touching a handler: the app holds an `any PlaylistRegistry` made
+/// by a ``PlaylistRegistryFactory``.
 ///
-/// Every operation is synchronous and never waits on I/O: it is called from HTTP worker threads.
-/// Time is passed in as `now`, which keeps implementations deterministic: replaying the same
-/// `register`/`endStream` calls with the same arguments rebuilds the same state (journal seam).
+/// The contract a backend keeps:
+/// - Every operation is synchronous and called from HTTP worker threads; reads
+///   (``playlist(stream:rendition:)``, ``presence(stream:rendition:)``) must not wait on I/O or
+///   on writers: they are the hot path.
+/// - `publish` (given to the factory) is called exactly once per visible change of a rendition,
+///   before the mutating call returns, so the next read sees what a 201 promised and held
+///   blocking reloads are woken by it.
+/// - Time is passed in as `now` and nothing else is read from the outside, so the mutating calls
+///   (`register`, `registerPart`, `declare`, `endStream`, `sweep`) replayed in order with the same
+///   arguments rebuild the same state. That is the seam for a durable journal (append each
+///   accepted call before answering, replay at start-up) and for a backend shared by several
+///   instances (apply the same calls to a shared store, publish locally what it returns).
 public protocol PlaylistRegistry<Artifact>: Sendable {
     /// What is published once per visible change of a rendition (typically the playlist bytes).
     associatedtype Artifact: Sendable
@@ -18,6 +28,22 @@ public protocol PlaylistRegistry<Artifact>: Sendable {
         now: Timestamp
     ) throws(RegistryError) -> RegistrationOutcome
 
+    /// Registers a partial segment of a low-latency rendition.
+    func registerPart(
+        _ part: PartialSegment,
+        stream: StreamID,
+        rendition: RenditionName,
+        now: Timestamp
+    ) throws -> RegistrationOutcome
+
+    /// Declares the metadata (and low-latency settings) of a rendition, creating it when unknown.
+    func declare(
+        _ declaration: RenditionDeclaration,
+        stream: StreamID,
+        rendition: RenditionName,
+        now: Timestamp
+    ) throws -> DeclarationOutcome
+
     /// Ends `stream`: every rendition gets `#EXT-X-ENDLIST` and later registrations are refused.
     /// Throws ``RegistryError/tooManyStreams(limit:)`` when an unknown stream cannot be recorded.
     func endStream(_ stream: StreamID, now: Timestamp) throws(RegistryError) -> EndOutcome
@@ -28,6 +54,15 @@ public protocol PlaylistRegistry<Artifact>: Sendable {
     /// The latest snapshot of a rendition, without the side effects of serving it; `nil` when unknown.
     func snapshot(stream: StreamID, rendition: RenditionName) -> RenditionSnapshot?
 
+    /// What the multivariant playlist of `stream` lists; `nil` when the stream is unknown.
+    func multivariant(stream: StreamID) -> MultivariantSnapshot?
+
+    /// Whether the stream, the rendition and a first segment are known (for error messages).
+    func presence(stream: StreamID, rendition: RenditionName) -> PlaylistPresence
+
+    /// The periodic housekeeping: gap timeouts, stalled renditions, forgetting old streams.
+    func sweep(now: Timestamp) -> SweepReport
+
     /// The number of known streams that have not ended.
     var activeStreamCount: Int { get }
 
@@ -36,4 +71,19 @@ public protocol PlaylistRegistry<Artifact>: Sendable {
 
     /// The renditions of `stream` that have a playlist, sorted by name.
     func renditions(of stream: StreamID) -> [RenditionName]
+}
+
+/// Makes the registry the app runs over, from the operator's configuration, the `publish`
+/// function called once per visible change, and the lifecycle-event sink.
+public typealias PlaylistRegistryFactory<Artifact: Sendable> = @Sendable (
+    _ configuration: RegistryConfiguration,
+    _ publish: @escaping @Sendable (RenditionSnapshot) -> Artifact,
+    _ events: @escaping @Sendable (RegistryEvent) -> Void
+) -> any PlaylistRegistry<Artifact>
+
+extension SegmentRegistry {
+    /// The factory of the in-memory registry, the default backend.
+    public static var inMemory: PlaylistRegistryFactory<Artifact> {
+        { configuration, publish, events in SegmentRegistry(configuration: configuration, publish: publish, events: events) }
+    }
 }

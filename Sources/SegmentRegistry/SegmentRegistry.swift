@@ -44,7 +44,21 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     private let configuration: RegistryConfiguration
     private let publish: @Sendable (RenditionSnapshot) -> Artifact
     private let events: @Sendable (RegistryEvent) -> Void
-    private let directory = Mutex(Directory<Artifact>())
+    /// Not generic (cells are held as ``CellBase``), so the directory's dictionaries and lock are
+    /// compiled for their concrete types here instead of going through generic metadata at run
+    /// time on every lookup; ``typed(_:)`` gives a cell its type back.
+    private let directory = Mutex(Directory())
+
+    /// A cell of the directory as the rendition cell of this registry it is (every cell this
+    /// registry inserts is a `RenditionCell<Artifact>`).
+    @inline(__always)
+    private func typed(_ cell: CellBase) -> RenditionCell<Artifact> {
+        unsafeDowncast(cell, to: cellType)
+    }
+
+    /// `RenditionCell<Artifact>.self`, looked up once: spelled inline, unspecialized generic code
+    /// would fetch the type's metadata on every downcast.
+    private let cellType = RenditionCell<Artifact>.self
     /// The stale-rendition count as last reported; held for the whole of a sweep.
     private let sweepState = Mutex(0)
     /// Segments skipped by registrations since the last sweep.
@@ -109,9 +123,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             case .ended(let cell):
                 // A transcoder's retry of a segment it registered before the end is answered as
                 // the duplicate it is; anything else is refused.
-                if let cell, cell.holds(segment) { return .duplicate }
+                if let cell, typed(cell).holds(segment) { return .duplicate }
                 throw .streamEnded(stream)
-            case .found(let cell):
+            case .found(let found):
+                let cell = typed(found)
                 cell.record.touch(now)
                 if let result = try cell.register(segment, now: now, context: context) {
                     noteSkips(result.skipped)
@@ -177,7 +192,8 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
             case .ended:
                 throw RegistryError.streamEnded(stream, refused: .declaration)
-            case .found(let cell):
+            case .found(let found):
+                let cell = typed(found)
                 cell.record.touch(now)
                 if try cell.declare(declaration, configuration: configuration, now: now) { return .updated }
             case .absent:
@@ -237,11 +253,12 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         while true {
             switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
             case .ended(let cell):
-                if let cell, cell.holds(part) { return .duplicate }
+                if let cell, typed(cell).holds(part) { return .duplicate }
                 throw RegistryError.streamEnded(stream, refused: .part)
             case .absent:
                 throw LowLatencyError.notLowLatency(rendition)
-            case .found(let cell):
+            case .found(let found):
+                let cell = typed(found)
                 cell.record.touch(now)
                 if let outcome = try cell.registerPart(part, now: now, context: context) {
                     refreshReports(of: cell, now: now)
@@ -269,7 +286,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         }
         let cells: [RenditionCell<Artifact>]
         switch marking {
-        case .ended(let ended): cells = ended
+        case .ended(let ended): cells = ended.map(typed)
         case .alreadyEnded: return .alreadyEnded
         case .tooManyStreams: throw .tooManyStreams(limit: configuration.maxStreams)
         }
@@ -292,9 +309,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// - Complexity: O(1): one dictionary lookup under the directory lock and one reference
     ///   copy under the rendition's current-publication lock.
     public func playlist(stream: StreamID, rendition: RenditionName) -> Artifact? {
-        guard let cell = directory.withLock({ $0.cell(stream: stream, rendition: rendition) }) else {
+        guard let found = directory.withLock({ $0.cell(stream: stream, rendition: rendition) }) else {
             return nil
         }
+        let cell = typed(found)
         let current = cell.current.withLock { $0 }
         guard let publication = current.publication else { return nil }
         if current.isPinned || !publication.listsSegments {
@@ -306,9 +324,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// The latest snapshot of a rendition; unlike ``playlist(stream:rendition:)`` it does not pin.
     /// - Returns: `nil` when the stream or rendition is unknown, or has no segment yet.
     public func snapshot(stream: StreamID, rendition: RenditionName) -> RenditionSnapshot? {
-        guard let cell = directory.withLock({ $0.cell(stream: stream, rendition: rendition) }) else {
+        guard let found = directory.withLock({ $0.cell(stream: stream, rendition: rendition) }) else {
             return nil
         }
+        let cell = typed(found)
         return cell.current.withLock { $0.publication }?.snapshot
     }
 
@@ -334,7 +353,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         else {
             return nil
         }
-        let variants = cells.compactMap { cell in
+        let variants = cells.map(typed).compactMap { cell in
             cell.writer.withLock { state -> MultivariantSnapshot.Variant? in
                 guard let timeline = state.timeline else { return nil }
                 let declared = state.declaration
@@ -361,9 +380,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
 
     /// The declaration of a rendition, if one was made.
     public func declaration(stream: StreamID, rendition: RenditionName) -> RenditionDeclaration? {
-        guard let cell = directory.withLock({ $0.cell(stream: stream, rendition: rendition) }) else {
+        guard let found = directory.withLock({ $0.cell(stream: stream, rendition: rendition) }) else {
             return nil
         }
+        let cell = typed(found)
         return cell.writer.withLock { $0.declaration }
     }
 
@@ -387,9 +407,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// ``playlist(stream:rendition:)`` is `nil`.
     /// - Complexity: O(1): one directory lookup and one current-publication lock.
     public func presence(stream: StreamID, rendition: RenditionName) -> PlaylistPresence {
-        let (streamKnown, cell) = directory.withLock { ($0.streams[stream] != nil, $0.cell(stream: stream, rendition: rendition)) }
+        let (streamKnown, found) = directory.withLock { ($0.streams[stream] != nil, $0.cell(stream: stream, rendition: rendition)) }
         guard streamKnown else { return .unknownStream }
-        guard let cell else { return .unknownRendition }
+        guard let found else { return .unknownRendition }
+        let cell = typed(found)
         return cell.current.withLock { $0.publication != nil } ? .available : .noSegmentYet
     }
 
@@ -397,7 +418,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     public func renditions(of stream: StreamID) -> [RenditionName] {
         let cells = directory.withLock { $0.streams[stream]?.renditions ?? [:] }
         return cells
-            .filter { $0.value.current.withLock { $0.publication != nil } }
+            .filter { typed($0.value).current.withLock { $0.publication != nil } }
             .map { $0.key }
             .sorted()
     }
@@ -414,7 +435,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     public func sweep(now: Timestamp) -> SweepReport {
         sweepState.withLock { staleCount in
             var report = SweepReport()
-            let (cells, records) = directory.withLock { ($0.allCells, $0.allRecords) }
+            let (untyped, records) = directory.withLock { ($0.allCells, $0.allRecords) }
+            var cells: [RenditionCell<Artifact>] = []
+            cells.reserveCapacity(untyped.count)
+            for cell in untyped { cells.append(typed(cell)) }
             let instant = now.millisecondsSinceEpoch
             for cell in cells where cell.attentionAt.load(ordering: .relaxed) <= instant {
                 let republished = report.republished
@@ -454,7 +478,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// - Complexity: O(*r* log *r*): one directory lookup, one current-publication lock per
     ///   rendition.
     private func renditionReports(stream: StreamID, excluding rendition: RenditionName) -> [RenditionReport] {
-        let cells = directory.withLock { $0.streams[stream].map { Array($0.renditions.values) } ?? [] }
+        let cells = directory.withLock { $0.streams[stream].map { Array($0.renditions.values) } ?? [] }.map(typed)
         var reports: [RenditionReport] = []
         for cell in cells where cell.rendition != rendition {
             if let report = cell.current.withLock({ $0.publication?.report }) {
@@ -482,7 +506,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         else { return }
         let context = self.context
         for sibling in siblings where sibling !== changed {
-            sibling.refreshReport(of: changed, now: now, context: context)
+            typed(sibling).refreshReport(of: changed, now: now, context: context)
         }
     }
 
@@ -502,7 +526,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         }
         for (stream, reason, cells) in removed {
             report.evictions.append(SweepReport.Eviction(stream: stream, reason: reason))
-            for cell in cells {
+            for cell in cells.map(typed) {
                 if cell.evict() {
                     report.staleTransitions.append(
                         SweepReport.StaleTransition(stream: stream, rendition: cell.rendition, isStale: false))
@@ -657,17 +681,17 @@ struct StreamKind: Equatable, Sendable {
 // MARK: - Directory
 
 /// What the directory knows about a (stream, rendition) pair.
-private enum Lookup<Artifact: Sendable> {
+private enum Lookup {
     /// The stream has ended; the rendition's cell, when it has one.
-    case ended(RenditionCell<Artifact>?)
-    case found(RenditionCell<Artifact>)
+    case ended(CellBase?)
+    case found(CellBase)
     case absent
 }
 
 /// What marking a stream ended in the directory did.
-private enum EndMarking<Artifact: Sendable> {
+private enum EndMarking {
     /// The stream is now ended; these cells must be republished.
-    case ended([RenditionCell<Artifact>])
+    case ended([CellBase])
     case alreadyEnded
     /// The stream is unknown and the registry is full: nothing changed.
     case tooManyStreams
@@ -682,29 +706,41 @@ private enum Insertion {
 }
 
 /// The stream → rendition → cell map; only ever touched under the registry's directory lock.
-private struct Directory<Artifact: Sendable>: ~Copyable {
+private struct Directory: ~Copyable {
     struct StreamEntry {
         var isEnded = false
         var record: StreamRecord
-        var renditions: [RenditionName: RenditionCell<Artifact>] = [:]
+        var renditions: [RenditionName: CellBase] = [:]
     }
 
     var streams: [StreamID: StreamEntry] = [:]
+    /// Every cell by stream and rendition, and the ended streams: the indexes the hot paths
+    /// (a GET, a registration) look up, so they copy one reference out of the lock instead of a
+    /// whole ``StreamEntry`` (its record and rendition table, shared by every thread).
+    var cells: [CellKey: CellBase] = [:]
+    var endedStreams: Set<StreamID> = []
     var activeCount = 0
     /// Every cell, for sweeps (copied in O(1), scanned outside the lock).
-    var allCells: [RenditionCell<Artifact>] = []
+    var allCells: [CellBase] = []
     /// Every stream's record, for sweeps.
     var allRecords: [StreamRecord] = []
 
-    func lookup(stream: StreamID, rendition: RenditionName) -> Lookup<Artifact> {
-        guard let entry = streams[stream] else { return .absent }
-        if entry.isEnded { return .ended(entry.renditions[rendition]) }
-        if let cell = entry.renditions[rendition] { return .found(cell) }
+    struct CellKey: Hashable {
+        let stream: StreamID
+        let rendition: RenditionName
+    }
+
+    /// - Complexity: O(1): one or two hash lookups.
+    func lookup(stream: StreamID, rendition: RenditionName) -> Lookup {
+        let cell = cells[CellKey(stream: stream, rendition: rendition)]
+        if !endedStreams.isEmpty, endedStreams.contains(stream) { return .ended(cell) }
+        if let cell { return .found(cell) }
         return .absent
     }
 
-    func cell(stream: StreamID, rendition: RenditionName) -> RenditionCell<Artifact>? {
-        streams[stream]?.renditions[rendition]
+    /// - Complexity: O(1): one hash lookup.
+    func cell(stream: StreamID, rendition: RenditionName) -> CellBase? {
+        cells[CellKey(stream: stream, rendition: rendition)]
     }
 
     /// Inserts `cell` unless the stream has ended, the rendition exists, a cap is reached or
@@ -713,7 +749,7 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
     /// The stream's kind is checked and fixed by `joining` atomically with the insertion, under
     /// the directory lock.
     mutating func insert(
-        _ cell: RenditionCell<Artifact>,
+        _ cell: CellBase,
         stream: StreamID,
         rendition: RenditionName,
         configuration: RegistryConfiguration,
@@ -743,23 +779,26 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
         }
         cell.record.touch(now)
         streams[stream]?.renditions[rendition] = cell
+        cells[CellKey(stream: stream, rendition: rendition)] = cell
         allCells.append(cell)
         return .inserted(newStream: isNewStream)
     }
 
     /// Marks `stream` ended. An unknown stream is entered as ended (no renditions) when the
     /// cap leaves room for it; otherwise nothing changes.
-    mutating func markEnded(_ stream: StreamID, now: Timestamp, maxStreams: Int) -> EndMarking<Artifact> {
+    mutating func markEnded(_ stream: StreamID, now: Timestamp, maxStreams: Int) -> EndMarking {
         guard let entry = streams[stream] else {
             guard streams.count < maxStreams else { return .tooManyStreams }
             let record = StreamRecord(stream: stream, now: now)
             record.markEnded(now)
             streams[stream] = StreamEntry(isEnded: true, record: record)
+            endedStreams.insert(stream)
             allRecords.append(record)
             return .ended([])
         }
         if entry.isEnded { return .alreadyEnded }
         streams[stream]?.isEnded = true
+        endedStreams.insert(stream)
         entry.record.markEnded(now)
         activeCount -= 1
         return .ended(Array(entry.renditions.values))
@@ -770,8 +809,8 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
         _ expired: [(StreamRecord, SweepReport.EvictionReason)],
         now: Timestamp,
         configuration: RegistryConfiguration
-    ) -> [(StreamID, SweepReport.EvictionReason, [RenditionCell<Artifact>])] {
-        var removed: [(StreamID, SweepReport.EvictionReason, [RenditionCell<Artifact>])] = []
+    ) -> [(StreamID, SweepReport.EvictionReason, [CellBase])] {
+        var removed: [(StreamID, SweepReport.EvictionReason, [CellBase])] = []
         var removedCells = Set<ObjectIdentifier>()
         var removedRecords = Set<ObjectIdentifier>()
         for (record, _) in expired {
@@ -781,6 +820,8 @@ private struct Directory<Artifact: Sendable>: ~Copyable {
             else { continue }
             let stream = record.stream
             streams[stream] = nil
+            endedStreams.remove(stream)
+            for rendition in entry.renditions.keys { cells[CellKey(stream: stream, rendition: rendition)] = nil }
             if !entry.isEnded { activeCount -= 1 }
             removedRecords.insert(ObjectIdentifier(record))
             for cell in entry.renditions.values { removedCells.insert(ObjectIdentifier(cell)) }
@@ -961,26 +1002,35 @@ struct CurrentPublication<Artifact: Sendable>: Sendable {
     var isPinned = false
 }
 
+/// The untyped face of a ``RenditionCell``, under which the directory holds cells. No state of
+/// its own; every subclass is a `RenditionCell`, whose stored properties are all `let`s of
+/// `Sendable` types (locks and atomics), which is what the unchecked `Sendable` stands for.
+class CellBase: @unchecked Sendable {
+    private let recordBox: Mutex<StreamRecord>
+
+    init(record: StreamRecord) {
+        recordBox = Mutex(record)
+    }
+
+    /// The record of the cell's stream.
+    final var record: StreamRecord { recordBox.withLock { $0 } }
+
+    /// Shares the record of the stream the cell joins (under the directory lock, on insert).
+    final func adopt(_ record: StreamRecord) { recordBox.withLock { $0 = record } }
+}
+
 /// One rendition: its writer state and its current publication, each behind its own lock.
-final class RenditionCell<Artifact: Sendable>: Sendable {
+final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
     let writer: Mutex<RenditionState>
     let current = Mutex(CurrentPublication<Artifact>())
     let rendition: RenditionName
     /// The instant (ms since the epoch) from which a sweep has something to do here.
     let attentionAt = Atomic<Int64>(.max)
-    private let recordBox: Mutex<StreamRecord>
-
     init(state: sending RenditionState, record: StreamRecord) {
         rendition = state.rendition
         writer = Mutex(state)
-        recordBox = Mutex(record)
+        super.init(record: record)
     }
-
-    /// The record of the cell's stream.
-    var record: StreamRecord { recordBox.withLock { $0 } }
-
-    /// Shares the record of the stream the cell joins (under the directory lock, on insert).
-    func adopt(_ record: StreamRecord) { recordBox.withLock { $0 = record } }
 
     /// Registers under the writer lock; `nil` when the stream was forgotten (retry).
     func register(

@@ -50,6 +50,13 @@ import Testing
         #expect(String(decoding: a.array, as: UTF8.self).contains("#EXTINF:2.500,\nseg7.ts\n"))
     }
 
+    @Test("each route name's ordinal is its position among all names (it indexes the duration timers)")
+    func routeOrdinals() {
+        for (position, name) in Route.Name.allCases.enumerated() {
+            #expect(name.ordinal == position, "\(name)")
+        }
+    }
+
     @Test("route names for metrics are low-cardinality")
     func routeNames() {
         #expect(Router.name(forPath: "/streams/x/renditions/y/playlist.m3u8") == .playlist)
