@@ -12,7 +12,12 @@ public enum JSONParser {
     /// - Throws: ``ValidationError`` whose message says what is wrong and at which byte offset.
     /// - Complexity: O(*n*) in the number of bytes.
     public static func parse(_ bytes: some Collection<UInt8>) throws(ValidationError) -> JSONValue {
-        var parser = Parser(bytes: Array(bytes))
+        try parse(Array(bytes))
+    }
+
+    /// ``parse(_:)-(Collection<UInt8>)`` for bytes already in an array, parsed in place.
+    public static func parse(_ bytes: [UInt8]) throws(ValidationError) -> JSONValue {
+        var parser = Parser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -79,7 +84,7 @@ private struct Parser {
             throw failure("nesting deeper than \(JSONParser.maximumDepth) levels")
         }
         index += 1  // {
-        var members: [String: JSONValue] = [:]
+        var members = JSONObject()
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             index += 1
@@ -93,7 +98,7 @@ private struct Parser {
             guard current == UInt8(ascii: ":") else { throw failure(expecting: "':'") }
             index += 1
             skipWhitespace()
-            members[key] = try parseValue(depth: depth)
+            members.append(key, try parseValue(depth: depth))
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): index += 1
@@ -197,6 +202,9 @@ private struct Parser {
     }
 
     func validatedUTF8(_ slice: ArraySlice<UInt8>, at start: Int) throws(ValidationError) -> String {
+        // ASCII (paths, ids, dates: nearly every string here) is valid UTF-8 as it is.
+        let isASCII = slice.withUnsafeBufferPointer { buffer in buffer.allSatisfy { $0 < 0x80 } }
+        if isASCII { return String(decoding: slice, as: UTF8.self) }
         guard let text = String(validating: slice, as: UTF8.self) else {
             throw ValidationError("request body is not valid JSON: invalid UTF-8 in the string starting at byte \(start)")
         }

@@ -8,6 +8,12 @@ public enum JSONWriter {
     public static func quoted(_ s: String) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count + 2)
+        appendQuoted(s, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `s` to `out` as a JSON string literal (see ``quoted(_:)``).
+    public static func appendQuoted(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in s.utf8 {
             switch byte {
@@ -23,7 +29,23 @@ public enum JSONWriter {
             }
         }
         out.append(UInt8(ascii: "\""))
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the decimal digits of `value` to `out`.
+    public static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        var count = 1
+        var rest = value / 10
+        while rest > 0 {
+            count += 1
+            rest /= 10
+        }
+        let end = out.count + count
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
+        var remaining = value
+        for position in stride(from: end - 1, through: end - count, by: -1) {
+            out[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
+            remaining /= 10
+        }
     }
 
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {

@@ -48,6 +48,11 @@ public struct PartialSegment: Hashable, Sendable {
     /// Unknown fields are ignored; a `null` field counts as missing.
     /// - Throws: ``ValidationError`` with one sentence about the first field that is wrong.
     public init(json bytes: some Collection<UInt8>) throws(ValidationError) {
+        try self.init(json: Array(bytes))
+    }
+
+    /// The same, for the bytes of a request body as they arrive (no generic copy on the way).
+    public init(json bytes: [UInt8]) throws(ValidationError) {
         let objectMessage = "request body must be a JSON object"
         guard bytes.contains(where: { !Segment.isJSONWhitespace($0) }) else {
             throw ValidationError(objectMessage)

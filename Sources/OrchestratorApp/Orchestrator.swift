@@ -244,17 +244,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
         case .registerPart(let stream, let rendition):
             let part = try PartialSegment(json: request.body)
             let outcome = try registry.registerPart(part, stream: stream, rendition: rendition, now: clock())
-            let identity =
-                "\"stream\":\(JSONWriter.quoted(stream.rawValue)),\"rendition\":\(JSONWriter.quoted(rendition.rawValue)),"
-                + "\"sequence\":\(part.sequence.rawValue),\"part\":\(part.part)"
-            switch outcome {
-            case .registered(let listed):
-                return Self.jsonResponse(.created, "{\"status\":\"registered\",\(identity),\"listed\":\(listed)}")
-            case .duplicate:
-                return Self.jsonResponse(.ok, "{\"status\":\"duplicate\",\(identity)}")
-            case .stale:
-                return Self.jsonResponse(.ok, "{\"status\":\"stale\",\(identity)}")
-            }
+            return Self.registrationResponse(outcome, stream, rendition, sequence: part.sequence.rawValue, part: part.part)
         case .declareRendition(let stream, let rendition):
             let declaration = try RenditionDeclaration(json: request.body)
             let outcome = try registry.declare(declaration, stream: stream, rendition: rendition, now: clock())
@@ -294,19 +284,46 @@ public final class Orchestrator: HTTPResponder, Sendable {
     private func registerSegment(_ request: HTTPRequest, _ stream: StreamID, _ rendition: RenditionName) throws -> HTTPResponse {
         let segment = try Segment(json: request.body)
         let outcome = try registry.register(segment, stream: stream, rendition: rendition, now: clock())
-        let identity =
-            "\"stream\":\(JSONWriter.quoted(stream.rawValue)),\"rendition\":\(JSONWriter.quoted(rendition.rawValue)),"
-            + "\"sequence\":\(segment.sequence.rawValue)"
-        switch outcome {
-        case .registered(let listed):
-            metrics.segmentRegistered()
-            return Self.jsonResponse(.created, "{\"status\":\"registered\",\(identity),\"listed\":\(listed)}")
-        case .duplicate:
-            return Self.jsonResponse(.ok, "{\"status\":\"duplicate\",\(identity)}")
-        case .stale:
-            return Self.jsonResponse(.ok, "{\"status\":\"stale\",\(identity)}")
-        }
+        if case .registered = outcome { metrics.segmentRegistered() }
+        return Self.registrationResponse(outcome, stream, rendition, sequence: segment.sequence.rawValue, part: nil)
     }
+
+    /// `{"status":"registered","stream":…,"rendition":…,"sequence":n[,"part":p],"listed":…}` (201),
+    /// or the same with `duplicate`/`stale` and no `listed` (200), written straight into bytes:
+    /// this is the answer to every ingest request.
+    static func registrationResponse(
+        _ outcome: RegistrationOutcome, _ stream: StreamID, _ rendition: RenditionName, sequence: UInt64, part: Int?
+    ) -> HTTPResponse {
+        var body: [UInt8] = []
+        body.reserveCapacity(96 + stream.rawValue.utf8.count + rendition.rawValue.utf8.count)
+        let status: HTTPStatus
+        let listed: Bool?
+        switch outcome {
+        case .registered(let isListed):
+            body.append(contentsOf: #"{"status":"registered","stream":"#.utf8)
+            (status, listed) = (.created, isListed)
+        case .duplicate:
+            body.append(contentsOf: #"{"status":"duplicate","stream":"#.utf8)
+            (status, listed) = (.ok, nil)
+        case .stale:
+            body.append(contentsOf: #"{"status":"stale","stream":"#.utf8)
+            (status, listed) = (.ok, nil)
+        }
+        JSONWriter.appendQuoted(stream.rawValue, to: &body)
+        body.append(contentsOf: #","rendition":"#.utf8)
+        JSONWriter.appendQuoted(rendition.rawValue, to: &body)
+        body.append(contentsOf: #","sequence":"#.utf8)
+        JSONWriter.appendDecimal(sequence, to: &body)
+        if let part {
+            body.append(contentsOf: #","part":"#.utf8)
+            JSONWriter.appendDecimal(UInt64(part), to: &body)
+        }
+        if let listed { body.append(contentsOf: (listed ? #","listed":true"# : #","listed":false"#).utf8) }
+        body.append(UInt8(ascii: "}"))
+        return HTTPResponse(status: status, headers: HTTPHeaders(jsonContentType), body: .bytes(body))
+    }
+
+    private static let jsonContentType = [(name: "Content-Type", value: "application/json")]
 
     private func endStream(_ stream: StreamID) throws -> HTTPResponse {
         let quoted = JSONWriter.quoted(stream.rawValue)
