@@ -9,7 +9,7 @@ public struct Segment: Equatable, Sendable {
     /// The duration, written as the `#EXTINF` value.
     public let duration: SegmentDuration
     /// The URI written on the line after `#EXTINF`.
-    public let path: SegmentPath
+    public private(set) var path: SegmentPath
     /// The wall-clock instant of the segment's first sample, written as
     /// `#EXT-X-PROGRAM-DATE-TIME` (RFC 8216 §4.3.2.6); `nil` when not given.
     public var programDateTime: Timestamp? {
@@ -45,6 +45,14 @@ public struct Segment: Equatable, Sendable {
         self.path = path
         self.programDateTimeMilliseconds = programDateTime?.millisecondsSinceEpoch ?? Self.absentDate
         self.storedByteCount = byteCount ?? Self.absentByteCount
+    }
+
+    /// This segment with its path's directory part shared with `other`'s path when equal (see
+    /// ``SegmentPath/sharingDirectory(with:)``); equal to `self`.
+    public func sharingPathDirectory(with other: Segment) -> Segment {
+        var copy = self
+        copy.path = path.sharingDirectory(with: other.path)
+        return copy
     }
 
     /// Whether `other` is a repeat of this segment: same sequence, duration and path.

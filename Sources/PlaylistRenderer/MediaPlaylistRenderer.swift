@@ -141,7 +141,7 @@ public enum MediaPlaylistRenderer {
             out.append(contentsOf: extinfPrefix)
             appendMilliseconds(segment.duration.milliseconds, to: &out)
             out.append(contentsOf: extinfSuffix)
-            out.append(contentsOf: segment.path.rawValue.utf8)
+            segment.path.appendUTF8(to: &out)
             out.append(newline)
         }
         for part in parts {
@@ -232,7 +232,7 @@ public enum MediaPlaylistRenderer {
                 + independentSuffix.count + 1
         }
         for segment in snapshot.segments {
-            count += extinfPrefix.count + 8 + extinfSuffix.count + 1 + segment.path.rawValue.utf8.count
+            count += extinfPrefix.count + 8 + extinfSuffix.count + 1 + segment.path.utf8Count
             if segment.programDateTime != nil { count += programDateTimePrefix.count + 32 + 1 }
         }
         return count

@@ -145,6 +145,10 @@ struct RenditionTimeline: Sendable {
                 sequence: segment.sequence, duration: segment.duration, targetDuration: targetDuration)
         }
         var segment = segment
+        if let previous = window.last {
+            // Every segment of a rendition usually has the same directory: keep it once.
+            segment = segment.sharingPathDirectory(with: previous)
+        }
         var derivesDate = false
         if isLowLatency, segment.programDateTime == nil {
             // Provisional: the arrival minus the duration; made continuous when listed after
@@ -292,6 +296,14 @@ struct RenditionTimeline: Sendable {
     /// (its date plus its duration) when the two are contiguous without a discontinuity, so
     /// `#EXT-X-PROGRAM-DATE-TIME` agrees with `#EXTINF` (rfc8216bis §6.2.1: no ambiguous mapping).
     private mutating func appendToWindow(_ segment: Segment) {
+        if window.count == window.capacity, window.count <= max(windowSize, 3) {
+            // Grow one slot at a time up to one more than the window (it holds that many between
+            // an append and the trim of its head), not by doubling: each rendition's buffer stays
+            // that size for the rendition's life, since every later append copies it (the last
+            // snapshot shares it) at its capacity. Beyond that (a longer run kept for the
+            // three-target-duration rule, or waiting segments released at once), grow as usual.
+            window.reserveCapacity(window.count + 1)
+        }
         let sequence = segment.sequence.rawValue
         guard derivedDates.contains(sequence), let previous = window.last,
             previous.sequence.rawValue + 1 == sequence, discontinuities.last != segment.sequence,

@@ -127,3 +127,32 @@ import Testing
         #expect(QuotedURI(rawValue: raw) == nil)
     }
 }
+
+@Suite struct SegmentPathStorageTests {
+    @Test(
+        "A path reads back exactly as registered, whatever its shape",
+        arguments: ["42.ts", "/42.ts", "/live/720p/42.ts", "https://cdn.example.com/a/b/c/segment_000042.ts", "dir/", "a//b", "/"])
+    func roundTrip(raw: String) throws {
+        let path = try SegmentPath(validating: raw)
+        #expect(path.rawValue == raw)
+        #expect(path.utf8Count == raw.utf8.count)
+        var bytes: [UInt8] = []
+        path.appendUTF8(to: &bytes)
+        #expect(bytes == Array(raw.utf8))
+    }
+
+    @Test("Sharing the directory of another path changes nothing visible; different directories are left alone")
+    func sharing() throws {
+        let long = "/live/a-rather-long-stream-name/1080p/"
+        let first = try SegmentPath(validating: long + "1.ts")
+        let second = try SegmentPath(validating: long + "2.ts")
+        let shared = second.sharingDirectory(with: first)
+        #expect(shared == second)
+        #expect(shared.hashValue == second.hashValue)
+        #expect(shared.rawValue == long + "2.ts")
+        let elsewhere = try SegmentPath(validating: "/other/2.ts")
+        #expect(elsewhere.sharingDirectory(with: first) == elsewhere)
+        #expect(try SegmentPath(validating: "/a/b") != SegmentPath(validating: "/a/c"))
+        #expect(try SegmentPath(validating: "/ab/c") != SegmentPath(validating: "/a/bc"))
+    }
+}
