@@ -348,7 +348,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     public func multivariant(stream: StreamID) -> MultivariantSnapshot? {
         guard
             let (cells, isEnded) = directory.withLock({
-                $0.streams[stream].map { (Array($0.renditions.values), $0.isEnded) }
+                $0.streams[stream].map { ($0.cells, $0.isEnded) }
             })
         else {
             return nil
@@ -416,10 +416,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
 
     /// The renditions of `stream` that have a playlist, sorted by name; empty when unknown.
     public func renditions(of stream: StreamID) -> [RenditionName] {
-        let cells = directory.withLock { $0.streams[stream]?.renditions ?? [:] }
+        let cells = directory.withLock { $0.cells(of: stream) ?? [] }
         return cells
-            .filter { typed($0.value).current.withLock { $0.publication != nil } }
-            .map { $0.key }
+            .filter { typed($0).current.withLock { $0.publication != nil } }
+            .map(\.rendition)
             .sorted()
     }
 
@@ -478,7 +478,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// - Complexity: O(*r* log *r*): one directory lookup, one current-publication lock per
     ///   rendition.
     private func renditionReports(stream: StreamID, excluding rendition: RenditionName) -> [RenditionReport] {
-        let cells = directory.withLock { $0.streams[stream].map { Array($0.renditions.values) } ?? [] }.map(typed)
+        let cells = directory.withLock { $0.cells(of: stream) ?? [] }.map(typed)
         var reports: [RenditionReport] = []
         for cell in cells where cell.rendition != rendition {
             if let report = cell.current.withLock({ $0.publication?.report }) {
@@ -501,7 +501,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     private func refreshReports(of changed: RenditionCell<Artifact>, now: Timestamp) {
         guard changed.current.withLock({ $0.publication?.snapshot.isLowLatency }) == true else { return }
         let stream = changed.record.stream
-        guard let siblings = directory.withLock({ $0.streams[stream].map { Array($0.renditions.values) } }),
+        guard let siblings = directory.withLock({ $0.cells(of: stream) }),
             siblings.count > 1, siblings.contains(where: { $0 === changed })
         else { return }
         let context = self.context
@@ -707,41 +707,50 @@ private enum Insertion {
 
 /// The stream → rendition → cell map; only ever touched under the registry's directory lock.
 private struct Directory: ~Copyable {
-    struct StreamEntry {
-        var isEnded = false
-        var record: StreamRecord
-        var renditions: [RenditionName: CellBase] = [:]
+    /// One stream. A class, so a lookup under the lock copies one reference, not the entry.
+    /// Never leaves the directory lock.
+    final class StreamEntry {
+        var isEnded: Bool
+        let record: StreamRecord
+        /// The stream's renditions in the order they were created; a stream has a handful
+        /// (at most `MAX_RENDITIONS_PER_STREAM`), so a scan by name beats a table per stream.
+        var cells: [CellBase] = []
+
+        init(isEnded: Bool = false, record: StreamRecord) {
+            self.isEnded = isEnded
+            self.record = record
+        }
+
+        /// - Complexity: O(*r*) name comparisons (*r*: renditions of the stream).
+        func cell(_ rendition: RenditionName) -> CellBase? {
+            for cell in cells where cell.rendition == rendition { return cell }
+            return nil
+        }
     }
 
     var streams: [StreamID: StreamEntry] = [:]
-    /// Every cell by stream and rendition, and the ended streams: the indexes the hot paths
-    /// (a GET, a registration) look up, so they copy one reference out of the lock instead of a
-    /// whole ``StreamEntry`` (its record and rendition table, shared by every thread).
-    var cells: [CellKey: CellBase] = [:]
-    var endedStreams: Set<StreamID> = []
     var activeCount = 0
     /// Every cell, for sweeps (copied in O(1), scanned outside the lock).
     var allCells: [CellBase] = []
     /// Every stream's record, for sweeps.
     var allRecords: [StreamRecord] = []
 
-    struct CellKey: Hashable {
-        let stream: StreamID
-        let rendition: RenditionName
-    }
-
-    /// - Complexity: O(1): one or two hash lookups.
+    /// - Complexity: O(*r*): one hash lookup, then a scan of the stream's renditions.
     func lookup(stream: StreamID, rendition: RenditionName) -> Lookup {
-        let cell = cells[CellKey(stream: stream, rendition: rendition)]
-        if !endedStreams.isEmpty, endedStreams.contains(stream) { return .ended(cell) }
+        guard let entry = streams[stream] else { return .absent }
+        let cell = entry.cell(rendition)
+        if entry.isEnded { return .ended(cell) }
         if let cell { return .found(cell) }
         return .absent
     }
 
-    /// - Complexity: O(1): one hash lookup.
+    /// - Complexity: O(*r*): one hash lookup, then a scan of the stream's renditions.
     func cell(stream: StreamID, rendition: RenditionName) -> CellBase? {
-        cells[CellKey(stream: stream, rendition: rendition)]
+        streams[stream]?.cell(rendition)
     }
+
+    /// The cells of `stream`, in creation order; `nil` when the stream is unknown.
+    func cells(of stream: StreamID) -> [CellBase]? { streams[stream]?.cells }
 
     /// Inserts `cell` unless the stream has ended, the rendition exists, a cap is reached or
     /// the cell cannot join the stream's kind (low-latency or regular).
@@ -761,25 +770,28 @@ private struct Directory: ~Copyable {
         case .found: return .found
         case .absent: break
         }
-        let isNewStream = streams[stream] == nil
-        if let entry = streams[stream] {
-            guard entry.renditions.count < configuration.maxRenditionsPerStream else { return .tooManyRenditions }
-            if let conflict = entry.record.join(joining) {
+        let entry: StreamEntry
+        let isNewStream: Bool
+        if let existing = streams[stream] {
+            guard existing.cells.count < configuration.maxRenditionsPerStream else { return .tooManyRenditions }
+            if let conflict = existing.record.join(joining) {
                 return .lowLatencyConflict(conflict)
             }
-            cell.adopt(entry.record)
+            cell.adopt(existing.record)
+            (entry, isNewStream) = (existing, false)
         } else {
             guard streams.count < configuration.maxStreams else { return .tooManyStreams }
             if let conflict = cell.record.join(joining) {
                 return .lowLatencyConflict(conflict)
             }
-            streams[stream] = StreamEntry(record: cell.record)
+            entry = StreamEntry(record: cell.record)
+            streams[stream] = entry
             allRecords.append(cell.record)
             activeCount += 1
+            isNewStream = true
         }
         cell.record.touch(now)
-        streams[stream]?.renditions[rendition] = cell
-        cells[CellKey(stream: stream, rendition: rendition)] = cell
+        entry.cells.append(cell)
         allCells.append(cell)
         return .inserted(newStream: isNewStream)
     }
@@ -792,16 +804,14 @@ private struct Directory: ~Copyable {
             let record = StreamRecord(stream: stream, now: now)
             record.markEnded(now)
             streams[stream] = StreamEntry(isEnded: true, record: record)
-            endedStreams.insert(stream)
             allRecords.append(record)
             return .ended([])
         }
         if entry.isEnded { return .alreadyEnded }
-        streams[stream]?.isEnded = true
-        endedStreams.insert(stream)
+        entry.isEnded = true
         entry.record.markEnded(now)
         activeCount -= 1
-        return .ended(Array(entry.renditions.values))
+        return .ended(entry.cells)
     }
 
     /// Removes the streams whose records are still expired; returns them with their cells.
@@ -820,12 +830,10 @@ private struct Directory: ~Copyable {
             else { continue }
             let stream = record.stream
             streams[stream] = nil
-            endedStreams.remove(stream)
-            for rendition in entry.renditions.keys { cells[CellKey(stream: stream, rendition: rendition)] = nil }
             if !entry.isEnded { activeCount -= 1 }
             removedRecords.insert(ObjectIdentifier(record))
-            for cell in entry.renditions.values { removedCells.insert(ObjectIdentifier(cell)) }
-            removed.append((stream, reason, Array(entry.renditions.values)))
+            for cell in entry.cells { removedCells.insert(ObjectIdentifier(cell)) }
+            removed.append((stream, reason, entry.cells))
         }
         if !removedCells.isEmpty { allCells.removeAll { removedCells.contains(ObjectIdentifier($0)) } }
         if !removedRecords.isEmpty { allRecords.removeAll { removedRecords.contains(ObjectIdentifier($0)) } }
@@ -1006,9 +1014,12 @@ struct CurrentPublication<Artifact: Sendable>: Sendable {
 /// its own; every subclass is a `RenditionCell`, whose stored properties are all `let`s of
 /// `Sendable` types (locks and atomics), which is what the unchecked `Sendable` stands for.
 class CellBase: @unchecked Sendable {
+    /// The rendition's name.
+    final let rendition: RenditionName
     private let recordBox: Mutex<StreamRecord>
 
-    init(record: StreamRecord) {
+    init(rendition: RenditionName, record: StreamRecord) {
+        self.rendition = rendition
         recordBox = Mutex(record)
     }
 
@@ -1023,13 +1034,13 @@ class CellBase: @unchecked Sendable {
 final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
     let writer: Mutex<RenditionState>
     let current = Mutex(CurrentPublication<Artifact>())
-    let rendition: RenditionName
     /// The instant (ms since the epoch) from which a sweep has something to do here.
     let attentionAt = Atomic<Int64>(.max)
+
     init(state: sending RenditionState, record: StreamRecord) {
-        rendition = state.rendition
+        let rendition = state.rendition
         writer = Mutex(state)
-        super.init(record: record)
+        super.init(rendition: rendition, record: record)
     }
 
     /// Registers under the writer lock; `nil` when the stream was forgotten (retry).
