@@ -65,18 +65,69 @@ struct RenditionTimeline: Sendable {
     private(set) var totalBits: UInt64 = 0
     /// Milliseconds of all segments seen with a size.
     private(set) var totalSizedMilliseconds: Int64 = 0
+    /// The low-latency state, boxed: `nil` for a regular rendition, which then carries one
+    /// pointer instead of these fields (most renditions, 30,000 of them at scale). Copied on
+    /// write, so the timeline keeps value semantics.
+    private var lowLatency: LowLatencyBox?
+
+    /// The fields only a low-latency rendition has.
+    private struct LowLatencyFields: Sendable {
+        var partTarget: SegmentDuration?
+        var partURITemplate: PartURITemplate?
+        var mapURI: QuotedURI?
+        var completedParts: [UInt64: [PartialSegment]] = [:]
+        var partBuffers: [UInt64: [Int: PartialSegment]] = [:]
+        var derivedDates: Set<UInt64> = []
+    }
+
+    /// Written only through `writableLowLatency`, which copies a shared box first: a box two
+    /// timelines (or threads) can see is never mutated, which is what the unchecked `Sendable`
+    /// stands for.
+    private final class LowLatencyBox: @unchecked Sendable {
+        var fields: LowLatencyFields
+        init(_ fields: LowLatencyFields) { self.fields = fields }
+    }
+
+    private static let noLowLatency = LowLatencyFields()
+
+    /// The low-latency fields for writing: the box made unique first (or created).
+    private var writableLowLatency: LowLatencyFields {
+        get { lowLatency?.fields ?? Self.noLowLatency }
+        _modify {
+            if lowLatency == nil {
+                lowLatency = LowLatencyBox(Self.noLowLatency)
+            } else if !isKnownUniquelyReferenced(&lowLatency) {
+                lowLatency = LowLatencyBox(lowLatency?.fields ?? Self.noLowLatency)
+            }
+            // The box exists and is unique here.
+            yield &lowLatency.unsafelyUnwrapped.fields
+        }
+    }
+
     /// `PART-TARGET`; set exactly when the rendition is low-latency. Fixed at creation.
-    let partTarget: SegmentDuration?
+    var partTarget: SegmentDuration? { lowLatency?.fields.partTarget }
     /// The preload-hint URI pattern; a later declaration may replace it.
-    var partURITemplate: PartURITemplate?
+    var partURITemplate: PartURITemplate? {
+        get { lowLatency?.fields.partURITemplate }
+        set { writableLowLatency.partURITemplate = newValue }
+    }
     /// `#EXT-X-MAP:URI`; fixed at creation.
-    let mapURI: QuotedURI?
+    var mapURI: QuotedURI? { lowLatency?.fields.mapURI }
     /// Parts of complete segments (listed or waiting), contiguous from part 0, by sequence.
-    private(set) var completedParts: [UInt64: [PartialSegment]] = [:]
+    private(set) var completedParts: [UInt64: [PartialSegment]] {
+        get { lowLatency?.fields.completedParts ?? [:] }
+        _modify { yield &writableLowLatency.completedParts }
+    }
     /// Parts of segments not complete yet, by sequence then part index.
-    private(set) var partBuffers: [UInt64: [Int: PartialSegment]] = [:]
+    private(set) var partBuffers: [UInt64: [Int: PartialSegment]] {
+        get { lowLatency?.fields.partBuffers ?? [:] }
+        _modify { yield &writableLowLatency.partBuffers }
+    }
     /// Sequences whose program date-time the timeline derived (none was registered).
-    private var derivedDates: Set<UInt64> = []
+    private var derivedDates: Set<UInt64> {
+        get { lowLatency?.fields.derivedDates ?? [] }
+        _modify { yield &writableLowLatency.derivedDates }
+    }
 
     /// Whether the rendition is low-latency.
     var isLowLatency: Bool { partTarget != nil }
@@ -105,9 +156,10 @@ struct RenditionTimeline: Sendable {
         mapURI: QuotedURI? = nil,
         earlyParts: [PartialSegment] = []
     ) throws(RegistryError) {
-        self.partTarget = partTarget
-        self.partURITemplate = partURITemplate
-        self.mapURI = mapURI
+        if partTarget != nil || mapURI != nil {
+            lowLatency = LowLatencyBox(
+                LowLatencyFields(partTarget: partTarget, partURITemplate: partURITemplate, mapURI: mapURI))
+        }
         self.targetDuration = targetDuration ?? max(1, first.duration.ceiledSeconds)
         self.windowSize = max(1, windowSize)
         self.gapTimeoutMilliseconds = max(0, gapTimeoutMilliseconds)
