@@ -47,7 +47,6 @@ final class PublishedPlaylist: Sendable {
     private struct Variants {
         /// Allocated on the first request: a rendition nobody reads holds no table.
         var built: [Representation?] = []
-        var fingerprint: String?
     }
 
     /// Renders `snapshot`.
@@ -78,9 +77,9 @@ final class PublishedPlaylist: Sendable {
             } else if let built = variants.built[variant.index] {
                 return built
             }
-            let fingerprint = variants.fingerprint ?? body.withUnsafeBytes { Self.fingerprint($0) }
-            variants.fingerprint = fingerprint
-            let made = build(variant, fingerprint: fingerprint)
+            // Hashed again for each variant built (at most eight per change, a few hundred bytes
+            // each) rather than kept: a rendition nobody reads then stores nothing for it.
+            let made = build(variant, fingerprint: body.withUnsafeBytes { Self.fingerprint($0) })
             variants.built[variant.index] = made
             return made
         }

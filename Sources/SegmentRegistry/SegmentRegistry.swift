@@ -197,9 +197,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                 cell.record.touch(now)
                 if try cell.declare(declaration, configuration: configuration, now: now) { return .updated }
             case .absent:
-                var state = RenditionState(stream: stream, rendition: rendition)
+                var state = RenditionState()
                 state.declare(declaration, at: now)
-                let cell = RenditionCell<Artifact>(state: state, record: StreamRecord(stream: stream, now: now))
+                let cell = RenditionCell<Artifact>(rendition: rendition, state: state, record: StreamRecord(stream: stream, now: now))
                 let policy = declaration.partTarget.map {
                     LowLatencyPolicy(partTarget: $0, targetDuration: configuration.targetDuration ?? declaration.targetDuration)
                 }
@@ -365,7 +365,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                 // RFC 8216 §4.3.4.2: AVERAGE-BANDWIDTH is never above BANDWIDTH.
                 let average = (declaredAverage ?? timeline.averageBitsPerSecond).map { min($0, bandwidth) }
                 return MultivariantSnapshot.Variant(
-                    rendition: state.rendition,
+                    rendition: cell.rendition,
                     bandwidth: bandwidth,
                     averageBandwidth: average,
                     resolution: declared?.resolution,
@@ -569,9 +569,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ) throws(RegistryError) -> RegistrationOutcome? {
         // Validates the first segment before anything becomes visible.
         let timeline = try context.makeTimeline(first: segment, declaration: nil, now: now)
-        var state = RenditionState(stream: stream, rendition: rendition)
+        var state = RenditionState()
         state.timeline = timeline
-        let cell = RenditionCell<Artifact>(state: state, record: StreamRecord(stream: stream, now: now))
+        let cell = RenditionCell<Artifact>(rendition: rendition, state: state, record: StreamRecord(stream: stream, now: now))
         // The new cell's writer lock is held while it is inserted and published: whoever finds
         // it in the directory first waits for its first publication. Nobody else can hold this
         // lock yet, so taking the directory lock inside it cannot deadlock.
@@ -918,8 +918,6 @@ final class StreamRecord: Sendable {
 
 /// The mutable state of one rendition, owned by its writer lock.
 struct RenditionState: Sendable {
-    let stream: StreamID
-    let rendition: RenditionName
     /// `nil` until the first segment (a declaration alone creates the rendition).
     var timeline: RenditionTimeline?
     /// The rendition's declaration (`PUT`), if any, and when it was last made (it changes the
@@ -944,10 +942,7 @@ struct RenditionState: Sendable {
     /// Parts of a low-latency rendition that arrived before its first segment.
     var earlyParts: [PartialSegment] = []
 
-    init(stream: StreamID, rendition: RenditionName) {
-        self.stream = stream
-        self.rendition = rendition
-    }
+    init() {}
 
     /// Whether `part` is held exactly: by the timeline, or waiting for the first segment.
     func holds(_ part: PartialSegment) -> Bool {
@@ -955,7 +950,11 @@ struct RenditionState: Sendable {
         return earlyParts.contains(part)
     }
 
-    func snapshot(of timeline: RenditionTimeline, reports: [RenditionReport] = []) -> RenditionSnapshot {
+    /// What the playlist of `rendition` of `stream` shows now (the names are the cell's: the
+    /// state does not repeat them).
+    func snapshot(
+        of timeline: RenditionTimeline, stream: StreamID, rendition: RenditionName, reports: [RenditionReport] = []
+    ) -> RenditionSnapshot {
         RenditionSnapshot(
             stream: stream,
             rendition: rendition,
@@ -991,16 +990,18 @@ final class Publication<Artifact: Sendable>: Sendable {
     let snapshot: RenditionSnapshot
     let artifact: Artifact
     let listsSegments: Bool
-    /// What `#EXT-X-RENDITION-REPORT` says about this publication in the other renditions.
-    let report: RenditionReport?
+
+    /// What `#EXT-X-RENDITION-REPORT` says about this publication in the other renditions
+    /// (computed when asked: only low-latency siblings ask, and a stored copy would cost every
+    /// rendition its size).
+    var report: RenditionReport? {
+        snapshot.lastMSN.map { RenditionReport(rendition: snapshot.rendition, lastMSN: $0, lastPart: snapshot.lastPart) }
+    }
 
     init(snapshot: RenditionSnapshot, artifact: Artifact) {
         self.snapshot = snapshot
         self.artifact = artifact
         self.listsSegments = !snapshot.segments.isEmpty
-        self.report = snapshot.lastMSN.map {
-            RenditionReport(rendition: snapshot.rendition, lastMSN: $0, lastPart: snapshot.lastPart)
-        }
     }
 }
 
@@ -1037,8 +1038,7 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
     /// The instant (ms since the epoch) from which a sweep has something to do here.
     let attentionAt = Atomic<Int64>(.max)
 
-    init(state: sending RenditionState, record: StreamRecord) {
-        let rendition = state.rendition
+    init(rendition: RenditionName, state: sending RenditionState, record: StreamRecord) {
         writer = Mutex(state)
         super.init(rendition: rendition, record: record)
     }
@@ -1053,7 +1053,7 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
             guard !state.isEvicted else { return nil }
             guard !state.isEnded else {
                 if state.timeline?.holds(segment) == true { return (.duplicate, 0) }
-                throw .streamEnded(state.stream)
+                throw .streamEnded(record.stream)
             }
             // Mutated in place through the optional, so the window is never copied.
             guard let registration = try state.timeline?.register(segment, now: now) else {
@@ -1092,14 +1092,14 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
             let policy = LowLatencyPolicy(partTarget: timeline.partTarget, targetDuration: timeline.targetDuration)
             switch record.join(.lowLatency(policy)) {
             case .targetDuration(let fixed):
-                throw .targetDurationConflict(state.rendition, declared: timeline.targetDuration, fixed: fixed)
+                throw .targetDurationConflict(rendition, declared: timeline.targetDuration, fixed: fixed)
             case .regularStream:
-                throw .mixedLowLatency(state.stream, state.rendition, streamIsLowLatency: false)
+                throw .mixedLowLatency(record.stream, rendition, streamIsLowLatency: false)
             case .partTarget, .lowLatencyStream, nil:
                 break  // the part target was fixed with the declaration
             }
         } else if record.join(.regularSegment) != nil {
-            throw .mixedLowLatency(state.stream, state.rendition, streamIsLowLatency: true)
+            throw .mixedLowLatency(record.stream, rendition, streamIsLowLatency: true)
         }
         state.earlyParts = []
         state.timeline = timeline
@@ -1126,10 +1126,10 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
             guard !state.isEvicted else { return nil }
             guard !state.isEnded else {
                 if state.holds(part) { return .duplicate }
-                throw RegistryError.streamEnded(state.stream, refused: .part)
+                throw RegistryError.streamEnded(record.stream, refused: .part)
             }
             let partTarget = state.timeline == nil ? state.declaration?.partTarget : state.timeline?.partTarget
-            guard let partTarget else { throw LowLatencyError.notLowLatency(state.rendition) }
+            guard let partTarget else { throw LowLatencyError.notLowLatency(rendition) }
             guard part.duration <= partTarget else {
                 throw LowLatencyError.exceedsPartTarget(
                     sequence: part.sequence, part: part.part, duration: part.duration, partTarget: partTarget)
@@ -1144,7 +1144,7 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
                 }
                 let limit = context.configuration.maxPendingSegments
                 guard state.earlyParts.count < limit else {
-                    throw LowLatencyError.tooManyWaitingParts(state.rendition, limit: limit)
+                    throw LowLatencyError.tooManyWaitingParts(rendition, limit: limit)
                 }
                 state.earlyParts.append(part)
                 return .registered(listed: false)
@@ -1163,18 +1163,18 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
     func declare(_ declaration: RenditionDeclaration, configuration: RegistryConfiguration, now: Timestamp) throws -> Bool {
         try writer.withLock { state throws -> Bool in
             guard !state.isEvicted else { return false }
-            guard !state.isEnded else { throw RegistryError.streamEnded(state.stream, refused: .declaration) }
+            guard !state.isEnded else { throw RegistryError.streamEnded(record.stream, refused: .declaration) }
             if let declared = declaration.targetDuration, let timeline = state.timeline,
                 declared != timeline.targetDuration
             {
-                throw RegistryError.targetDurationConflict(state.rendition, declared: declared, fixed: timeline.targetDuration)
+                throw RegistryError.targetDurationConflict(rendition, declared: declared, fixed: timeline.targetDuration)
             }
             if let timeline = state.timeline {
                 if let declared = declaration.partTarget, declared != timeline.partTarget {
-                    throw LowLatencyError.partTargetConflict(state.rendition, declared: declared, fixed: timeline.partTarget)
+                    throw LowLatencyError.partTargetConflict(rendition, declared: declared, fixed: timeline.partTarget)
                 }
                 if let declared = declaration.mapURI, declared != timeline.mapURI {
-                    throw LowLatencyError.mapURIConflict(state.rendition, declared: declared, fixed: timeline.mapURI)
+                    throw LowLatencyError.mapURIConflict(rendition, declared: declared, fixed: timeline.mapURI)
                 }
             }
             if let partTarget = declaration.partTarget {
@@ -1182,11 +1182,11 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
                     ?? (state.timeline?.isLowLatency == true ? state.timeline?.targetDuration : nil)
                 let policy = LowLatencyPolicy(partTarget: partTarget, targetDuration: targetDuration)
                 if let conflict = record.join(.lowLatency(policy)) {
-                    throw conflict.error(stream: state.stream, rendition: state.rendition, policy: policy)
+                    throw conflict.error(stream: record.stream, rendition: rendition, policy: policy)
                 }
             } else if state.timeline?.isLowLatency != true, let conflict = record.join(.regularDeclaration) {
                 // A rendition whose low-latency settings are fixed keeps them; any other becomes regular.
-                throw conflict.error(stream: state.stream, rendition: state.rendition, policy: nil)
+                throw conflict.error(stream: record.stream, rendition: rendition, policy: nil)
             }
             state.declare(declaration, at: now)
             if let template = declaration.partURITemplate, state.timeline?.isLowLatency == true {
@@ -1229,7 +1229,7 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
             if isStale != state.reportedStale {
                 state.reportedStale = isStale
                 report.staleTransitions.append(
-                    SweepReport.StaleTransition(stream: state.stream, rendition: state.rendition, isStale: isStale))
+                    SweepReport.StaleTransition(stream: record.stream, rendition: rendition, isStale: isStale))
             }
             updateAttention(state, now: now)
         }
@@ -1295,8 +1295,8 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
         guard let timeline = state.timeline else { return }
         state.version += 1
         state.lastModified = now
-        let reports = timeline.isLowLatency ? context.reports(state.stream, state.rendition) : []
-        let snapshot = state.snapshot(of: timeline, reports: reports)
+        let reports = timeline.isLowLatency ? context.reports(record.stream, rendition) : []
+        let snapshot = state.snapshot(of: timeline, stream: record.stream, rendition: rendition, reports: reports)
         let publication = Publication(snapshot: snapshot, artifact: context.publish(snapshot))
         let isPinned = timeline.isPinned
         let previous = current.withLock { current in
