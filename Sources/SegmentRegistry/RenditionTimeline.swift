@@ -348,26 +348,38 @@ struct RenditionTimeline: Sendable {
     /// (its date plus its duration) when the two are contiguous without a discontinuity, so
     /// `#EXT-X-PROGRAM-DATE-TIME` agrees with `#EXTINF` (rfc8216bis §6.2.1: no ambiguous mapping).
     private mutating func appendToWindow(_ segment: Segment) {
-        if window.count == window.capacity, window.count <= max(windowSize, 3) {
-            // Grow one slot at a time up to one more than the window (it holds that many between
-            // an append and the trim of its head), not by doubling: each rendition's buffer stays
-            // that size for the rendition's life, since every later append copies it (the last
-            // snapshot shares it) at its capacity. Beyond that (a longer run kept for the
-            // three-target-duration rule, or waiting segments released at once), grow as usual.
-            window.reserveCapacity(window.count + 1)
-        }
+        let appended: Segment
         let sequence = segment.sequence.rawValue
-        guard derivedDates.contains(sequence), let previous = window.last,
+        if derivedDates.contains(sequence), let previous = window.last,
             previous.sequence.rawValue + 1 == sequence, discontinuities.last != segment.sequence,
             let previousDate = previous.programDateTime
-        else {
-            window.append(segment)
-            return
+        {
+            appended = Segment(
+                sequence: segment.sequence, duration: segment.duration, path: segment.path,
+                programDateTime: previousDate.advanced(byMilliseconds: previous.duration.milliseconds),
+                byteCount: segment.byteCount)
+        } else {
+            appended = segment
         }
-        window.append(Segment(
-            sequence: segment.sequence, duration: segment.duration, path: segment.path,
-            programDateTime: previousDate.advanced(byMilliseconds: previous.duration.milliseconds),
-            byteCount: segment.byteCount))
+        if window.count == window.capacity, window.count <= max(windowSize, 3) {
+            // The buffer is full; it is usually shared with the last published snapshot too, so
+            // the append copies it anyway. Make that one copy the final window: when the append
+            // pushes a segment out of the head, the new buffer holds exactly what is kept (the
+            // head's bookkeeping is done here, `trimHead` finds nothing left); otherwise it
+            // grows by one slot, not by doubling. Every rendition's window then stays one
+            // allocation of exactly its length, registration after registration.
+            let removed = window.count + 1 - keepCount(endingWith: appended)
+            if removed > 0, removed <= window.count {
+                var next: [Segment] = []
+                next.reserveCapacity(window.count + 1 - removed)
+                next.append(contentsOf: window[removed...])
+                next.append(appended)
+                dropHead(removed, replacingWith: next)
+                return
+            }
+            window.reserveCapacity(window.count + 1)
+        }
+        window.append(appended)
     }
 
     /// When the current hole is given up, if ever: `holeSince` + the gap timeout.
@@ -474,23 +486,45 @@ struct RenditionTimeline: Sendable {
     /// three target durations (RFC 8216 §6.2.2). Removing anything pins the start and moves
     /// the media and discontinuity sequences by what was removed.
     private mutating func trimHead() {
+        let keep = keepCount(endingWith: nil)
+        guard window.count > keep else { return }
+        dropHead(window.count - keep, replacingWith: nil)
+    }
+
+    /// How many segments the window keeps when it ends with `next` appended (or as it is):
+    /// `windowSize`, or more while fewer would cover less than three target durations.
+    private func keepCount(endingWith next: Segment?) -> Int {
         let minimumMilliseconds = targetDuration * 3000
         var needed = 0
         var total: Int64 = 0
-        for segment in window.reversed() {
-            needed += 1
-            total += segment.duration.milliseconds
-            if total >= minimumMilliseconds { break }
+        if let next {
+            needed = 1
+            total = next.duration.milliseconds
         }
-        let keep = max(windowSize, needed)
-        guard window.count > keep else { return }
-        let removed = window.count - keep
+        if total < minimumMilliseconds {
+            for segment in window.reversed() {
+                needed += 1
+                total += segment.duration.milliseconds
+                if total >= minimumMilliseconds { break }
+            }
+        }
+        return max(windowSize, needed)
+    }
+
+    /// Removes the first `removed` segments (the window becomes `replacement` when given, which
+    /// is the window without them plus an appended segment); moves the media and discontinuity
+    /// sequences by what was removed and pins the start.
+    private mutating func dropHead(_ removed: Int, replacingWith replacement: [Segment]?) {
         for segment in window.prefix(removed) {
             let sequence = segment.sequence.rawValue
             completedParts[sequence] = nil
             derivedDates.remove(sequence)
         }
-        window.removeFirst(removed)
+        if let replacement {
+            window = replacement
+        } else {
+            window.removeFirst(removed)
+        }
         mediaSequenceNumber += UInt64(removed)
         if let newFirst = window.first?.sequence {
             let slid = discontinuities.prefix { $0 < newFirst }.count
