@@ -47,8 +47,8 @@ public struct SegmentPath: RawRepresentable, Hashable, Sendable, CustomStringCon
 
     /// Appends the path's UTF-8 bytes to `out` (without building the whole string).
     public func appendUTF8(to out: inout [UInt8]) {
-        out.append(contentsOf: directory.utf8)
-        out.append(contentsOf: name.utf8)
+        directory.appendUTF8(to: &out)
+        name.appendUTF8(to: &out)
     }
 
     /// This path, its directory part stored in the same memory as `other`'s when the two are
@@ -78,5 +78,17 @@ public struct SegmentPath: RawRepresentable, Hashable, Sendable, CustomStringCon
             return "path must not start with '#'"
         }
         return PlaylistLineRule.violation(in: raw, field: "path")
+    }
+}
+
+extension String {
+    /// Appends the string's UTF-8 bytes to `out` in one copy from its contiguous storage (an
+    /// `append(contentsOf: utf8)` walks the view byte by byte).
+    public func appendUTF8(to out: inout [UInt8]) {
+        let copied: Void? = utf8.withContiguousStorageIfAvailable { out.append(contentsOf: $0) }
+        if copied == nil {
+            var text = self
+            text.withUTF8 { out.append(contentsOf: $0) }
+        }
     }
 }

@@ -82,34 +82,34 @@ public enum MediaPlaylistRenderer {
     private static func write(_ snapshot: RenditionSnapshot, skipped: Int, isDelta: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(estimatedByteCount(snapshot))
-        out.append(contentsOf: versionPrefix)
+        append(versionPrefix, to: &out)
         appendDecimal(isDelta ? 9 : (snapshot.mapURI != nil ? 6 : 3), to: &out)
-        out.append(contentsOf: targetDurationPrefix)
+        append(targetDurationPrefix, to: &out)
         appendDecimal(UInt64(clamping: snapshot.targetDuration), to: &out)
-        out.append(contentsOf: mediaSequencePrefix)
+        append(mediaSequencePrefix, to: &out)
         appendDecimal(snapshot.mediaSequence.rawValue, to: &out)
         out.append(newline)
         if snapshot.discontinuitySequence > 0 {
-            out.append(contentsOf: discontinuitySequencePrefix)
+            append(discontinuitySequencePrefix, to: &out)
             appendDecimal(snapshot.discontinuitySequence, to: &out)
             out.append(newline)
         }
         if let partTarget = snapshot.partTarget {
-            out.append(contentsOf: serverControlPrefix)
+            append(serverControlPrefix, to: &out)
             appendMilliseconds(partTarget.milliseconds * 3, to: &out)
-            out.append(contentsOf: canSkipUntilPrefix)
+            append(canSkipUntilPrefix, to: &out)
             appendMilliseconds(snapshot.targetDuration * 6000, to: &out)
-            out.append(contentsOf: partInfPrefix)
+            append(partInfPrefix, to: &out)
             appendMilliseconds(partTarget.milliseconds, to: &out)
             out.append(newline)
         }
         if let mapURI = snapshot.mapURI {
-            out.append(contentsOf: mapPrefix)
-            out.append(contentsOf: mapURI.rawValue.utf8)
-            out.append(contentsOf: quoteNewline)
+            append(mapPrefix, to: &out)
+            mapURI.rawValue.appendUTF8(to: &out)
+            append(quoteNewline, to: &out)
         }
         if isDelta {
-            out.append(contentsOf: skipPrefix)
+            append(skipPrefix, to: &out)
             appendDecimal(UInt64(skipped), to: &out)
             out.append(newline)
         }
@@ -126,21 +126,21 @@ public enum MediaPlaylistRenderer {
                 continue
             }
             if discontinuities.first == segment.sequence {
-                out.append(contentsOf: discontinuity)
+                append(discontinuity, to: &out)
                 discontinuities.removeFirst()
             }
             if let programDateTime = segment.programDateTime {
-                out.append(contentsOf: programDateTimePrefix)
-                out.append(contentsOf: programDateTime.rfc3339.utf8)
+                append(programDateTimePrefix, to: &out)
+                programDateTime.rfc3339.appendUTF8(to: &out)
                 out.append(newline)
             }
             while let part = parts.first, part.sequence == segment.sequence {
                 appendPart(part, to: &out)
                 parts.removeFirst()
             }
-            out.append(contentsOf: extinfPrefix)
+            append(extinfPrefix, to: &out)
             appendMilliseconds(segment.duration.milliseconds, to: &out)
-            out.append(contentsOf: extinfSuffix)
+            append(extinfSuffix, to: &out)
             segment.path.appendUTF8(to: &out)
             out.append(newline)
         }
@@ -148,38 +148,38 @@ public enum MediaPlaylistRenderer {
             appendPart(part, to: &out)
         }
         if let hint = snapshot.preloadHintURI {
-            out.append(contentsOf: preloadHintPrefix)
-            out.append(contentsOf: hint.utf8)
-            out.append(contentsOf: quoteNewline)
+            append(preloadHintPrefix, to: &out)
+            hint.appendUTF8(to: &out)
+            append(quoteNewline, to: &out)
         }
         if snapshot.isLowLatency {
             for report in snapshot.renditionReports {
-                out.append(contentsOf: renditionReportPrefix)
-                out.append(contentsOf: report.rendition.rawValue.utf8)
-                out.append(contentsOf: lastMSNPrefix)
+                append(renditionReportPrefix, to: &out)
+                report.rendition.rawValue.appendUTF8(to: &out)
+                append(lastMSNPrefix, to: &out)
                 appendDecimal(report.lastMSN, to: &out)
                 if let lastPart = report.lastPart {
-                    out.append(contentsOf: lastPartPrefix)
+                    append(lastPartPrefix, to: &out)
                     appendDecimal(UInt64(clamping: lastPart), to: &out)
                 }
                 out.append(newline)
             }
         }
         if snapshot.isEnded {
-            out.append(contentsOf: endList)
+            append(endList, to: &out)
         }
         return out
     }
 
     /// `#EXT-X-PART:DURATION=<s>,URI="<uri>"[,INDEPENDENT=YES]` (rfc8216bis §4.4.4.9).
     private static func appendPart(_ part: PartialSegment, to out: inout [UInt8]) {
-        out.append(contentsOf: partPrefix)
+        append(partPrefix, to: &out)
         appendMilliseconds(part.duration.milliseconds, to: &out)
-        out.append(contentsOf: partURIPrefix)
-        out.append(contentsOf: part.path.rawValue.utf8)
+        append(partURIPrefix, to: &out)
+        part.path.rawValue.appendUTF8(to: &out)
         out.append(UInt8(ascii: "\""))
         if part.independent {
-            out.append(contentsOf: independentSuffix)
+            append(independentSuffix, to: &out)
         }
         out.append(newline)
     }
@@ -187,53 +187,59 @@ public enum MediaPlaylistRenderer {
     // MARK: - Building blocks
 
     private static let newline = UInt8(ascii: "\n")
-    private static let versionPrefix = Array("#EXTM3U\n#EXT-X-VERSION:".utf8)
-    private static let targetDurationPrefix = Array("\n#EXT-X-TARGETDURATION:".utf8)
-    private static let serverControlPrefix = Array("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=".utf8)
-    private static let canSkipUntilPrefix = Array(",CAN-SKIP-UNTIL=".utf8)
-    private static let partInfPrefix = Array("\n#EXT-X-PART-INF:PART-TARGET=".utf8)
-    private static let mapPrefix = Array("#EXT-X-MAP:URI=\"".utf8)
-    private static let quoteNewline = Array("\"\n".utf8)
-    private static let skipPrefix = Array("#EXT-X-SKIP:SKIPPED-SEGMENTS=".utf8)
-    private static let partPrefix = Array("#EXT-X-PART:DURATION=".utf8)
-    private static let partURIPrefix = Array(",URI=\"".utf8)
-    private static let independentSuffix = Array(",INDEPENDENT=YES".utf8)
-    private static let preloadHintPrefix = Array("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"".utf8)
-    private static let renditionReportPrefix = Array("#EXT-X-RENDITION-REPORT:URI=\"../".utf8)
-    private static let lastMSNPrefix = Array("/playlist.m3u8\",LAST-MSN=".utf8)
-    private static let lastPartPrefix = Array(",LAST-PART=".utf8)
-    private static let mediaSequencePrefix = Array("\n#EXT-X-MEDIA-SEQUENCE:".utf8)
-    private static let discontinuitySequencePrefix = Array("#EXT-X-DISCONTINUITY-SEQUENCE:".utf8)
-    private static let discontinuity = Array("#EXT-X-DISCONTINUITY\n".utf8)
-    private static let programDateTimePrefix = Array("#EXT-X-PROGRAM-DATE-TIME:".utf8)
-    private static let extinfPrefix = Array("#EXTINF:".utf8)
-    private static let extinfSuffix = Array(",\n".utf8)
-    private static let endList = Array("#EXT-X-ENDLIST\n".utf8)
+    private static let versionPrefix: StaticString = "#EXTM3U\n#EXT-X-VERSION:"
+    private static let targetDurationPrefix: StaticString = "\n#EXT-X-TARGETDURATION:"
+    private static let serverControlPrefix: StaticString = "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK="
+    private static let canSkipUntilPrefix: StaticString = ",CAN-SKIP-UNTIL="
+    private static let partInfPrefix: StaticString = "\n#EXT-X-PART-INF:PART-TARGET="
+    private static let mapPrefix: StaticString = "#EXT-X-MAP:URI=\""
+    private static let quoteNewline: StaticString = "\"\n"
+    private static let skipPrefix: StaticString = "#EXT-X-SKIP:SKIPPED-SEGMENTS="
+    private static let partPrefix: StaticString = "#EXT-X-PART:DURATION="
+    private static let partURIPrefix: StaticString = ",URI=\""
+    private static let independentSuffix: StaticString = ",INDEPENDENT=YES"
+    private static let preloadHintPrefix: StaticString = "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""
+    private static let renditionReportPrefix: StaticString = "#EXT-X-RENDITION-REPORT:URI=\"../"
+    private static let lastMSNPrefix: StaticString = "/playlist.m3u8\",LAST-MSN="
+    private static let lastPartPrefix: StaticString = ",LAST-PART="
+    private static let mediaSequencePrefix: StaticString = "\n#EXT-X-MEDIA-SEQUENCE:"
+    private static let discontinuitySequencePrefix: StaticString = "#EXT-X-DISCONTINUITY-SEQUENCE:"
+    private static let discontinuity: StaticString = "#EXT-X-DISCONTINUITY\n"
+    private static let programDateTimePrefix: StaticString = "#EXT-X-PROGRAM-DATE-TIME:"
+    private static let extinfPrefix: StaticString = "#EXTINF:"
+    private static let extinfSuffix: StaticString = ",\n"
+    private static let endList: StaticString = "#EXT-X-ENDLIST\n"
+
+    /// Appends a tag's fixed text (a literal in the binary: no copy to make, no lazy global).
+    @inline(__always)
+    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
 
     /// An upper bound of the output size, so the buffer is allocated once.
     private static func estimatedByteCount(_ snapshot: RenditionSnapshot) -> Int {
         // Header with three 20-digit numbers, plus per segment "#EXTINF:" + "3600.000" + ",\n" + "\n",
         // and the optional discontinuity and program-date-time lines (a date-time is at most 32 bytes).
-        var count = versionPrefix.count + targetDurationPrefix.count + mediaSequencePrefix.count
-            + discontinuitySequencePrefix.count + 4 * 20 + 2 + endList.count
-            + snapshot.discontinuities.count * discontinuity.count
+        var count = versionPrefix.utf8CodeUnitCount + targetDurationPrefix.utf8CodeUnitCount + mediaSequencePrefix.utf8CodeUnitCount
+            + discontinuitySequencePrefix.utf8CodeUnitCount + 4 * 20 + 2 + endList.utf8CodeUnitCount
+            + snapshot.discontinuities.count * discontinuity.utf8CodeUnitCount
         if snapshot.partTarget != nil {
-            count += serverControlPrefix.count + canSkipUntilPrefix.count + partInfPrefix.count + 3 * 24 + 1
-            count += skipPrefix.count + 21
-            count += preloadHintPrefix.count + quoteNewline.count + (snapshot.partURITemplate?.rawValue.utf8.count ?? 0) + 40
+            count += serverControlPrefix.utf8CodeUnitCount + canSkipUntilPrefix.utf8CodeUnitCount + partInfPrefix.utf8CodeUnitCount + 3 * 24 + 1
+            count += skipPrefix.utf8CodeUnitCount + 21
+            count += preloadHintPrefix.utf8CodeUnitCount + quoteNewline.utf8CodeUnitCount + (snapshot.partURITemplate?.rawValue.utf8.count ?? 0) + 40
             for report in snapshot.renditionReports {
-                count += renditionReportPrefix.count + report.rendition.rawValue.utf8.count + lastMSNPrefix.count
-                    + lastPartPrefix.count + 2 * 20 + 1
+                count += renditionReportPrefix.utf8CodeUnitCount + report.rendition.rawValue.utf8.count + lastMSNPrefix.utf8CodeUnitCount
+                    + lastPartPrefix.utf8CodeUnitCount + 2 * 20 + 1
             }
         }
-        if let mapURI = snapshot.mapURI { count += mapPrefix.count + mapURI.rawValue.utf8.count + quoteNewline.count }
+        if let mapURI = snapshot.mapURI { count += mapPrefix.utf8CodeUnitCount + mapURI.rawValue.utf8.count + quoteNewline.utf8CodeUnitCount }
         for part in snapshot.parts {
-            count += partPrefix.count + 8 + partURIPrefix.count + part.path.rawValue.utf8.count + 1
-                + independentSuffix.count + 1
+            count += partPrefix.utf8CodeUnitCount + 8 + partURIPrefix.utf8CodeUnitCount + part.path.rawValue.utf8.count + 1
+                + independentSuffix.utf8CodeUnitCount + 1
         }
         for segment in snapshot.segments {
-            count += extinfPrefix.count + 8 + extinfSuffix.count + 1 + segment.path.utf8Count
-            if segment.programDateTime != nil { count += programDateTimePrefix.count + 32 + 1 }
+            count += extinfPrefix.utf8CodeUnitCount + 8 + extinfSuffix.utf8CodeUnitCount + 1 + segment.path.utf8Count
+            if segment.programDateTime != nil { count += programDateTimePrefix.utf8CodeUnitCount + 32 + 1 }
         }
         return count
     }
