@@ -17,11 +17,60 @@ public struct RenditionSnapshot: Equatable, Sendable {
         var discontinuities: [SequenceNumber]
         var isEnded: Bool
         var lastModified: Timestamp
-        var partTarget: SegmentDuration?
-        var partURITemplate: PartURITemplate?
-        var mapURI: QuotedURI?
-        var parts: [PartialSegment]
-        var renditionReports: [RenditionReport]
+        /// `nil` for a playlist without any low-latency tag (most of them): one pointer.
+        var lowLatency: LowLatencyFields?
+    }
+
+    /// The fields only low-latency (or fMP4) playlists have, behind one immutable reference.
+    private final class LowLatencyFields: Equatable, Sendable {
+        let partTarget: SegmentDuration?
+        let partURITemplate: PartURITemplate?
+        let mapURI: QuotedURI?
+        let parts: [PartialSegment]
+        let renditionReports: [RenditionReport]
+
+        init(
+            partTarget: SegmentDuration?, partURITemplate: PartURITemplate?, mapURI: QuotedURI?,
+            parts: [PartialSegment], renditionReports: [RenditionReport]
+        ) {
+            self.partTarget = partTarget
+            self.partURITemplate = partURITemplate
+            self.mapURI = mapURI
+            self.parts = parts
+            self.renditionReports = renditionReports
+        }
+
+        /// `nil` when every field is empty, so a plain playlist carries nothing.
+        static func make(
+            partTarget: SegmentDuration?, partURITemplate: PartURITemplate?, mapURI: QuotedURI?,
+            parts: [PartialSegment], renditionReports: [RenditionReport]
+        ) -> LowLatencyFields? {
+            if partTarget == nil, partURITemplate == nil, mapURI == nil, parts.isEmpty, renditionReports.isEmpty {
+                return nil
+            }
+            return LowLatencyFields(
+                partTarget: partTarget, partURITemplate: partURITemplate, mapURI: mapURI, parts: parts,
+                renditionReports: renditionReports)
+        }
+
+        static func == (lhs: LowLatencyFields, rhs: LowLatencyFields) -> Bool {
+            lhs === rhs
+                || (lhs.partTarget == rhs.partTarget && lhs.partURITemplate == rhs.partURITemplate
+                    && lhs.mapURI == rhs.mapURI && lhs.parts == rhs.parts && lhs.renditionReports == rhs.renditionReports)
+        }
+    }
+
+    /// Replaces one low-latency field (the others kept).
+    private mutating func changeLowLatency(
+        partTarget: SegmentDuration?? = nil, partURITemplate: PartURITemplate?? = nil, mapURI: QuotedURI?? = nil,
+        parts: [PartialSegment]? = nil, renditionReports: [RenditionReport]? = nil
+    ) {
+        let old = storage.fields.lowLatency
+        let made = LowLatencyFields.make(
+            partTarget: partTarget ?? old?.partTarget, partURITemplate: partURITemplate ?? old?.partURITemplate,
+            mapURI: mapURI ?? old?.mapURI, parts: parts ?? old?.parts ?? [],
+            renditionReports: renditionReports ?? old?.renditionReports ?? [])
+        fields { $0.lowLatency = made }
     }
 
     /// The box of the fields. Mutated only through ``fields(_:)`` of a uniquely referenced box,
@@ -108,32 +157,32 @@ public struct RenditionSnapshot: Equatable, Sendable {
     /// `#EXT-X-PART-INF:PART-TARGET` (rfc8216bis §4.4.3.7); set exactly when the rendition is
     /// low-latency. `nil` renders the playlist without any low-latency tag.
     public var partTarget: SegmentDuration? {
-        get { storage.fields.partTarget }
-        set { fields { $0.partTarget = newValue } }
+        get { storage.fields.lowLatency?.partTarget }
+        set { changeLowLatency(partTarget: .some(newValue)) }
     }
     /// The URI pattern of the next part, for `#EXT-X-PRELOAD-HINT` (§4.4.5.3).
     public var partURITemplate: PartURITemplate? {
-        get { storage.fields.partURITemplate }
-        set { fields { $0.partURITemplate = newValue } }
+        get { storage.fields.lowLatency?.partURITemplate }
+        set { changeLowLatency(partURITemplate: .some(newValue)) }
     }
     /// `#EXT-X-MAP:URI` (§4.4.4.5), the initialization section of fMP4/CMAF segments.
     public var mapURI: QuotedURI? {
-        get { storage.fields.mapURI }
-        set { fields { $0.mapURI = newValue } }
+        get { storage.fields.lowLatency?.mapURI }
+        set { changeLowLatency(mapURI: .some(newValue)) }
     }
     /// The listed partial segments (`#EXT-X-PART`, §4.4.4.9), ascending by sequence then part
     /// index: contiguous from part 0 within each parent segment, only for segments whose end
     /// is within three target durations of the end of the playlist (§6.2.2), then the parts of
     /// the segment in progress (the one after the last listed segment).
     public var parts: [PartialSegment] {
-        get { storage.fields.parts }
-        set { fields { $0.parts = newValue } }
+        get { storage.fields.lowLatency?.parts ?? [] }
+        set { changeLowLatency(parts: newValue) }
     }
     /// One `#EXT-X-RENDITION-REPORT` (§4.4.5.4) per other rendition of the stream, sorted by
     /// name, as of this snapshot.
     public var renditionReports: [RenditionReport] {
-        get { storage.fields.renditionReports }
-        set { fields { $0.renditionReports = newValue } }
+        get { storage.fields.lowLatency?.renditionReports ?? [] }
+        set { changeLowLatency(renditionReports: newValue) }
     }
 
     /// Creates a snapshot from its parts.
@@ -166,11 +215,9 @@ public struct RenditionSnapshot: Equatable, Sendable {
                 discontinuities: discontinuities,
                 isEnded: isEnded,
                 lastModified: lastModified,
-                partTarget: partTarget,
-                partURITemplate: partURITemplate,
-                mapURI: mapURI,
-                parts: parts,
-                renditionReports: renditionReports
+                lowLatency: LowLatencyFields.make(
+                    partTarget: partTarget, partURITemplate: partURITemplate, mapURI: mapURI, parts: parts,
+                    renditionReports: renditionReports)
             ))
     }
 }
