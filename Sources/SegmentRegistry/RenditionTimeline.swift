@@ -129,6 +129,9 @@ struct RenditionTimeline: Sendable {
         _modify { yield &writableLowLatency.derivedDates }
     }
 
+    /// Whether the timeline holds a low-latency box (a regular one never should: memory).
+    var holdsLowLatencyState: Bool { lowLatency != nil }
+
     /// Whether the rendition is low-latency.
     var isLowLatency: Bool { partTarget != nil }
 
@@ -515,10 +518,14 @@ struct RenditionTimeline: Sendable {
     /// is the window without them plus an appended segment); moves the media and discontinuity
     /// sequences by what was removed and pins the start.
     private mutating func dropHead(_ removed: Int, replacingWith replacement: [Segment]?) {
-        for segment in window.prefix(removed) {
-            let sequence = segment.sequence.rawValue
-            completedParts[sequence] = nil
-            derivedDates.remove(sequence)
+        if lowLatency != nil {
+            // (A regular rendition has no parts or derived dates to forget, and touching them
+            // would give it a low-latency box.)
+            for segment in window.prefix(removed) {
+                let sequence = segment.sequence.rawValue
+                completedParts[sequence] = nil
+                derivedDates.remove(sequence)
+            }
         }
         if let replacement {
             window = replacement
