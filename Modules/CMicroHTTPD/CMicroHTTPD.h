@@ -100,4 +100,20 @@ static inline int CMicroHTTPD_connection_fd(struct MHD_Connection *connection)
     return info == NULL ? -1 : info->connect_fd;
 }
 
+/// Socket flags that glibc declares as members of anonymous enums (MSG_*, SHUT_*, IPPROTO_*),
+/// under names only this module declares.
+///
+/// The originals are a trap for Swift: <sys/socket.h> reaches the compiler through both Glibc and
+/// this module, and which of the two a constant is attributed to depends on which module the
+/// compiler happened to build first. A clean debug build then failed with "cannot find
+/// 'MSG_NOSIGNAL' in scope" in a file importing only Glibc, while incremental and release builds
+/// passed. Every socket flag the Swift code uses comes from here instead.
+enum {
+    CMicroHTTPD_MSG_NOSIGNAL = MSG_NOSIGNAL,
+    CMicroHTTPD_MSG_DONTWAIT = MSG_DONTWAIT,
+    CMicroHTTPD_MSG_CMSG_CLOEXEC = MSG_CMSG_CLOEXEC,
+    CMicroHTTPD_SHUT_RDWR = SHUT_RDWR,
+    CMicroHTTPD_IPPROTO_TCP = IPPROTO_TCP,
+};
+
 #endif

@@ -1,6 +1,7 @@
 // A small blocking HTTP/1.1 client over POSIX sockets, for talking to a server on this host:
 // the container health check, the integration tests and the benchmarks. It lives here because
 // this is the one target allowed to make C calls.
+private import CMicroHTTPD
 #if canImport(Glibc)
 private import Glibc
 #endif
@@ -60,7 +61,7 @@ public final class HTTPClientConnection {
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
         var noDelay: Int32 = 1
-        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fd, Int32(CMicroHTTPD_IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
         let connected = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -100,7 +101,7 @@ public final class HTTPClientConnection {
         guard socket >= 0 else { throw .connectionClosed }
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(CMicroHTTPD_MSG_NOSIGNAL)) }
             guard sent > 0 else { throw .sendFailed(errno: errno) }
             offset += sent
         }

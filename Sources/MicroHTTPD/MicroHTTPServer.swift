@@ -150,7 +150,7 @@ public final class MicroHTTPServer: Sendable {
                 // and the kernel would complete handshakes that nobody accepts, leaving clients
                 // hanging until the process exits. shutdown() ends the listening state: new
                 // connections are refused and those waiting in the backlog are reset.
-                _ = shutdown(socket, Int32(SHUT_RDWR))
+                _ = shutdown(socket, Int32(CMicroHTTPD_SHUT_RDWR))
             }
             // The listening socket is ours now; with worker threads it may only be closed after
             // MHD_stop_daemon (libmicrohttpd manual), which `stop()` does.
@@ -478,7 +478,7 @@ private func answerEarly(_ response: HTTPResponse, on connection: OpaquePointer)
     while offset < bytes.count {
         // The socket is non-blocking already (libmicrohttpd's epoll mode sets O_NONBLOCK on every
         // connection), so MSG_NOSIGNAL is the only flag needed.
-        let sent = bytes[offset...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let sent = bytes[offset...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(CMicroHTTPD_MSG_NOSIGNAL)) }
         guard sent > 0 else { return false }
         offset += sent
     }

@@ -2,6 +2,7 @@
 // `KEY=VALUE` lines to the AF_UNIX socket named by `$NOTIFY_SOCKET`. It lives here because this is
 // the one target allowed to make C calls. Also holds the service manager's end of the socket,
 // for tests and tools that play systemd's part.
+private import CMicroHTTPD
 #if canImport(Glibc)
 private import Glibc
 #endif
@@ -156,7 +157,7 @@ public struct SystemdNotifier: Sendable {
         defer { _ = close(fd) }
         let sent = socketAddress.withSocketAddress { address, length in
             message.withUnsafeBytes { bytes in
-                sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), address, length)
+                sendto(fd, bytes.baseAddress, bytes.count, Int32(CMicroHTTPD_MSG_NOSIGNAL) | Int32(CMicroHTTPD_MSG_DONTWAIT), address, length)
             }
         }
         guard sent == message.count else { throw .sendFailed(errno: sent < 0 ? errno : EMSGSIZE) }
@@ -239,7 +240,7 @@ public final class NotifySocketListener {
                     header.msg_iovlen = 1
                     header.msg_control = controlBytes.baseAddress
                     header.msg_controllen = controlBytes.count
-                    return recvmsg(socket, &header, Int32(MSG_CMSG_CLOEXEC))
+                    return recvmsg(socket, &header, Int32(CMicroHTTPD_MSG_CMSG_CLOEXEC))
                 }
             }
         }
