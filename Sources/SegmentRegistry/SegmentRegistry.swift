@@ -710,21 +710,34 @@ private struct Directory: ~Copyable {
     /// One stream. A class, so a lookup under the lock copies one reference, not the entry.
     /// Never leaves the directory lock.
     final class StreamEntry {
+        /// One rendition: its name next to its cell, so the scan compares names in the members'
+        /// buffer instead of loading every cell it passes (each load a likely cache miss on the
+        /// read path, where playlists are fetched at random).
+        struct Member {
+            let rendition: RenditionName
+            let cell: CellBase
+        }
+
         var isEnded: Bool
         let record: StreamRecord
         /// The stream's renditions in the order they were created; a stream has a handful
         /// (at most `MAX_RENDITIONS_PER_STREAM`), so a scan by name beats a table per stream.
-        var cells: [CellBase] = []
+        var members: [Member] = []
 
         init(isEnded: Bool = false, record: StreamRecord) {
             self.isEnded = isEnded
             self.record = record
         }
 
+        /// The stream's cells, in creation order.
+        var cells: [CellBase] { members.map(\.cell) }
+
         /// - Complexity: O(*r*) name comparisons (*r*: renditions of the stream).
         func cell(_ rendition: RenditionName) -> CellBase? {
-            for cell in cells where cell.rendition == rendition { return cell }
-            return nil
+            members.withUnsafeBufferPointer { members in
+                for member in members where member.rendition == rendition { return member.cell }
+                return nil
+            }
         }
     }
 
@@ -770,28 +783,26 @@ private struct Directory: ~Copyable {
         case .found: return .found
         case .absent: break
         }
-        let entry: StreamEntry
         let isNewStream: Bool
         if let existing = streams[stream] {
-            guard existing.cells.count < configuration.maxRenditionsPerStream else { return .tooManyRenditions }
+            guard existing.members.count < configuration.maxRenditionsPerStream else { return .tooManyRenditions }
             if let conflict = existing.record.join(joining) {
                 return .lowLatencyConflict(conflict)
             }
             cell.adopt(existing.record)
-            (entry, isNewStream) = (existing, false)
+            isNewStream = false
         } else {
             guard streams.count < configuration.maxStreams else { return .tooManyStreams }
             if let conflict = cell.record.join(joining) {
                 return .lowLatencyConflict(conflict)
             }
-            entry = StreamEntry(record: cell.record)
-            streams[stream] = entry
+            streams[stream] = StreamEntry(record: cell.record)
             allRecords.append(cell.record)
             activeCount += 1
             isNewStream = true
         }
         cell.record.touch(now)
-        entry.cells.append(cell)
+        streams[stream]?.members.append(StreamEntry.Member(rendition: rendition, cell: cell))
         allCells.append(cell)
         return .inserted(newStream: isNewStream)
     }
@@ -832,8 +843,9 @@ private struct Directory: ~Copyable {
             streams[stream] = nil
             if !entry.isEnded { activeCount -= 1 }
             removedRecords.insert(ObjectIdentifier(record))
-            for cell in entry.cells { removedCells.insert(ObjectIdentifier(cell)) }
-            removed.append((stream, reason, entry.cells))
+            let cells = entry.cells
+            for cell in cells { removedCells.insert(ObjectIdentifier(cell)) }
+            removed.append((stream, reason, cells))
         }
         if !removedCells.isEmpty { allCells.removeAll { removedCells.contains(ObjectIdentifier($0)) } }
         if !removedRecords.isEmpty { allRecords.removeAll { removedRecords.contains(ObjectIdentifier($0)) } }

@@ -1,6 +1,7 @@
 -- Shared by the bench scripts: the renditions every stream has, env helpers, and a done()
--- that prints one machine-readable RESULT line (parsed by bench/bench.sh) plus the HTTP
--- statuses the threads counted (only scripts that define response() count them).
+-- that prints one machine-readable RESULT line (parsed by bench/bench.sh). No script defines
+-- response(): wrk would parse every answer in Lua on the cores the server needs; wrk's own
+-- error counts and the server's counters say what the answers were.
 local common = {}
 
 common.renditions = { "r360", "r720", "r1080" }
@@ -27,12 +28,8 @@ end
 -- The done() every script uses.
 function common.done(threads)
    return function(summary, latency, requests)
-      local statuses, sent, posts = {}, 0, 0
+      local sent, posts = 0, 0
       for _, thread in ipairs(threads) do
-         local counts = thread:get("counts")
-         if counts then
-            for status, n in pairs(counts) do statuses[status] = (statuses[status] or 0) + n end
-         end
          sent = sent + (thread:get("sent") or 0)
          posts = posts + (thread:get("posts") or 0)
       end
@@ -43,10 +40,6 @@ function common.done(threads)
          summary.requests, summary.duration, summary.requests / (summary.duration / 1e6),
          latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
          e.connect, e.read, e.write, e.status, e.timeout, summary.bytes, sent, posts))
-      local parts = {}
-      for status, n in pairs(statuses) do parts[#parts + 1] = status .. "=" .. n end
-      table.sort(parts)
-      io.write("STATUSES " .. table.concat(parts, " ") .. "\n")
    end
 end
 
