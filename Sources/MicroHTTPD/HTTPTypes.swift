@@ -231,12 +231,16 @@ public enum HTTPBody: Sendable, Equatable {
 
 /// A complete response: status, header fields and body.
 public struct HTTPResponse: Sendable {
-    public var status: HTTPStatus { didSet { prepared = nil } }
-    public var headers: HTTPHeaders { didSet { prepared = nil } }
-    public var body: HTTPBody { didSet { prepared = nil } }
+    public var status: HTTPStatus { didSet { prepared = nil; cache = nil } }
+    public var headers: HTTPHeaders { didSet { prepared = nil; cache = nil } }
+    public var body: HTTPBody { didSet { prepared = nil; cache = nil } }
     /// The same response already built inside libmicrohttpd, reused instead of building one.
     /// Set only by `PreparedResponse`; any change to the value drops it.
     public internal(set) var prepared: PreparedResponse?
+    /// Set by a responder to let a server with a response cache answer the same request again
+    /// without asking it (see ``CacheDirective`` for the contract). Honoured only on prepared
+    /// responses; any change to the value drops it.
+    public var cache: CacheDirective?
 
     public init(status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(), body: HTTPBody = .empty) {
         self.status = status
@@ -273,9 +277,17 @@ public protocol HTTPResponder: Sendable {
     /// `reply(to:suspender:)`; same thread, same rules. `request.body` is empty (the body was not
     /// read, or read only up to the cap). The server closes the connection after the answer.
     func reply(to request: HTTPRequest, rejectedFor reason: RequestRejection) -> HTTPResponse
+
+    /// Called after the server answered a request from its response cache, on the worker
+    /// thread, with the `tag` of the answer's ``CacheDirective``, its status and the time taken.
+    /// Must be as cheap as the cache itself: count, do not log.
+    func servedFromCache(tag: UInt32, status: Int, nanoseconds: Int64)
 }
 
 extension HTTPResponder {
+    /// Nothing to count, for responders that mark nothing cacheable.
+    public func servedFromCache(tag: UInt32, status: Int, nanoseconds: Int64) {}
+
     /// A JSON error for responders that do not shape rejections themselves.
     public func reply(to request: HTTPRequest, rejectedFor reason: RequestRejection) -> HTTPResponse {
         switch reason {

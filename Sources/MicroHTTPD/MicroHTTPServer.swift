@@ -30,6 +30,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Naming the few fields a service reads saves copying every header of every request into
     /// Swift strings on the hot path; fields not named are invisible to the responder.
     public var requestHeaderNames: [String]?
+    /// Answers responders marked cacheable (``CacheDirective``) served again from a cache per
+    /// worker thread, without calling the responder; nil = no cache.
+    public var responseCache: ResponseCacheConfiguration?
 
     public init(
         port: UInt16 = 8080,
@@ -40,7 +43,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         connectionTimeoutSeconds: Int = 30,
         maxBodyBytes: Int = 64 * 1024,
         listenBacklog: Int = 1024,
-        requestHeaderNames: [String]? = nil
+        requestHeaderNames: [String]? = nil,
+        responseCache: ResponseCacheConfiguration? = nil
     ) {
         self.port = port
         self.bindAddress = bindAddress
@@ -51,6 +55,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.maxBodyBytes = maxBodyBytes
         self.listenBacklog = listenBacklog
         self.requestHeaderNames = requestHeaderNames
+        self.responseCache = responseCache
     }
 }
 
@@ -213,6 +218,8 @@ public final class MicroHTTPServer: Sendable {
         daemon.withLock { state in
             guard let handle = state.handle else { return }
             MHD_stop_daemon(handle.pointer)
+            // The worker threads have ended (and released their caches): the slot can go.
+            core.responseCache?.slot.delete()
             if let socket = state.quiescedSocket, socket >= 0 { _ = close(socket) }
             if let context = state.context {
                 Unmanaged<ServerCore>.fromOpaque(context).release()  // the retain taken in start()
@@ -272,11 +279,29 @@ final class ServerCore: Sendable {
     let parked = Mutex(Set<SuspendedRequest>())
     /// `requestHeaderNames` with their NUL-terminated C spellings, made once for the lookups.
     let headerLookups: [(name: String, cName: [CChar])]?
+    /// The response cache, when configured (and its thread-local slot could be made).
+    let responseCache: ResponseCacheCore?
 
     init(configuration: ServerConfiguration, responder: any HTTPResponder) {
         self.configuration = configuration
         self.responder = responder
         headerLookups = configuration.requestHeaderNames?.map { ($0, Array($0.utf8CString)) }
+        responseCache = configuration.responseCache.flatMap(ResponseCacheCore.init)
+    }
+}
+
+/// The response cache's shared, immutable part: the header names as C strings and the slot
+/// through which each worker thread finds its own cache.
+final class ResponseCacheCore: Sendable {
+    let slot: WorkerThreadSlot
+    let varyName: [CChar]
+    let bypassNames: [[CChar]]
+
+    init?(_ configuration: ResponseCacheConfiguration) {
+        guard let slot = WorkerThreadSlot(capacity: configuration.maxEntriesPerThread) else { return nil }
+        self.slot = slot
+        varyName = Array(configuration.varyHeader.utf8CString)
+        bypassNames = configuration.bypassHeaders.map { Array($0.utf8CString) }
     }
 }
 
@@ -360,11 +385,29 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
         return .NO
     }
 
-    // The request is complete: copy what the responder needs out of C memory.
+    // The request is complete. Without a body, it may have been answered before.
+    var cacheable: (state: WorkerThreadState, hash: UInt64)?
+    if context == nil, let cache = core.responseCache, let url, let method, !core.draining.load(ordering: .relaxed) {
+        switch answerFromCache(cache, connection: connection, url: url, method: method, core: core) {
+        case .answered(let result): return result
+        case .miss(let state, let hash): cacheable = (state, hash)
+        case .notCacheable: break
+        }
+    }
+
+    // Copy what the responder needs out of C memory.
     let request = copyRequest(connection, url: url, method: method, core: core, body: context?.body ?? [])
     let suspender = RequestSuspender(connection: ConnectionHandle(pointer: connection))
     switch core.responder.reply(to: request, suspender: suspender) {
     case .response(let response):
+        if let cacheable, let directive = response.cache, let prepared = response.prepared,
+            request.method == .get || request.method == .head
+        {
+            let entry = CachedAnswer.make(
+                key: cacheable.state.keyBuffer, prepared: prepared, status: UInt32(response.status.rawValue),
+                directive: directive)
+            cacheable.state.cache.store(entry, hash: cacheable.hash)
+        }
         return queue(response, on: connection, core: core)
     case .suspended(let suspended):
         if context == nil { context = attachContext(to: conCls) }
@@ -376,6 +419,51 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
         if let early { return queue(early, on: connection, core: core) }
         return .YES
     }
+}
+
+/// What the response cache made of a complete request without a body.
+private enum CacheLookup {
+    /// Answered from the cache (the result of `MHD_queue_response`).
+    case answered(MHD_Result)
+    /// Eligible but not cached (or no longer current): the responder's answer may be stored
+    /// under `hash`, whose key bytes are in `state.keyBuffer`.
+    case miss(WorkerThreadState, UInt64)
+    /// A query argument or a bypass header: the responder answers, nothing is stored.
+    case notCacheable
+}
+
+/// Looks the request up in this thread's cache and queues the cached answer when it is current.
+private func answerFromCache(
+    _ cache: ResponseCacheCore, connection: OpaquePointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
+    core: ServerCore
+) -> CacheLookup {
+    let started = ContinuousClock.now
+    // MHD_get_connection_values without an iterator counts the values.
+    guard MHD_get_connection_values(connection, .GET_ARGUMENT_KIND, nil, nil) == 0 else { return .notCacheable }
+    for name in cache.bypassNames {
+        let present = name.withUnsafeBufferPointer { MHD_lookup_connection_value(connection, .HEADER_KIND, $0.baseAddress) }
+        if present != nil { return .notCacheable }
+    }
+    let vary = cache.varyName.withUnsafeBufferPointer { MHD_lookup_connection_value(connection, .HEADER_KIND, $0.baseAddress) }
+    let state = cache.slot.state
+    let hash = CacheKey.build(method: method, path: url, vary: vary, into: &state.keyBuffer)
+    let found = state.keyBuffer.withUnsafeBytes { state.cache.answer(hash: hash, key: $0) }
+    guard let entry = found else { return .miss(state, hash) }
+    // Read in place: copying the header out would retain the shared response and playlist.
+    let answered = entry.withUnsafeMutablePointerToHeader { header -> (MHD_Result, tag: UInt32, status: UInt32)? in
+        guard header.pointee.directive.validity.isCurrent else { return nil }
+        let result = MHD_queue_response(connection, header.pointee.status, header.pointee.prepared.handle.pointer)
+        return (result, header.pointee.directive.tag, header.pointee.status)
+    }
+    guard let answered else {
+        state.cache.remove(hash: hash)
+        return .miss(state, hash)
+    }
+    let (seconds, attoseconds) = (ContinuousClock.now - started).components
+    core.responder.servedFromCache(
+        tag: answered.tag, status: Int(answered.status), nanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    let result = answered.0
+    return .answered(result)
 }
 
 /// Puts a new `RequestContext` in the request's `con_cls` slot, replacing the stateless marker.

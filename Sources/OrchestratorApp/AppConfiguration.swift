@@ -49,6 +49,9 @@ public struct AppConfiguration: Sendable, Equatable {
     public var maxHeldRequests: Int = 20_000
     /// `MAX_HELD_REQUESTS_PER_RENDITION`: blocking playlist reloads held at once on one rendition.
     public var maxHeldRequestsPerRendition: Int = 10_000
+    /// `RESPONSE_CACHE_ENTRIES`: playlist answers each HTTP worker thread keeps for repeated
+    /// GETs (0 turns the cache off).
+    public var responseCacheEntries: Int = 65_536
 
     /// Log output formats.
     public enum LogFormat: String, Sendable, Equatable {
@@ -84,6 +87,7 @@ public struct AppConfiguration: Sendable, Equatable {
         ("IDLE_STREAM_TTL", "600"),
         ("MAX_HELD_REQUESTS", "20000"),
         ("MAX_HELD_REQUESTS_PER_RENDITION", "10000"),
+        ("RESPONSE_CACHE_ENTRIES", "65536"),
     ]
 
     /// Parses `environment`; unset or empty variables keep their defaults.
@@ -165,6 +169,11 @@ public struct AppConfiguration: Sendable, Equatable {
             "MAX_HELD_REQUESTS_PER_RENDITION", in: 0...1_000_000, "an integer from 0 to 1000000")
         {
             maxHeldRequestsPerRendition = count
+        }
+        if let count = try reader.integer(
+            "RESPONSE_CACHE_ENTRIES", in: 0...10_000_000, "an integer from 0 (no cache) to 10000000")
+        {
+            responseCacheEntries = count
         }
     }
 

@@ -33,7 +33,8 @@ public final class Application: Service, Sendable {
                 perIPConnectionLimit: configuration.maxConnectionsPerIP,
                 connectionTimeoutSeconds: configuration.connectionTimeoutSeconds,
                 maxBodyBytes: configuration.maxRequestBodyBytes,
-                requestHeaderNames: Orchestrator.requestHeaderNames),
+                requestHeaderNames: Orchestrator.requestHeaderNames,
+                responseCache: Orchestrator.responseCache(entriesPerThread: configuration.responseCacheEntries)),
             responder: orchestrator)
     }
 

@@ -57,6 +57,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 waiters.publish(published, key: .init(stream: snapshot.stream, rendition: snapshot.rendition))
                 return published
             },
+            { replaced in replaced.retire() },
             { event in
                 switch event {
                 case .streamStarted(let stream):
@@ -69,6 +70,26 @@ public final class Orchestrator: HTTPResponder, Sendable {
         self.logger = logger
         self.clock = clock
         errorCacheControl = "max-age=\(configuration.targetDuration ?? 2)"
+        // Above debug nothing is logged per request, so a playlist answer may be served again
+        // from the server's cache (counted through `servedFromCache`).
+        cachesPlaylists = logger.logLevel > .debug && configuration.responseCacheEntries > 0
+    }
+
+    /// Whether playlist answers carry a ``CacheDirective`` for the server's response cache.
+    private let cachesPlaylists: Bool
+
+    /// The server's response cache: what it may answer without asking (`Accept-Encoding` is the
+    /// one header a playlist answer depends on; a conditional request is answered here); nil
+    /// for no cache.
+    public static func responseCache(entriesPerThread: Int) -> ResponseCacheConfiguration? {
+        guard entriesPerThread > 0 else { return nil }
+        return ResponseCacheConfiguration(
+            varyHeader: "Accept-Encoding", bypassHeaders: ["If-None-Match"], maxEntriesPerThread: entriesPerThread)
+    }
+
+    /// Counts an answer the server served from its response cache: a playlist GET or HEAD.
+    public func servedFromCache(tag: UInt32, status: Int, nanoseconds: Int64) {
+        metrics.record(route: Route.Name(ordinal: Int(tag)), status: status, nanoseconds: nanoseconds)
     }
 
     /// The request header fields the handlers read; the server copies no others.
@@ -176,7 +197,13 @@ public final class Orchestrator: HTTPResponder, Sendable {
         // Only LL-HLS playlists advertise CAN-BLOCK-RELOAD; elsewhere the directives are ignored,
         // and an ended playlist answers at once.
         guard snapshot.isLowLatency, !snapshot.isEnded, !request.query.isEmpty else {
-            return .response(published.response(for: request.headers))
+            var response = published.response(for: request.headers)
+            if cachesPlaylists, request.query.isEmpty {
+                // A function of the path and Accept-Encoding until the playlist is replaced (the
+                // server does not cache requests with query arguments or If-None-Match).
+                response.cache = CacheDirective(validity: published, tag: UInt32(Route.Name.playlist.ordinal))
+            }
+            return .response(response)
         }
         let directives: ReloadDirectives
         do {

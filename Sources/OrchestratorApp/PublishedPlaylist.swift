@@ -10,12 +10,16 @@ import Synchronization
 /// at most once per change by the first request that needs it: the libmicrohttpd response with
 /// its headers, the gzip form, the 304. A rendition nobody reads between two changes pays only
 /// for the render, and memory holds one copy of the bytes per rendition.
-final class PublishedPlaylist: Sendable {
+final class PublishedPlaylist: ResponseValidity, Sendable {
     /// The snapshot it was rendered from (for blocking-reload decisions).
     let snapshot: RenditionSnapshot
     /// The rendered playlist.
     let body: SharedBytes
     private let variants = Mutex(Variants())
+    /// Whether this is still the rendition's playlist: cleared (for good) by ``retire()`` once
+    /// the registry replaced or forgot it, which tells the server's response cache to stop
+    /// serving the answers built from it.
+    private let current = Atomic<Bool>(true)
 
     /// One encoding of the playlist: its ETag, its 200 and its 304. A class, so handing it out
     /// of the lock copies one reference.
@@ -55,6 +59,12 @@ final class PublishedPlaylist: Sendable {
         self.snapshot = snapshot
         body = SharedBytes(MediaPlaylistRenderer.renderBytes(snapshot))
     }
+
+    var isCurrent: Bool { current.load(ordering: .sequentiallyConsistent) }
+
+    /// Marks the playlist replaced or forgotten (the registry's `retire`), before the change that
+    /// replaced it is answered.
+    func retire() { current.store(false, ordering: .sequentiallyConsistent) }
 
     /// The answer to a GET or HEAD with these request headers.
     /// - Complexity: O(*h*) in the number of request headers once the variant exists.

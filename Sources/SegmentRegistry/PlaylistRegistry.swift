@@ -11,6 +11,10 @@ public import HLSModel
 /// - `publish` (given to the factory) is called exactly once per visible change of a rendition,
 ///   before the mutating call returns, so the next read sees what a 201 promised and held
 ///   blocking reloads are woken by it.
+/// - `retire` (given to the factory) is called once for each artifact that stops being the one
+///   served (replaced by a newer publication, or its stream forgotten), after the replacement is
+///   visible and before the mutating call (or sweep) returns: the app's caches of served bytes
+///   rely on it.
 /// - Time is passed in as `now` and nothing else is read from the outside, so the mutating calls
 ///   (`register`, `registerPart`, `declare`, `endStream`, `sweep`) replayed in order with the same
 ///   arguments rebuild the same state. That is the seam for a durable journal (append each
@@ -74,16 +78,20 @@ public protocol PlaylistRegistry<Artifact>: Sendable {
 }
 
 /// Makes the registry the app runs over, from the operator's configuration, the `publish`
-/// function called once per visible change, and the lifecycle-event sink.
+/// function called once per visible change, the `retire` function called when an artifact is
+/// no longer served, and the lifecycle-event sink.
 public typealias PlaylistRegistryFactory<Artifact: Sendable> = @Sendable (
     _ configuration: RegistryConfiguration,
     _ publish: @escaping @Sendable (RenditionSnapshot) -> Artifact,
+    _ retire: @escaping @Sendable (Artifact) -> Void,
     _ events: @escaping @Sendable (RegistryEvent) -> Void
 ) -> any PlaylistRegistry<Artifact>
 
 extension SegmentRegistry {
     /// The factory of the in-memory registry, the default backend.
     public static var inMemory: PlaylistRegistryFactory<Artifact> {
-        { configuration, publish, events in SegmentRegistry(configuration: configuration, publish: publish, events: events) }
+        { configuration, publish, retire, events in
+            SegmentRegistry(configuration: configuration, publish: publish, retire: retire, events: events)
+        }
     }
 }

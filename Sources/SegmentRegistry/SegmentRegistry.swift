@@ -43,6 +43,7 @@ import Synchronization
 public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendable {
     private let configuration: RegistryConfiguration
     private let publish: @Sendable (RenditionSnapshot) -> Artifact
+    private let retire: @Sendable (Artifact) -> Void
     private let events: @Sendable (RegistryEvent) -> Void
     /// Not generic (cells are held as ``CellBase``), so the directory's dictionaries and lock are
     /// compiled for their concrete types here instead of going through generic metadata at run
@@ -77,16 +78,22 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ///     playlist bytes. Called exactly once per visible change of a rendition — for a
     ///     low-latency rendition, a change of what it reports about its siblings is one — under
     ///     that rendition's writer lock (never under a lock that readers take).
+    ///   - retire: told of each artifact once it is no longer the one served — a newer
+    ///     publication replaced it, or its stream was forgotten — after the replacement is
+    ///     visible and before the call that caused it returns (caches of an artifact's bytes
+    ///     are dropped here).
     ///   - events: told of each stream and rendition when it first appears (for lifecycle logs),
     ///     after the registry's locks are released, in order: a stream before its first rendition.
     public init(
         configuration: RegistryConfiguration,
         publish: @escaping @Sendable (RenditionSnapshot) -> Artifact,
+        retire: @escaping @Sendable (Artifact) -> Void = { _ in },
         events: @escaping @Sendable (RegistryEvent) -> Void = { _ in }
     ) {
         precondition(configuration.isValid, "RegistryConfiguration out of range: \(configuration)")
         self.configuration = configuration
         self.publish = publish
+        self.retire = retire
         self.events = events
     }
 
@@ -468,7 +475,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     // MARK: - Internals
 
     private var context: TimelineContext<Artifact> {
-        TimelineContext(configuration: configuration, publish: publish) { [self] stream, rendition in
+        TimelineContext(configuration: configuration, publish: publish, retire: retire) { [self] stream, rendition in
             renditionReports(stream: stream, excluding: rendition)
         }
     }
@@ -531,6 +538,8 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                     report.staleTransitions.append(
                         SweepReport.StaleTransition(stream: stream, rendition: cell.rendition, isStale: false))
                 }
+                // Out of the directory and marked evicted: nothing publishes here any more.
+                if let artifact = cell.current.withLock({ $0.publication?.artifact }) { retire(artifact) }
             }
         }
     }
@@ -600,6 +609,8 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
 struct TimelineContext<Artifact: Sendable> {
     let configuration: RegistryConfiguration
     let publish: @Sendable (RenditionSnapshot) -> Artifact
+    /// Told of the artifact a publication replaced.
+    let retire: @Sendable (Artifact) -> Void
     /// The rendition reports of the other renditions of a stream.
     let reports: (StreamID, RenditionName) -> [RenditionReport]
 
@@ -1316,7 +1327,7 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
             current = CurrentPublication(publication: publication, isPinned: isPinned)
             return previous
         }
-        // The previous publication is released here, outside the tiny lock.
-        _ = previous
+        // The previous publication is retired and released here, outside the tiny lock.
+        if let previous { context.retire(previous.artifact) }
     }
 }

@@ -110,8 +110,9 @@ final class JournalingRegistry<Artifact: Sendable>: PlaylistRegistry, Sendable {
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
             metrics: OrchestratorMetrics(registry: PrometheusCollectorRegistry()),
             clock: { clock.timestamp },
-            makeRegistry: { registryConfiguration, publish, events in
-                let made = JournalingRegistry(SegmentRegistry(configuration: registryConfiguration, publish: publish, events: events))
+            makeRegistry: { registryConfiguration, publish, retire, events in
+                let made = JournalingRegistry(
+                    SegmentRegistry(configuration: registryConfiguration, publish: publish, retire: retire, events: events))
                 backend.withLock { $0 = made }
                 return made
             })

@@ -54,6 +54,7 @@ import Testing
     func routeOrdinals() {
         for (position, name) in Route.Name.allCases.enumerated() {
             #expect(name.ordinal == position, "\(name)")
+            #expect(Route.Name(ordinal: position) == name, "\(name)")
         }
     }
 
