@@ -218,8 +218,6 @@ public final class MicroHTTPServer: Sendable {
         daemon.withLock { state in
             guard let handle = state.handle else { return }
             MHD_stop_daemon(handle.pointer)
-            // The worker threads have ended (and released their caches): the slot can go.
-            core.responseCache?.slot.delete()
             if let socket = state.quiescedSocket, socket >= 0 { _ = close(socket) }
             if let context = state.context {
                 Unmanaged<ServerCore>.fromOpaque(context).release()  // the retain taken in start()

@@ -140,7 +140,8 @@ struct CacheKey {
 }
 
 /// The thread-local slot that holds each worker thread's `WorkerThreadState` for one server
-/// (a `pthread_key_t`, deleted when the server stops; each state is released when its thread ends).
+/// (a `pthread_key_t`, deleted with the slot, which the server holds for as long as any of its
+/// worker threads can run; each state is released when its thread ends).
 final class WorkerThreadSlot: Sendable {
     private let key: pthread_key_t
     private let capacity: Int
@@ -166,8 +167,10 @@ final class WorkerThreadSlot: Sendable {
         return made
     }
 
-    /// Deletes the key; call once no thread of the server runs any more.
-    func delete() { _ = pthread_key_delete(key) }
+    deinit {
+        // No worker thread of the server runs any more: each has released its state on exit.
+        _ = pthread_key_delete(key)
+    }
 }
 
 /// What one worker thread keeps for itself.

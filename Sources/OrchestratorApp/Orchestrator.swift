@@ -53,8 +53,12 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 idleStreamTTLMilliseconds: Int64(configuration.idleStreamTTLSeconds) * 1000),
             { snapshot in
                 // Every change passes here once: render it, then wake the reloads it satisfies.
+                // Only low-latency playlists advertise blocking reloads (the GET handler parks
+                // no other), so a regular one skips the waiters' lock and table altogether.
                 let published = PublishedPlaylist(snapshot: snapshot)
-                waiters.publish(published, key: .init(stream: snapshot.stream, rendition: snapshot.rendition))
+                if snapshot.isLowLatency {
+                    waiters.publish(published, key: .init(stream: snapshot.stream, rendition: snapshot.rendition))
+                }
                 return published
             },
             { replaced in replaced.retire() },
