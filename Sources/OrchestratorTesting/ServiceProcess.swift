@@ -35,6 +35,12 @@ public final class ServiceProcess: Sendable {
         let output = self.output
         errorPipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
+            if data.isEmpty {
+                // End of file: the child (and every holder of the pipe's write end) is gone.
+                handle.readabilityHandler = nil
+                output.ended.store(true, ordering: .sequentiallyConsistent)
+                return
+            }
             output.bytes.withLock { $0.append(contentsOf: data) }
         }
         try process.run()
@@ -58,8 +64,13 @@ public final class ServiceProcess: Sendable {
     public func send(signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Waits up to `timeout` for the process to exit; returns its exit status, or nil if it runs on.
+    /// Once it has exited, also waits (up to two seconds) until its standard error has been read
+    /// to the end, so ``standardError`` holds its last lines: the pipe is read on another thread,
+    /// which may not have caught up when the exit is seen.
     public func waitForExit(timeout: Duration = .seconds(15)) async throws -> Int32? {
         guard try await waitUntil(timeout: timeout, { !self.process.isRunning }) else { return nil }
+        let output = self.output
+        _ = try await waitUntil(timeout: .seconds(2), { output.ended.load(ordering: .sequentiallyConsistent) })
         return process.terminationStatus
     }
 
@@ -82,4 +93,6 @@ public final class ServiceProcess: Sendable {
 /// Bytes a child process wrote, appended from the pipe's reader thread.
 private final class OutputBuffer: Sendable {
     let bytes = Mutex<[UInt8]>([])
+    /// Whether the pipe has reached end of file.
+    let ended = Atomic<Bool>(false)
 }
