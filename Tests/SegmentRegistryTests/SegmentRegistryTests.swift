@@ -513,6 +513,40 @@ import Testing
         #expect(harness.registry.renditions(of: s).map(\.rawValue) == ["720p"])
     }
 
+    @Test("Every publication is retired exactly once, after its replacement is current; forgetting a stream retires its current ones")
+    func retirements() throws {
+        // Artifacts are numbered in publication order; `current` is what a read serves.
+        let published = Mutex<[Int]>([])
+        let retired = Mutex<[Int]>([])
+        let registry = SegmentRegistry<Int>(
+            configuration: RegistryConfiguration(windowSize: 3, endedStreamTTLMilliseconds: 1000),
+            publish: { _ in published.withLock { $0.append($0.count); return $0.count - 1 } },
+            retire: { artifact in retired.withLock { $0.append(artifact) } })
+        let s = try StreamID(validating: "s")
+        let r1 = try RenditionName(validating: "r1")
+        let r2 = try RenditionName(validating: "r2")
+        let t0 = Timestamp(millisecondsSinceEpoch: 0)
+        _ = try registry.register(try segment(0), stream: s, rendition: r1, now: t0)
+        #expect(retired.withLock { $0 }.isEmpty, "the first publication replaces nothing")
+        for sequence in 1...5 {
+            _ = try registry.register(try segment(UInt64(sequence)), stream: s, rendition: r1, now: t0)
+            let current = try #require(registry.playlist(stream: s, rendition: r1))
+            #expect(!retired.withLock { $0 }.contains(current), "the current artifact is never retired")
+        }
+        #expect(retired.withLock { $0 } == [0, 1, 2, 3, 4])
+        _ = try registry.register(try segment(0), stream: s, rendition: r2, now: t0)
+        _ = try registry.register(try segment(3), stream: s, rendition: r1, now: t0)  // a duplicate: nothing changes
+        #expect(retired.withLock { $0 } == [0, 1, 2, 3, 4])
+        _ = try registry.endStream(s, now: t0)  // republishes both renditions with ENDLIST
+        let ended = published.withLock { $0.count }
+        #expect(Set(retired.withLock { $0 }) == Set(0..<(ended - 2)), "all but the two ended playlists")
+        _ = registry.sweep(now: Timestamp(millisecondsSinceEpoch: 2000))  // past ENDED_STREAM_TTL
+        #expect(registry.playlist(stream: s, rendition: r1) == nil)
+        let all = retired.withLock { $0 }
+        #expect(all.sorted() == Array(0..<ended), "forgetting the stream retired its last two")
+        #expect(Set(all).count == all.count, "each exactly once")
+    }
+
     @Test("Each stream and rendition is announced once when it first appears, the stream first")
     func events() throws {
         let seen = Mutex<[RegistryEvent]>([])
