@@ -448,7 +448,7 @@ private func answerFromCache(
     let found = state.keyBuffer.withUnsafeBytes { state.cache.answer(hash: hash, key: $0) }
     guard let entry = found else { return .miss(state, hash) }
     // Read in place: copying the header out would retain the shared response and playlist.
-    let answered = entry.withUnsafeMutablePointerToHeader { header -> (MHD_Result, tag: UInt32, status: UInt32)? in
+    let answered = entry.withUnsafeMutablePointerToHeader { header -> (result: MHD_Result, tag: UInt32, status: UInt32)? in
         guard header.pointee.directive.validity.isCurrent else { return nil }
         let result = MHD_queue_response(connection, header.pointee.status, header.pointee.prepared.handle.pointer)
         return (result, header.pointee.directive.tag, header.pointee.status)
@@ -460,8 +460,7 @@ private func answerFromCache(
     let (seconds, attoseconds) = (ContinuousClock.now - started).components
     core.responder.servedFromCache(
         tag: answered.tag, status: Int(answered.status), nanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    let result = answered.0
-    return .answered(result)
+    return .answered(answered.result)
 }
 
 /// Puts a new `RequestContext` in the request's `con_cls` slot, replacing the stateless marker.

@@ -81,11 +81,6 @@ final class CachedAnswer: ManagedBuffer<CachedAnswer.Header, UInt8> {
             header.pointee.keyCount == key.count && memcmp(elements, key.baseAddress!, key.count) == 0
         }
     }
-
-    deinit {
-        // The key bytes are trivial: nothing to deinitialize but the header, which
-        // ManagedBuffer does itself.
-    }
 }
 
 /// The answers cached by one worker thread. Only ever touched by that thread (the table holds
@@ -109,13 +104,11 @@ final class WorkerCache {
     }
 
     func remove(hash: UInt64) { entries[hash] = nil }
-
-    var count: Int { entries.count }
 }
 
 /// The request key as bytes, and its 64-bit FNV-1a hash.
 struct CacheKey {
-    /// Builds the key in `buffer` (reused by the thread); nil when it would not fit.
+    /// Builds the key in `buffer` (reused by the thread) and returns its hash.
     static func build(
         method: UnsafePointer<CChar>, path: UnsafePointer<CChar>, vary: UnsafePointer<CChar>?,
         into buffer: inout [UInt8]
@@ -126,9 +119,7 @@ struct CacheKey {
         append(path, to: &buffer)
         buffer.append(0)
         if let vary { append(vary, to: &buffer) } else { buffer.append(0xFF) }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in buffer { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        return hash
+        return FNV1a.hash(buffer)
     }
 
     private static func append(_ text: UnsafePointer<CChar>, to buffer: inout [UInt8]) {
@@ -136,6 +127,16 @@ struct CacheKey {
         text.withMemoryRebound(to: UInt8.self, capacity: count) {
             buffer.append(contentsOf: UnsafeBufferPointer(start: $0, count: count))
         }
+    }
+}
+
+/// 64-bit FNV-1a: the cache's key hash, and the playlists' ETag fingerprint.
+public enum FNV1a {
+    @inlinable
+    public static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return hash
     }
 }
 

@@ -28,21 +28,12 @@ enum Route: Equatable {
         case readiness = "readyz"
         case unmatched = "unmatched"
 
-        /// The name at `ordinal`, without building `allCases`; `.unmatched` past the end.
+        /// The name at `ordinal` (`allCases`, built once); `.unmatched` past the end.
         init(ordinal: Int) {
-            switch ordinal {
-            case 0: self = .registerSegment
-            case 1: self = .registerPart
-            case 2: self = .declareRendition
-            case 3: self = .master
-            case 4: self = .playlist
-            case 5: self = .endStream
-            case 6: self = .metrics
-            case 7: self = .health
-            case 8: self = .readiness
-            default: self = .unmatched
-            }
+            self = Self.byOrdinal.indices.contains(ordinal) ? Self.byOrdinal[ordinal] : .unmatched
         }
+
+        private static let byOrdinal = allCases
 
         /// The position in `allCases`, without a search.
         var ordinal: Int {

@@ -794,6 +794,7 @@ private struct Directory: ~Copyable {
         case .found: return .found
         case .absent: break
         }
+        let entry: StreamEntry
         let isNewStream: Bool
         if let existing = streams[stream] {
             guard existing.members.count < configuration.maxRenditionsPerStream else { return .tooManyRenditions }
@@ -801,19 +802,20 @@ private struct Directory: ~Copyable {
                 return .lowLatencyConflict(conflict)
             }
             cell.adopt(existing.record)
-            isNewStream = false
+            (entry, isNewStream) = (existing, false)
         } else {
             guard streams.count < configuration.maxStreams else { return .tooManyStreams }
             if let conflict = cell.record.join(joining) {
                 return .lowLatencyConflict(conflict)
             }
-            streams[stream] = StreamEntry(record: cell.record)
+            entry = StreamEntry(record: cell.record)
+            streams[stream] = entry
             allRecords.append(cell.record)
             activeCount += 1
             isNewStream = true
         }
         cell.record.touch(now)
-        streams[stream]?.members.append(StreamEntry.Member(rendition: rendition, cell: cell))
+        entry.members.append(StreamEntry.Member(rendition: rendition, cell: cell))
         allCells.append(cell)
         return .inserted(newStream: isNewStream)
     }
