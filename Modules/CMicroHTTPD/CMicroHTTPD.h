@@ -3,13 +3,15 @@
 // Why shims exist: Swift cannot call C variadic functions, and libmicrohttpd's entry points for
 // starting a daemon and reading daemon information are variadic. Each CMicroHTTPD_* function is
 // a fixed-arity inline wrapper around exactly one such call, except CMicroHTTPD_keep_escapes, a
-// callback the daemon is started with (it must exist as a C function before the daemon runs).
+// callback the daemon is started with (it must exist as a C function before the daemon runs),
+// and CMicroHTTPD_framing, which walks every header of every request in C (no copies).
 #ifndef CMICROHTTPD_H
 #define CMICROHTTPD_H
 
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -98,6 +100,75 @@ static inline int CMicroHTTPD_connection_fd(struct MHD_Connection *connection)
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
     return info == NULL ? -1 : info->connect_fd;
+}
+
+/// How a request's header fields frame it (RFC 9112 §6): what `CMicroHTTPD_framing` found.
+typedef struct CMicroHTTPD_Framing {
+    unsigned int content_length_fields;     // Content-Length field lines
+    unsigned int content_length_differs;    // 1 when two of them carry different values
+    unsigned int transfer_encoding_fields;  // Transfer-Encoding field lines
+    unsigned int transfer_encoding_other;   // 1 when one of them is not exactly "chunked"
+    unsigned int host_fields;               // Host field lines
+    unsigned int version;                   // 10 for HTTP/1.0, 11 for HTTP/1.1, 0 for any other
+    const char *first_content_length;       // during the iteration only: the first value
+} CMicroHTTPD_Framing;
+
+/// MHD_KeyValueIterator for CMicroHTTPD_framing: counts the framing fields of one request.
+static enum MHD_Result CMicroHTTPD_framing_field(void *cls, enum MHD_ValueKind kind,
+                                                 const char *key, const char *value)
+{
+    (void)kind;
+    CMicroHTTPD_Framing *framing = (CMicroHTTPD_Framing *)cls;
+    if (key == NULL) {
+        return MHD_YES;
+    }
+    if (strcasecmp(key, "Content-Length") == 0) {
+        // libmicrohttpd parses only the first occurrence; a second one that differs would
+        // frame the body differently for another parser (request smuggling).
+        if (framing->content_length_fields == 0) {
+            framing->first_content_length = value;
+        } else if (value == NULL || framing->first_content_length == NULL
+                   || strcmp(value, framing->first_content_length) != 0) {
+            framing->content_length_differs = 1;
+        }
+        framing->content_length_fields += 1;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        framing->transfer_encoding_fields += 1;
+        if (value == NULL || strcasecmp(value, "chunked") != 0) {
+            framing->transfer_encoding_other = 1;
+        }
+    } else if (strcasecmp(key, "Host") == 0) {
+        framing->host_fields += 1;
+    }
+    return MHD_YES;
+}
+
+/// Counts the fields that frame a request, over every occurrence of each, and reads its HTTP
+/// version (wraps MHD_get_connection_values with CMicroHTTPD_framing_field). Why a shim: the iteration runs
+/// for every request, and a C iterator compares names without copying them into Swift strings.
+/// `content_length_differs` compares every Content-Length value with the first, the one
+/// libmicrohttpd reads.
+static inline CMicroHTTPD_Framing CMicroHTTPD_framing(struct MHD_Connection *connection,
+                                                      const char *version)
+{
+    CMicroHTTPD_Framing framing;
+    memset(&framing, 0, sizeof(framing));
+    if (version != NULL && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
+        framing.version = 11;
+    } else if (version != NULL && strcmp(version, MHD_HTTP_VERSION_1_0) == 0) {
+        framing.version = 10;
+    }
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, CMicroHTTPD_framing_field, &framing);
+    framing.first_content_length = NULL;  // points into the connection's memory: not kept
+    return framing;
+}
+
+/// Sets flags on a response: MHD_set_response_options(response, flags, MHD_RO_END), the
+/// variadic call Swift cannot make.
+static inline enum MHD_Result CMicroHTTPD_set_response_flags(struct MHD_Response *response,
+                                                             enum MHD_ResponseFlags flags)
+{
+    return MHD_set_response_options(response, flags, MHD_RO_END);
 }
 
 /// Socket flags that glibc declares as members of anonymous enums (MSG_*, SHUT_*, IPPROTO_*),

@@ -19,14 +19,43 @@ enum PlaylistLineRule {
         }
     }
 
+    /// Whether `scalar` is one that a line-trimming parser may strip from either end of a line:
+    /// Unicode White_Space (space, U+00A0, U+3000, the U+2000 spaces ...), plus the zero-width
+    /// characters some trimmers strip too (U+FEFF, which ECMAScript's `trim()` removes; U+180E
+    /// and U+200B, which older engines treated as spaces).
+    @inline(__always)
+    static func isTrimmable(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0xFEFF, 0x180E, 0x200B: true
+        default: scalar.properties.isWhitespace
+        }
+    }
+
     /// The sentence for the first forbidden character of `text` (naming `field` and the
-    /// character's code point), or `nil` when there is none.
+    /// character's code point), or for whitespace at either end; `nil` when there is none.
+    ///
+    /// Parsers that trim lines (Python's m3u8, hls.js) would read `" #EXT-X-ENDLIST"` as a tag,
+    /// and a URI of spaces as an empty line, so no URI may start or end with whitespace.
     /// - Complexity: O(*n*) in the length of `text`.
     static func violation(in text: String, field: String) -> String? {
-        // Fast path: most text is printable ASCII, where only C0 controls and DEL matter.
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return nil }
-        guard let scalar = text.unicodeScalars.first(where: isForbidden) else { return nil }
-        return "\(field) must not contain control characters or line separators such as line breaks "
+        // Fast path: most text is printable ASCII, where only C0 controls, DEL and spaces at
+        // either end matter.
+        let utf8 = text.utf8
+        if utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            guard utf8.first == UInt8(ascii: " ") || utf8.last == UInt8(ascii: " ") else { return nil }
+            return edgeViolation(field: field, scalar: " ")
+        }
+        if let scalar = text.unicodeScalars.first(where: isForbidden) {
+            return "\(field) must not contain control characters or line separators such as line breaks "
+                + "(found \(codePoint(scalar)))"
+        }
+        if let first = text.unicodeScalars.first, isTrimmable(first) { return edgeViolation(field: field, scalar: first) }
+        if let last = text.unicodeScalars.last, isTrimmable(last) { return edgeViolation(field: field, scalar: last) }
+        return nil
+    }
+
+    private static func edgeViolation(field: String, scalar: Unicode.Scalar) -> String {
+        "\(field) must not start or end with whitespace, which line-trimming parsers would strip "
             + "(found \(codePoint(scalar)))"
     }
 

@@ -59,7 +59,9 @@ public struct HTTPStatus: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let unprocessableContent = HTTPStatus(rawValue: 422)
     public static let tooManyRequests = HTTPStatus(rawValue: 429)
     public static let internalServerError = HTTPStatus(rawValue: 500)
+    public static let notImplemented = HTTPStatus(rawValue: 501)
     public static let serviceUnavailable = HTTPStatus(rawValue: 503)
+    public static let httpVersionNotSupported = HTTPStatus(rawValue: 505)
 }
 
 /// An ordered list of header fields; lookups ignore the case of names.
@@ -230,6 +232,9 @@ public enum HTTPBody: Sendable, Equatable {
 }
 
 /// A complete response: status, header fields and body.
+///
+/// The body of a 304 (Not Modified) is never sent: give it the representation it stands for,
+/// and its length becomes the 304's `Content-Length` (RFC 9110 §8.6 allows no other value).
 public struct HTTPResponse: Sendable {
     public var status: HTTPStatus { didSet { prepared = nil; cache = nil } }
     public var headers: HTTPHeaders { didSet { prepared = nil; cache = nil } }
@@ -262,6 +267,40 @@ public enum RequestRejection: Error, Equatable, Sendable {
     /// The body is larger than `limit` bytes (`ServerConfiguration.maxBodyBytes`): declared so in
     /// `Content-Length`, or a chunked body that grew past it.
     case bodyTooLarge(limit: Int)
+    /// Two `Content-Length` fields with different values (RFC 9112 §6.3): 400, and the
+    /// connection is closed, since no one framing of the body can be trusted.
+    case conflictingContentLength
+    /// Both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.1): 400, connection closed.
+    case contentLengthWithTransferEncoding
+    /// A transfer coding other than `chunked` (RFC 9112 §6.1): 501, connection closed.
+    case unsupportedTransferCoding
+    /// An HTTP/1.1 request without a `Host` field, or any request with more than one
+    /// (RFC 9112 §3.2): 400.
+    case invalidHost
+    /// An HTTP version other than 1.0 and 1.1: 505.
+    case unsupportedVersion
+
+    /// The status the rejection is answered with.
+    public var status: HTTPStatus {
+        switch self {
+        case .bodyTooLarge: .contentTooLarge
+        case .conflictingContentLength, .contentLengthWithTransferEncoding, .invalidHost: .badRequest
+        case .unsupportedTransferCoding: .notImplemented
+        case .unsupportedVersion: .httpVersionNotSupported
+        }
+    }
+
+    /// What is wrong, for the `{"error": ...}` body.
+    public var message: String {
+        switch self {
+        case .bodyTooLarge(let limit): "request body exceeds \(limit) bytes"
+        case .conflictingContentLength: "conflicting Content-Length fields (RFC 9112 6.3)"
+        case .contentLengthWithTransferEncoding: "both Content-Length and Transfer-Encoding (RFC 9112 6.1)"
+        case .unsupportedTransferCoding: "only the chunked transfer coding is supported"
+        case .invalidHost: "an HTTP/1.1 request needs exactly one Host field (RFC 9112 3.2)"
+        case .unsupportedVersion: "only HTTP/1.0 and HTTP/1.1 are supported"
+        }
+    }
 }
 
 /// The synchronous entry point a server hands every complete request to.
@@ -290,13 +329,10 @@ extension HTTPResponder {
 
     /// A JSON error for responders that do not shape rejections themselves.
     public func reply(to request: HTTPRequest, rejectedFor reason: RequestRejection) -> HTTPResponse {
-        switch reason {
-        case .bodyTooLarge(let limit):
-            HTTPResponse(
-                status: .contentTooLarge,
-                headers: HTTPHeaders([("Content-Type", "application/json")]),
-                body: .bytes(Array("{\"error\":\"request body exceeds \(limit) bytes\"}".utf8)))
-        }
+        HTTPResponse(
+            status: reason.status,
+            headers: HTTPHeaders([("Content-Type", "application/json")]),
+            body: .bytes(Array("{\"error\":\"\(reason.message)\"}".utf8)))
     }
 }
 

@@ -327,7 +327,7 @@ nonisolated(unsafe) private let statelessRequest = UnsafeMutableRawPointer.alloc
 /// the request is complete (and again after a suspended connection is resumed). libmicrohttpd
 /// passes `url` and `method` on every call, so they are read on the call that answers.
 private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
-    cls, connection, url, method, _, uploadData, uploadDataSize, conCls in
+    cls, connection, url, method, version, uploadData, uploadDataSize, conCls in
     guard let cls, let connection, let uploadDataSize, let conCls else { return .NO }
     let core = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
 
@@ -336,6 +336,11 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
         // makes MHD close the connection) — except to refuse a body declared too large.
         core.inFlight.add(1, ordering: .relaxed)
         conCls.pointee = statelessRequest
+        if let rejection = framingViolation(connection, version: version) {
+            // Queued on this first call, the answer closes the connection: MHD reads no body.
+            let request = copyRequest(connection, url: url, method: method, core: core, body: [])
+            return queue(core.responder.reply(to: request, rejectedFor: rejection), on: connection, core: core)
+        }
         let limit = core.configuration.maxBodyBytes
         if let declared = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
             .flatMap({ Int(String(cString: $0)) }),
@@ -417,6 +422,22 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
         if let early { return queue(early, on: connection, core: core) }
         return .YES
     }
+}
+
+/// Why the request's head cannot be trusted to frame it (RFC 9112), or nil; libmicrohttpd 0.9.75
+/// reads only the first `Content-Length`, reads a body of `Transfer-Encoding: gzip` until the
+/// idle timeout, serves any `HTTP/1.x` version and does not require `Host`.
+/// - Complexity: one pass over the request's header fields, in C (`CMicroHTTPD_framing`).
+private func framingViolation(_ connection: OpaquePointer, version: UnsafePointer<CChar>?) -> RequestRejection? {
+    let framing = CMicroHTTPD_framing(connection, version)
+    if framing.version == 0 { return .unsupportedVersion }
+    if framing.transfer_encoding_fields > 0 {
+        if framing.content_length_fields > 0 { return .contentLengthWithTransferEncoding }
+        if framing.transfer_encoding_fields > 1 || framing.transfer_encoding_other != 0 { return .unsupportedTransferCoding }
+    }
+    if framing.content_length_differs != 0 { return .conflictingContentLength }
+    if framing.host_fields > 1 || (framing.host_fields == 0 && framing.version == 11) { return .invalidHost }
+    return nil
 }
 
 /// What the response cache made of a complete request without a body.

@@ -24,16 +24,23 @@ enum ErrorMapping {
             switch error {
             case .streamEnded, .conflictingSegment, .targetDurationConflict, .mixedLowLatency:
                 return json(.conflict, error.message)
-            case .exceedsTargetDuration, .tooFarAhead, .tooManyRenditions:
+            case .exceedsTargetDuration, .tooManyRenditions:
                 return json(.unprocessableContent, error.message)
+            case .tooFarAhead(_, let nextExpected, _):
+                // Temporary: the hole may fill. 429 with Retry-After says "retry", and the body
+                // names the segment that is missing.
+                return retryLater(error.message, missing: "{\"sequence\":\(nextExpected.rawValue)}")
             case .tooManyStreams:
                 return json(.tooManyRequests, error.message)
             }
         case let error as LowLatencyError:
             switch error {
-            case .exceedsPartTarget, .tooManyWaitingParts:
+            case .exceedsPartTarget:
                 return json(.unprocessableContent, error.message)
-            case .notLowLatency, .conflictingPart, .partTargetConflict, .mapURIConflict, .streamTargetDurationConflict:
+            case .tooManyWaitingParts:
+                return retryLater(error.message, missing: "\"first_segment\"")
+            case .notLowLatency, .conflictingPart, .partTargetConflict, .mapURIConflict, .streamTargetDurationConflict,
+                .hintMismatch:
                 return json(.conflict, error.message)
             }
         case let error as LookupError:
@@ -44,6 +51,9 @@ enum ErrorMapping {
             switch error {
             case .bodyTooLarge(let limit):
                 return json(.contentTooLarge, "request body exceeds \(limit) bytes (MAX_REQUEST_BODY_BYTES)")
+            case .conflictingContentLength, .contentLengthWithTransferEncoding, .unsupportedTransferCoding,
+                .invalidHost, .unsupportedVersion:
+                return json(error.status, error.message)
             }
         case is HeldRequestLimitReached:
             return unavailable("too many blocking playlist reloads are held; retry shortly")
@@ -67,6 +77,15 @@ enum ErrorMapping {
         if status.rawValue >= 500 { headers.add("Cache-Control", "no-store") }
         return HTTPResponse(
             status: status, headers: headers, body: .bytes(Array("{\"error\":\(JSONWriter.quoted(message))}".utf8)))
+    }
+
+    /// A 429 with `Retry-After` for a condition that passes when something else arrives first:
+    /// `{"error": message, "missing": missing}`, where `missing` is JSON naming what must arrive.
+    static func retryLater(_ message: String, missing: String) -> HTTPResponse {
+        HTTPResponse(
+            status: .tooManyRequests,
+            headers: HTTPHeaders([("Content-Type", "application/json"), ("Retry-After", "1")]),
+            body: .bytes(Array("{\"error\":\(JSONWriter.quoted(message)),\"missing\":\(missing)}".utf8)))
     }
 
     /// A 503 with `Retry-After` (and, as every 5xx, `no-store`).

@@ -393,7 +393,9 @@ public final class Orchestrator: HTTPResponder, Sendable {
             headers.add("Last-Modified", lastModified.httpDate)
         }
         if let tags = request.headers["If-None-Match"], PublishedPlaylist.matches(tags, etag) {
-            return HTTPResponse(status: .notModified, headers: headers)
+            // With the representation as its body: its length is the 304's Content-Length, the
+            // body is never sent (RFC 9110 §8.6; see PublishedPlaylist).
+            return HTTPResponse(status: .notModified, headers: headers, body: .bytes(bytes))
         }
         return HTTPResponse(status: .ok, headers: headers, body: .bytes(bytes))
     }

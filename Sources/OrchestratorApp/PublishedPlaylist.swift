@@ -122,7 +122,10 @@ final class PublishedPlaylist: ResponseValidity, Sendable {
         let ok = HTTPResponse(status: .ok, headers: headers, body: .shared(bytes))
         var notModifiedHeaders = headers
         notModifiedHeaders = HTTPHeaders(notModifiedHeaders.fields.filter { $0.name != "Content-Type" && $0.name != "Content-Encoding" })
-        let notModified = HTTPResponse(status: .notModified, headers: notModifiedHeaders)
+        // The 304 carries the representation it stands for: libmicrohttpd never sends a 304's
+        // body, and its Content-Length is then the 200's, as RFC 9110 §8.6 requires (an empty
+        // body would announce `Content-Length: 0` for a playlist that is not empty).
+        let notModified = HTTPResponse(status: .notModified, headers: notModifiedHeaders, body: .shared(bytes))
         return Representation(
             etag: etag,
             ok: PreparedResponse(ok)?.httpResponse ?? ok,

@@ -103,8 +103,8 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
             return "segment \(sequence) lasts \(duration) seconds, which rounds to more than "
                 + "the target duration of \(wholeSeconds(targetDuration))"
         case .tooFarAhead(let sequence, let nextExpected, let limit):
-            return "segment \(sequence) is too far ahead: the rendition expects segment \(nextExpected) next "
-                + "and holds at most \(limit) sequences ahead of it"
+            return "segment \(sequence) is too far ahead: segment \(nextExpected) is missing, and the rendition "
+                + "holds at most \(limit) sequences ahead of it (MAX_PENDING_SEGMENTS); retry once it has arrived"
         case .tooManyStreams(let limit):
             return "too many streams: at most \(limit) streams are kept at once"
         case .tooManyRenditions(let stream, let limit):
@@ -157,6 +157,10 @@ public enum LowLatencyError: Error, Equatable, Sendable, CustomStringConvertible
     case streamTargetDurationConflict(StreamID, declared: Int64, fixed: Int64)
     /// Too many parts wait for the rendition's first segment.
     case tooManyWaitingParts(RenditionName, limit: Int)
+    /// The part's path is not the URI that `#EXT-X-PRELOAD-HINT` announces for it (the
+    /// rendition's `part_uri_template` filled in): players that fetched the hint would have the
+    /// wrong resource (rfc8216bis §4.4.5.3: the hint's URI must be the part's).
+    case hintMismatch(sequence: SequenceNumber, part: Int, hinted: String)
 
     /// A human sentence for the `{"error": "..."}` body of the response.
     public var message: String {
@@ -183,7 +187,11 @@ public enum LowLatencyError: Error, Equatable, Sendable, CustomStringConvertible
             return "the low-latency renditions of stream \(stream) share a target duration of \(wholeSeconds(fixed)); "
                 + "target_duration \(declared) cannot differ"
         case .tooManyWaitingParts(let rendition, let limit):
-            return "rendition \(rendition) already holds \(limit) parts waiting for its first segment"
+            return "rendition \(rendition) already holds \(limit) parts waiting for its first segment, which is "
+                + "missing; retry once it has arrived"
+        case .hintMismatch(let sequence, let part, let hinted):
+            return "part \(part) of segment \(sequence) must have the path the playlist's preload hint announces "
+                + "for it, \(JSONWriter.quoted(hinted)) (from part_uri_template; rfc8216bis 4.4.5.3)"
         }
     }
 

@@ -296,6 +296,13 @@ struct RenditionTimeline: Sendable {
         return partBuffers[sequence]?[part.part] == part
     }
 
+    /// Whether a part with the coordinates of `part` is held, whatever its path and duration.
+    func knowsPart(_ part: PartialSegment) -> Bool {
+        let sequence = part.sequence.rawValue
+        if let frozen = completedParts[sequence], part.part < frozen.count { return true }
+        return partBuffers[sequence]?[part.part] != nil
+    }
+
     /// The number of buffered parts of `sequence` contiguous from part 0.
     private func contiguousPartCount(of sequence: UInt64) -> Int {
         guard let buffer = partBuffers[sequence] else { return 0 }

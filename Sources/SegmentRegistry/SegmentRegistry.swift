@@ -243,12 +243,12 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// blocking reloads wake) before this returns.
     ///
     /// - Throws: ``RegistryError/streamEnded(_:)`` (409),
-    ///   ``RegistryError/tooFarAhead(sequence:nextExpected:limit:)`` (422) when its segment is
+    ///   ``RegistryError/tooFarAhead(sequence:nextExpected:limit:)`` (429 with Retry-After) when its segment is
     ///   as far ahead as a waiting segment may not be, or a ``LowLatencyError``:
     ///   ``LowLatencyError/notLowLatency(_:)`` (409) when the rendition is unknown or has no
     ///   `part_target`, ``LowLatencyError/exceedsPartTarget(sequence:part:duration:partTarget:)``
     ///   (422), ``LowLatencyError/conflictingPart(sequence:part:)`` (409),
-    ///   ``LowLatencyError/tooManyWaitingParts(_:limit:)`` (422). On a throw nothing changed.
+    ///   ``LowLatencyError/tooManyWaitingParts(_:limit:)`` (429 with Retry-After). On a throw nothing changed.
     /// - Complexity: O(*k*) under the rendition's writer lock (*k*: parts of its segment), plus
     ///   one `publish` call when something became listed.
     public func registerPart(
@@ -969,6 +969,13 @@ struct RenditionState: Sendable {
 
     init() {}
 
+    /// Whether a part with the coordinates of `part` is held (exactly or not): a later one with
+    /// other attributes is a conflict, not a new part.
+    func knowsPart(_ part: PartialSegment) -> Bool {
+        if let timeline { return timeline.knowsPart(part) }
+        return earlyParts.contains { $0.sequence == part.sequence && $0.part == part.part }
+    }
+
     /// Whether `part` is held exactly: by the timeline, or waiting for the first segment.
     func holds(_ part: PartialSegment) -> Bool {
         if let timeline { return timeline.holds(part) }
@@ -1158,6 +1165,15 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
             guard part.duration <= partTarget else {
                 throw LowLatencyError.exceedsPartTarget(
                     sequence: part.sequence, part: part.part, duration: part.duration, partTarget: partTarget)
+            }
+            // Every part of a rendition with a template is announced by a preload hint before it
+            // is listed (the hint names the first missing part), so its path must be the hint's.
+            let template = state.timeline?.partURITemplate ?? state.declaration?.partURITemplate
+            if let template, !state.knowsPart(part) {
+                let hinted = template.uri(sequence: part.sequence, part: part.part)
+                guard part.path.rawValue == hinted else {
+                    throw LowLatencyError.hintMismatch(sequence: part.sequence, part: part.part, hinted: hinted)
+                }
             }
             guard let registration = try state.timeline?.registerPart(part, now: now) else {
                 // No segment yet: the part waits for the first one.

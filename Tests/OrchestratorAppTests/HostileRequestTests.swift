@@ -104,8 +104,33 @@ let hostileCases: [HostileCase] = [
     .post("stream id with unicode", "/streams/caf%C3%A9/renditions/720p/segments", "{}", 400),
     .raw("unknown method", "BREW /streams/victim/renditions/720p/playlist.m3u8 HTTP/1.1\r\nHost: t\r\n\r\n", 405),
     .raw("TRACE", "TRACE / HTTP/1.1\r\nHost: t\r\n\r\n", 404, 405),
-    // libmicrohttpd is lenient here by default: the service answers.
-    .raw("HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\n\r\n", 200),
+    // Framing that two parsers could read differently (RFC 9112): refused from the request head.
+    .raw("HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\n\r\n", 400),
+    .raw("two Host fields", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    .raw("HTTP/1.0 without Host is fine", "GET /healthz HTTP/1.0\r\n\r\n", 200),
+    .raw("HTTP/1.2", "GET /healthz HTTP/1.2\r\nHost: t\r\n\r\n", 505),
+    .raw("HTTP/1.9 POST", "POST \(segments) HTTP/1.9\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}", 505),
+    .raw(
+        "two Content-Length values smuggling an end of stream",
+        "POST \(segments) HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 49\r\n\r\n"
+            + "{}POST /streams/victim/end HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+    .raw(
+        "Content-Length and Transfer-Encoding together",
+        "POST \(segments) HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "2\r\n{}\r\n0\r\n\r\nPOST /streams/victim/end HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+    .raw("Transfer-Encoding gzip", "POST \(segments) HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\nxx", 501),
+    .raw("Transfer-Encoding gzip, chunked", "POST \(segments) HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
+    .raw("two Transfer-Encoding fields", "POST \(segments) HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501),
+    // URIs that a line-trimming parser (Python m3u8, hls.js) would read as a tag or an empty line.
+    .post("path of spaces", segments, #"{"sequence": 7, "duration": 2, "path": "   "}"#, 400),
+    .post("path with a leading space before a tag", segments, ##"{"sequence": 7, "duration": 2, "path": " #EXT-X-ENDLIST"}"##, 400),
+    .post("path with a leading NBSP before a tag", segments, ##"{"sequence": 7, "duration": 2, "path": " #EXT-X-ENDLIST"}"##, 400),
+    .post("path with a leading BOM before a tag", segments, "{\"sequence\": 7, \"duration\": 2, \"path\": \"\u{FEFF}#EXT-X-ENDLIST\"}", 400),
+    .post("path with a leading ideographic space", segments, ##"{"sequence": 7, "duration": 2, "path": "　#EXT-X-ENDLIST"}"##, 400),
+    .post("path with a trailing space", segments, #"{"sequence": 7, "duration": 2, "path": "/7.ts "}"#, 400),
+    .post("part path with a leading space", parts, ##"{"sequence": 3, "part": 0, "duration": 0.2, "path": " #EXT-X-ENDLIST"}"##, 400),
+    .put("map_uri with a leading EN SPACE", declaration, ##"{"map_uri": " #EXT-X-ENDLIST"}"##, 400),
+    .put("part_uri_template ending in NBSP", declaration, #"{"part_target": 0.2, "part_uri_template": "/{sequence}.{part} "}"#, 400),
     // Answered by libmicrohttpd itself, with an HTML body (or no answer): see the README.
     .raw("not HTTP at all", "\u{16}\u{03}\u{01}\u{02}\u{00}\u{01}\u{00}\u{01}\u{fc}\r\n\r\n", 400, 505).answeredByLibrary,
     .raw("header line without colon", "GET /healthz HTTP/1.1\r\nHost: t\r\nbroken header\r\n\r\n", 400).answeredByLibrary,

@@ -145,7 +145,7 @@ import Testing
         await app.shutdown()
     }
 
-    @Test("limits answer with clear 4xx: too far ahead 422, too many renditions 422, too many streams 429")
+    @Test("limits answer with clear 4xx: too far ahead 429 naming the missing segment, too many renditions 422, too many streams 429")
     func limits() async throws {
         let app = try TestApplication {
             $0.maxPendingSegments = 8
@@ -154,14 +154,20 @@ import Testing
         }
         _ = try await app.register("a", "r1", 0)
         let ahead = try await app.register("a", "r1", 100)
-        #expect(ahead.status == .unprocessableContent)
-        #expect(try jsonObject(ahead)["error"] is String)
+        // Retryable: the hole (segment 1) may still fill.
+        #expect(ahead.status == .tooManyRequests)
+        #expect(ahead.headers["Retry-After"] == "1")
+        let body = try jsonObject(ahead)
+        #expect((body["error"] as? String)?.contains("segment 1 is missing") == true)
+        #expect((body["missing"] as? [String: Any])?["sequence"] as? Int == 1)
+        _ = try await app.register("a", "r1", 1)
+        #expect(try await app.register("a", "r1", 8).status == .created)
         _ = try await app.register("a", "r2", 0)
         #expect(try await app.register("a", "r3", 0).status == .unprocessableContent)
         _ = try await app.register("b", "r1", 0)
         let third = try await app.register("c", "r1", 0)
         #expect(third.status == .tooManyRequests)
-        #expect(try await app.get("/streams/a/renditions/r1/playlist.m3u8").text == expectedPlaylist("r1", 0...0))
+        #expect(try await app.get("/streams/a/renditions/r1/playlist.m3u8").text == expectedPlaylist("r1", 0...1))
         await app.shutdown()
     }
 

@@ -360,6 +360,27 @@ struct LowLatencyStream {
         await app.shutdown()
     }
 
+    @Test("a part whose path is not the URI its preload hint announced is 409, naming the hinted URI")
+    func hintedPath() async throws {
+        let app = try TestApplication()
+        let ll = try await LowLatencyStream.make(app, "hint")
+        try await ll.fullSegment(0)
+        try await ll.part(1, 0)
+        let playlist = try await app.get(ll.playlist).text
+        #expect(playlist.contains(#"#EXT-X-PRELOAD-HINT:TYPE=PART,URI="/ll/1.1.m4s""#), "\(playlist)")
+        let other = try await app.post(
+            "/streams/hint/renditions/ll/parts", json: #"{"sequence":1,"part":1,"duration":0.25,"path":"/elsewhere/1.1.m4s"}"#)
+        #expect(other.status == .conflict)
+        #expect(other.text.contains(#"\"/ll/1.1.m4s\""#), "\(other.text)")
+        // A part further ahead is held to the template as well: it is hinted once its turn comes.
+        let ahead = try await app.post(
+            "/streams/hint/renditions/ll/parts", json: #"{"sequence":1,"part":3,"duration":0.25,"path":"/ll/1.3.mp4"}"#)
+        #expect(ahead.status == .conflict)
+        #expect(try await app.get(ll.playlist).text == playlist)
+        #expect(try await ll.part(1, 1).status == .created)
+        await app.shutdown()
+    }
+
     @Test("a stream does not mix low-latency and regular renditions: 409 with a message saying why")
     func noMixing() async throws {
         let app = try TestApplication()

@@ -21,7 +21,7 @@ import Testing
         await app.shutdown()
     }
 
-    @Test("If-None-Match with the current ETag gets 304; after a change the old one gets 200")
+    @Test("If-None-Match with the current ETag gets 304 with the 200's Content-Length and no body; after a change the old one gets 200")
     func conditional() async throws {
         let app = try TestApplication()
         _ = try await app.register("live", "720p", 0)
@@ -31,6 +31,23 @@ import Testing
         #expect(unchanged.status == .notModified)
         #expect(unchanged.body.isEmpty)
         #expect(unchanged.headers["ETag"] == etag)
+        // RFC 9110 8.6: a 304's Content-Length, if any, is the length of the 200's content.
+        #expect(unchanged.headers["Content-Length"] == "\(first.body.count)")
+        let gzipped = try await app.request(.get, Self.path, headers: [("Accept-Encoding", "gzip")])
+        let gzipEtag = try #require(gzipped.headers["ETag"])
+        let gzipUnchanged = try await app.request(
+            .get, Self.path, headers: [("Accept-Encoding", "gzip"), ("If-None-Match", gzipEtag)])
+        #expect(gzipUnchanged.status == .notModified)
+        #expect(gzipUnchanged.headers["Content-Length"] == "\(gzipped.body.count)")
+        // No body followed the 304: the next answer on the same connection parses.
+        let pipelined = try await offPool { [port = app.port] in
+            let connection = try HTTPClientConnection(port: port)
+            let revalidated = try connection.request(.get, Self.path, headers: [("If-None-Match", etag)])
+            let next = try connection.request(.get, "/healthz")
+            return (revalidated.status, next.status)
+        }
+        #expect(pipelined.0 == .notModified)
+        #expect(pipelined.1 == .ok)
         let listed = try await app.request(.get, Self.path, headers: [("If-None-Match", "\"other\", W/\(etag)")])
         #expect(listed.status == .notModified)
         _ = try await app.register("live", "720p", 1)
