@@ -4,12 +4,14 @@
 // starting a daemon and reading daemon information are variadic. Each CMicroHTTPD_* function is
 // a fixed-arity inline wrapper around exactly one such call, except CMicroHTTPD_keep_escapes, a
 // callback the daemon is started with (it must exist as a C function before the daemon runs),
-// and CMicroHTTPD_framing, which walks every header of every request in C (no copies).
+// CMicroHTTPD_log_filter (a logger receives a va_list, which Swift cannot), and
+// CMicroHTTPD_framing, which walks every header of every request in C (no copies).
 #ifndef CMICROHTTPD_H
 #define CMICROHTTPD_H
 
 #include <stdint.h>
 #include <stddef.h>
+#include <stdarg.h>
 #include <string.h>
 #include <strings.h>
 #include <arpa/inet.h>
@@ -31,6 +33,35 @@ static inline size_t CMicroHTTPD_keep_escapes(void *cls, struct MHD_Connection *
     return strlen(text);
 }
 
+/// What a CMicroHTTPD_log_filter reports to: `handler(cls, status)` when libmicrohttpd answers a
+/// malformed Content-Length itself (400, or 413 for a value beyond 64 bits).
+typedef void (*CMicroHTTPD_MalformedLengthHandler)(void *cls, unsigned int status);
+typedef struct CMicroHTTPD_LogTarget {
+    CMicroHTTPD_MalformedLengthHandler handler;
+    void *cls;
+} CMicroHTTPD_LogTarget;
+
+/// MHD_OPTION_EXTERNAL_LOGGER that keeps only one kind of message: libmicrohttpd 0.9.75 answers a
+/// malformed Content-Length before any application callback, and its state machine then writes
+/// the answer's header block twice (fixed upstream in 1.0.0). The message is logged on the
+/// connection's worker thread before anything is sent, so the handler can answer once and close
+/// the socket (libmicrohttpd's own answer then fails to send). Why a shim: the callback takes a
+/// va_list, which Swift cannot receive, and only the format string matters. Every other message
+/// is dropped, as without MHD_USE_ERROR_LOG.
+static void CMicroHTTPD_log_filter(void *cls, const char *format, va_list arguments)
+{
+    (void)arguments;
+    const CMicroHTTPD_LogTarget *target = (const CMicroHTTPD_LogTarget *)cls;
+    if (target == NULL || format == NULL || strstr(format, "Content-Length") == NULL) {
+        return;
+    }
+    if (strncmp(format, "Failed to parse", 15) == 0) {
+        target->handler(target->cls, 400);
+    } else if (strncmp(format, "Too large value", 15) == 0) {
+        target->handler(target->cls, 413);
+    }
+}
+
 /// Everything `CMicroHTTPD_start_daemon` passes to MHD besides flags, port and the access handler.
 typedef struct CMicroHTTPD_DaemonOptions {
     unsigned int thread_pool_size;          // MHD_OPTION_THREAD_POOL_SIZE (0 = no pool)
@@ -42,6 +73,11 @@ typedef struct CMicroHTTPD_DaemonOptions {
     const char *bind_ipv4;                  // dotted quad to bind, or NULL for every interface
     MHD_RequestCompletedCallback completed; // MHD_OPTION_NOTIFY_COMPLETED
     void *completed_cls;
+    MHD_NotifyConnectionCallback connection_events; // MHD_OPTION_NOTIFY_CONNECTION
+    void *connection_events_cls;
+    void *(*request_line)(void *cls, const char *uri, struct MHD_Connection *connection);
+    void *request_line_cls;                 // MHD_OPTION_URI_LOG_CALLBACK
+    const CMicroHTTPD_LogTarget *log_target; // MHD_OPTION_EXTERNAL_LOGGER with CMicroHTTPD_log_filter
 } CMicroHTTPD_DaemonOptions;
 
 /// Starts a daemon: MHD_start_daemon with its options as an MHD_OPTION_ARRAY (the variadic call
@@ -62,6 +98,8 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(unsigned int flags,
         return NULL;
     }
     struct MHD_OptionItem items[] = {
+        // The logger first, so that no message of the start goes to libmicrohttpd's default.
+        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)CMicroHTTPD_log_filter, (void *)o->log_target },
         { MHD_OPTION_SOCK_ADDR, 0, &address },
         { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)o->connection_limit, NULL },
         { MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)o->per_ip_connection_limit, NULL },
@@ -69,6 +107,8 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(unsigned int flags,
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)o->connection_memory_limit, NULL },
         { MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t)o->listen_backlog, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)o->completed, o->completed_cls },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)o->connection_events, o->connection_events_cls },
+        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)o->request_line, o->request_line_cls },
         { MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)CMicroHTTPD_keep_escapes, NULL },
         { o->thread_pool_size > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
           (intptr_t)o->thread_pool_size, NULL },
@@ -91,6 +131,24 @@ static inline unsigned int CMicroHTTPD_current_connections(struct MHD_Daemon *da
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
     return info == NULL ? 0 : info->num_connections;
+}
+
+/// The application's pointer for a connection: MHD_get_connection_info(
+/// MHD_CONNECTION_INFO_SOCKET_CONTEXT), set in the MHD_CONNECTION_NOTIFY_STARTED event; NULL if unknown.
+static inline void *CMicroHTTPD_connection_context(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info == NULL ? NULL : info->socket_context;
+}
+
+/// Whether a connection has received a whole request head and has no answer queued yet
+/// (MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE and MHD_CONNECTION_INFO_HTTP_STATUS): the state in
+/// which libmicrohttpd answers a malformed Content-Length itself.
+static inline int CMicroHTTPD_head_complete_unanswered(struct MHD_Connection *connection)
+{
+    return MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE) != NULL
+        && MHD_get_connection_info(connection, MHD_CONNECTION_INFO_HTTP_STATUS) == NULL;
 }
 
 /// The socket of a connection: MHD_get_connection_info(MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -182,6 +240,7 @@ static inline enum MHD_Result CMicroHTTPD_set_response_flags(struct MHD_Response
 enum {
     CMicroHTTPD_MSG_NOSIGNAL = MSG_NOSIGNAL,
     CMicroHTTPD_MSG_DONTWAIT = MSG_DONTWAIT,
+    CMicroHTTPD_MSG_PEEK = MSG_PEEK,
     CMicroHTTPD_MSG_CMSG_CLOEXEC = MSG_CMSG_CLOEXEC,
     CMicroHTTPD_SHUT_RDWR = SHUT_RDWR,
     CMicroHTTPD_IPPROTO_TCP = IPPROTO_TCP,

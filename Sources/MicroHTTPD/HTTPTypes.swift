@@ -121,16 +121,19 @@ public struct HTTPRequest: Sendable {
     public var query: [(name: String, value: String?)]
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// The tag of the listener it came in on (``ServerConfiguration/listener``).
+    public var listener: UInt8
 
     public init(
         method: HTTPMethod, path: String, query: [(name: String, value: String?)] = [],
-        headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []
+        headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], listener: UInt8 = 0
     ) {
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
         self.body = body
+        self.listener = listener
     }
 
     /// The first value of query argument `name`, if present.
@@ -279,12 +282,17 @@ public enum RequestRejection: Error, Equatable, Sendable {
     case invalidHost
     /// An HTTP version other than 1.0 and 1.1: 505.
     case unsupportedVersion
+    /// A `Content-Length` that is not a decimal number: 400 (found by libmicrohttpd).
+    case malformedContentLength
+    /// A `Content-Length` beyond 64 bits: 413 (found by libmicrohttpd).
+    case contentLengthTooLarge
 
     /// The status the rejection is answered with.
     public var status: HTTPStatus {
         switch self {
-        case .bodyTooLarge: .contentTooLarge
-        case .conflictingContentLength, .contentLengthWithTransferEncoding, .invalidHost: .badRequest
+        case .bodyTooLarge, .contentLengthTooLarge: .contentTooLarge
+        case .conflictingContentLength, .contentLengthWithTransferEncoding, .invalidHost, .malformedContentLength:
+            .badRequest
         case .unsupportedTransferCoding: .notImplemented
         case .unsupportedVersion: .httpVersionNotSupported
         }
@@ -299,6 +307,8 @@ public enum RequestRejection: Error, Equatable, Sendable {
         case .unsupportedTransferCoding: "only the chunked transfer coding is supported"
         case .invalidHost: "an HTTP/1.1 request needs exactly one Host field (RFC 9112 3.2)"
         case .unsupportedVersion: "only HTTP/1.0 and HTTP/1.1 are supported"
+        case .malformedContentLength: "Content-Length is not a decimal number"
+        case .contentLengthTooLarge: "Content-Length is too large"
         }
     }
 }

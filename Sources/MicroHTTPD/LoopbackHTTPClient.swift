@@ -48,8 +48,11 @@ public final class HTTPClientConnection {
     private var buffer: [UInt8] = []
     private let hostHeader: String
 
-    /// Connects to `host:port` (wraps `socket`, `connect`).
-    public init(host: String = "127.0.0.1", port: UInt16, timeout: Duration = .seconds(10)) throws(HTTPClientError) {
+    /// Connects to `host:port` (wraps `socket`, `bind`, `connect`), from `source` when given (an
+    /// address of this host, such as `127.0.0.2`, to play another client on loopback).
+    public init(
+        host: String = "127.0.0.1", port: UInt16, source: String? = nil, timeout: Duration = .seconds(10)
+    ) throws(HTTPClientError) {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
@@ -60,6 +63,24 @@ public final class HTTPClientConnection {
         var interval = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            guard inet_pton(AF_INET, source, &local.sin_addr) == 1 else {
+                _ = Glibc.close(fd)
+                throw .invalidAddress(source)
+            }
+            let bound = withUnsafePointer(to: &local) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else {
+                let code = errno
+                _ = Glibc.close(fd)
+                throw .connectFailed(errno: code)
+            }
+        }
         var noDelay: Int32 = 1
         _ = setsockopt(fd, Int32(CMicroHTTPD_IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
         let connected = withUnsafePointer(to: &address) { pointer in
@@ -94,6 +115,24 @@ public final class HTTPClientConnection {
         head += "\r\n"
         try write(Array(head.utf8) + (body ?? []))
         return try readResponse(method: method)
+    }
+
+    /// Whether the server has closed or shut down the connection (wraps `recv` with `MSG_PEEK`
+    /// and `MSG_DONTWAIT`: end of file or a reset, without waiting or consuming anything).
+    public var isClosedByPeer: Bool {
+        guard socket >= 0 else { return true }
+        var byte: UInt8 = 0
+        let received = Glibc.recv(socket, &byte, 1, Int32(CMicroHTTPD_MSG_PEEK) | Int32(CMicroHTTPD_MSG_DONTWAIT))
+        if received == 0 { return true }
+        return received < 0 && errno != EAGAIN && errno != EWOULDBLOCK
+    }
+
+    /// Whether bytes (or the end) are there to read now (wraps `poll`, without waiting).
+    public var hasPendingInput: Bool {
+        guard socket >= 0 else { return false }
+        if !buffer.isEmpty { return true }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) > 0
     }
 
     /// Writes raw bytes (wraps `send`).

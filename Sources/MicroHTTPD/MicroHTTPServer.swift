@@ -19,7 +19,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Most connections open at once from one IP address; 0 = no limit.
     public var perIPConnectionLimit: Int
     /// Seconds an idle connection may stay open (`MHD_OPTION_CONNECTION_TIMEOUT`); 0 = forever.
+    /// Also the most a connection may take between two requests to send the next request line,
+    /// however it trickles (see ``ConnectionWatch``).
     public var connectionTimeoutSeconds: Int
+    /// Seconds a request may take from its request line to the end of its body, however it
+    /// trickles; 0 = no limit.
+    public var requestTimeoutSeconds: Int
     /// Largest request body accepted; larger ones are handed to the responder as
     /// `RequestRejection.bodyTooLarge` (413 Content Too Large) as soon as they pass it.
     public var maxBodyBytes: Int
@@ -33,6 +38,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Answers responders marked cacheable (``CacheDirective``) served again from a cache per
     /// worker thread, without calling the responder; nil = no cache.
     public var responseCache: ResponseCacheConfiguration?
+    /// A tag the responder finds in every request of this server (``HTTPRequest/listener``), to
+    /// tell listeners sharing one responder apart.
+    public var listener: UInt8
 
     public init(
         port: UInt16 = 8080,
@@ -41,10 +49,12 @@ public struct ServerConfiguration: Sendable, Equatable {
         connectionLimit: Int = 10_000,
         perIPConnectionLimit: Int = 0,
         connectionTimeoutSeconds: Int = 30,
+        requestTimeoutSeconds: Int = 10,
         maxBodyBytes: Int = 64 * 1024,
         listenBacklog: Int = 1024,
         requestHeaderNames: [String]? = nil,
-        responseCache: ResponseCacheConfiguration? = nil
+        responseCache: ResponseCacheConfiguration? = nil,
+        listener: UInt8 = 0
     ) {
         self.port = port
         self.bindAddress = bindAddress
@@ -52,10 +62,12 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.connectionLimit = connectionLimit
         self.perIPConnectionLimit = perIPConnectionLimit
         self.connectionTimeoutSeconds = connectionTimeoutSeconds
+        self.requestTimeoutSeconds = requestTimeoutSeconds
         self.maxBodyBytes = maxBodyBytes
         self.listenBacklog = listenBacklog
         self.requestHeaderNames = requestHeaderNames
         self.responseCache = responseCache
+        self.listener = listener
     }
 }
 
@@ -98,12 +110,16 @@ public final class MicroHTTPServer: Sendable {
         let configuration = core.configuration
         let result: Result<Void, ServerError> = daemon.withLock { state in
             guard state.handle == nil, !state.stopped else { return .failure(.alreadyStarted) }
+            // MHD_USE_ERROR_LOG: its logger (CMicroHTTPD_log_filter) keeps one message, below.
             let flags =
                 MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
-                | MHD_ALLOW_SUSPEND_RESUME.rawValue
+                | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
             // One retain for the whole life of the daemon; released in `stop()` after
             // MHD_stop_daemon returned, when no callback can run any more.
             let context = Unmanaged.passRetained(core).toOpaque()
+            // Lives until `stop()` deallocates it after MHD_stop_daemon, like the retain above.
+            let logTarget = UnsafeMutablePointer<CMicroHTTPD_LogTarget>.allocate(capacity: 1)
+            logTarget.initialize(to: CMicroHTTPD_LogTarget(handler: malformedLengthTrampoline, cls: context))
             let started: OpaquePointer? = withOptionalCString(configuration.bindAddress) { bind in
                 var options = CMicroHTTPD_DaemonOptions(
                     thread_pool_size: UInt32(clamping: max(1, configuration.threads)),
@@ -115,18 +131,26 @@ public final class MicroHTTPServer: Sendable {
                     listen_backlog: UInt32(clamping: configuration.listenBacklog),
                     bind_ipv4: bind,
                     completed: requestCompletedTrampoline,
-                    completed_cls: context
+                    completed_cls: context,
+                    connection_events: connectionEventTrampoline,
+                    connection_events_cls: context,
+                    request_line: requestLineTrampoline,
+                    request_line_cls: context,
+                    log_target: logTarget
                 )
                 return CMicroHTTPD_start_daemon(
                     flags, configuration.port, accessHandlerTrampoline, context, &options)
             }
             guard let started else {
                 Unmanaged<ServerCore>.fromOpaque(context).release()  // the daemon never started
+                logTarget.deallocate()
                 return .failure(
                     .cannotListen(address: configuration.bindAddress ?? "0.0.0.0", port: configuration.port))
             }
             state.handle = DaemonHandle(pointer: started)
             state.context = context
+            state.logTarget = LogTargetHandle(pointer: logTarget)
+            state.sweeper = DeadlineSweeper(watch: core.watch)
             state.port = CMicroHTTPD_bound_port(started)
             return .success(())
         }
@@ -197,6 +221,20 @@ public final class MicroHTTPServer: Sendable {
         return released
     }
 
+    /// Shuts down the connections past their receive deadlines (`requestTimeoutSeconds` from a
+    /// request line to the end of its body; `connectionTimeoutSeconds` between requests), which
+    /// trickling bytes cannot extend. A thread of the server's does this every 250 ms while it
+    /// runs; calling it in between only makes it sooner.
+    /// - Returns: how many were shut down.
+    /// - Complexity: O(*c*) in the connections open.
+    @discardableResult
+    public func closeOverdueConnections() -> Int {
+        core.watch.closeOverdue()
+    }
+
+    /// Connections open now.
+    public var openConnections: Int { core.watch.count }
+
     /// Sent (in vain) to a parked request whose client has gone, to let libmicrohttpd close it.
     static let clientGoneResponse = HTTPResponse(status: .serviceUnavailable)
 
@@ -217,11 +255,13 @@ public final class MicroHTTPServer: Sendable {
         }
         daemon.withLock { state in
             guard let handle = state.handle else { return }
+            state.sweeper?.stop()  // its thread ends within 250 ms; the watch is empty once the daemon stopped
             MHD_stop_daemon(handle.pointer)
             if let socket = state.quiescedSocket, socket >= 0 { _ = close(socket) }
             if let context = state.context {
                 Unmanaged<ServerCore>.fromOpaque(context).release()  // the retain taken in start()
             }
+            state.logTarget?.pointer.deallocate()  // allocated in start(); no callback runs any more
             state = DaemonState()
             state.stopped = true
         }
@@ -239,6 +279,8 @@ public final class MicroHTTPServer: Sendable {
 private struct DaemonState {
     var handle: DaemonHandle?
     var context: UnsafeMutableRawPointer?
+    var logTarget: LogTargetHandle?
+    var sweeper: DeadlineSweeper?
     var port: UInt16 = 0
     var quiescedSocket: Int32?
     var stopped = false
@@ -247,6 +289,12 @@ private struct DaemonState {
 /// The daemon pointer. `@unchecked Sendable`: only used under `MicroHTTPServer.daemon`'s lock.
 private struct DaemonHandle: @unchecked Sendable {
     let pointer: OpaquePointer
+}
+
+/// The logger's target. `@unchecked Sendable`: written before the daemon starts, freed after it
+/// stopped, only read by libmicrohttpd in between.
+private struct LogTargetHandle: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<CMicroHTTPD_LogTarget>
 }
 
 /// Whether the peer of `socket` has closed or reset the connection (wraps `poll` with
@@ -279,24 +327,30 @@ final class ServerCore: Sendable {
     let headerLookups: [(name: String, cName: [CChar])]?
     /// The response cache, when configured (and its thread-local slot could be made).
     let responseCache: ResponseCacheCore?
+    /// The open connections and their receive deadlines.
+    let watch: ConnectionWatch
 
     init(configuration: ServerConfiguration, responder: any HTTPResponder) {
         self.configuration = configuration
         self.responder = responder
         headerLookups = configuration.requestHeaderNames?.map { ($0, Array($0.utf8CString)) }
         responseCache = configuration.responseCache.flatMap(ResponseCacheCore.init)
+        watch = ConnectionWatch(
+            requestTimeoutSeconds: configuration.requestTimeoutSeconds,
+            idleTimeoutSeconds: configuration.connectionTimeoutSeconds)
     }
 }
 
 /// The response cache's shared, immutable part: the header names as C strings and the slot
 /// through which each worker thread finds its own cache.
 final class ResponseCacheCore: Sendable {
-    let slot: WorkerThreadSlot
+    let slot: WorkerThreadSlot<WorkerThreadState>
     let varyName: [CChar]
     let bypassNames: [[CChar]]
 
     init?(_ configuration: ResponseCacheConfiguration) {
-        guard let slot = WorkerThreadSlot(capacity: configuration.maxEntriesPerThread) else { return nil }
+        let capacity = configuration.maxEntriesPerThread
+        guard let slot = WorkerThreadSlot(make: { WorkerThreadState(capacity: capacity) }) else { return nil }
         self.slot = slot
         varyName = Array(configuration.varyHeader.utf8CString)
         bypassNames = configuration.bypassHeaders.map { Array($0.utf8CString) }
@@ -336,6 +390,7 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
         // makes MHD close the connection) — except to refuse a body declared too large.
         core.inFlight.add(1, ordering: .relaxed)
         conCls.pointee = statelessRequest
+        record(of: connection)?.enter(.body)
         if let rejection = framingViolation(connection, version: version) {
             // Queued on this first call, the answer closes the connection: MHD reads no body.
             let request = copyRequest(connection, url: url, method: method, core: core, body: [])
@@ -389,6 +444,7 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
     }
 
     // The request is complete. Without a body, it may have been answered before.
+    record(of: connection)?.enter(.busy, at: core.watch.now)
     var cacheable: (state: WorkerThreadState, hash: UInt64)?
     if context == nil, let cache = core.responseCache, let url, let method, !core.draining.load(ordering: .relaxed) {
         switch answerFromCache(cache, connection: connection, url: url, method: method, core: core) {
@@ -492,9 +548,10 @@ private func attachContext(to slot: UnsafeMutablePointer<UnsafeMutableRawPointer
 }
 
 /// `MHD_RequestCompletedCallback`: the request is over (answered, aborted or timed out).
-private let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, _, conCls, _ in
+private let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, connection, conCls, _ in
     guard let cls, let conCls, let slot = conCls.pointee else { return }
     let core = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
+    if let connection { record(of: connection)?.enter(.idle, at: core.watch.now) }
     conCls.pointee = nil
     core.inFlight.subtract(1, ordering: .relaxed)
     guard slot != statelessRequest else { return }
@@ -503,6 +560,67 @@ private let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, _,
     if let suspended = context.suspended {
         core.parked.withLock { _ = $0.remove(suspended) }
     }
+}
+
+/// `MHD_NotifyConnectionCallback`: a connection was accepted, or is about to be closed (on its
+/// worker thread, before its socket is closed).
+private let connectionEventTrampoline: MHD_NotifyConnectionCallback = { cls, connection, socketContext, event in
+    guard let cls, let connection, let socketContext else { return }
+    let core = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
+    switch event {
+    case .CONNECTION_NOTIFY_STARTED:
+        let record = ConnectionRecord(
+            socket: CMicroHTTPD_connection_fd(connection), connection: ConnectionHandle(pointer: connection),
+            now: core.watch.now)
+        socketContext.pointee = Unmanaged.passRetained(record).toOpaque()  // released at CLOSED below
+        core.watch.opened(record)
+    case .CONNECTION_NOTIFY_CLOSED:
+        guard let raw = socketContext.pointee else { return }
+        socketContext.pointee = nil
+        // The release matching the passRetained at STARTED.
+        core.watch.closed(Unmanaged<ConnectionRecord>.fromOpaque(raw).takeRetainedValue())
+    default:
+        break
+    }
+}
+
+/// `MHD_OPTION_URI_LOG_CALLBACK`: a request line has been read; its receive deadline starts.
+/// Returns NULL, so the access handler's first call still finds an empty `con_cls`.
+private let requestLineTrampoline:
+    @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?) -> UnsafeMutableRawPointer? = {
+        cls, _, connection in
+        guard let cls, let connection else { return nil }
+        let core = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
+        record(of: connection)?.enter(.head, at: core.watch.now)
+        return nil
+    }
+
+/// `CMicroHTTPD_MalformedLengthHandler`: libmicrohttpd is about to answer a malformed
+/// `Content-Length` itself (and would write its header block twice). On the connection's own
+/// worker thread, before anything was sent: the connection whose head is complete and
+/// unanswered gets the responder's JSON answer, written directly, and its socket is shut down,
+/// so libmicrohttpd's own answer fails to send and it closes the connection.
+private let malformedLengthTrampoline: CMicroHTTPD_MalformedLengthHandler = { cls, status in
+    guard let cls else { return }
+    let core = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
+    guard
+        let record = core.watch.onThisThread(in: .head).first(where: {
+            CMicroHTTPD_head_complete_unanswered($0.connection.pointer) != 0
+        })
+    else { return }
+    // The method and path are not kept for every request; the answer does not need them.
+    let request = HTTPRequest(method: HTTPMethod(rawValue: ""), path: "", query: [], headers: HTTPHeaders(), body: [], listener: core.configuration.listener)
+    let rejection: RequestRejection = status == 413 ? .contentLengthTooLarge : .malformedContentLength
+    _ = writeDirectly(core.responder.reply(to: request, rejectedFor: rejection), to: record.socket)
+    _ = shutdown(record.socket, Int32(CMicroHTTPD_SHUT_RDWR))
+    record.enter(.busy, at: core.watch.now)
+}
+
+/// The connection's ``ConnectionRecord`` (its `socket_context`), if it has one.
+@inline(__always)
+private func record(of connection: OpaquePointer) -> ConnectionRecord? {
+    guard let raw = CMicroHTTPD_connection_context(connection) else { return nil }
+    return Unmanaged<ConnectionRecord>.fromOpaque(raw).takeUnretainedValue()
 }
 
 /// `MHD_ContentReaderFreeCallback` for shared bodies: drops the response's reference.
@@ -558,7 +676,8 @@ private func copyRequest(
         path: url.map { String(cString: $0) } ?? "/",
         query: collectValues(connection, kind: .GET_ARGUMENT_KIND),
         headers: requestHeaders(connection, lookups: core.headerLookups),
-        body: body)
+        body: body,
+        listener: core.configuration.listener)
 }
 
 /// Sends `response` at once, with `Connection: close`, while the request body is still arriving.
@@ -571,7 +690,12 @@ private func copyRequest(
 /// closes the connection once the rest of the body has been read or the discard budget is spent.
 /// - Returns: whether the whole answer was written.
 private func answerEarly(_ response: HTTPResponse, on connection: OpaquePointer) -> Bool {
-    let socket = CMicroHTTPD_connection_fd(connection)
+    writeDirectly(response, to: CMicroHTTPD_connection_fd(connection))
+}
+
+/// Writes `response`, with `Connection: close`, straight to `socket` (non-blocking, as
+/// libmicrohttpd's epoll mode makes every connection); returns whether all of it went out.
+private func writeDirectly(_ response: HTTPResponse, to socket: Int32) -> Bool {
     guard socket >= 0 else { return false }
     let status = response.status.rawValue
     let reason = MHD_get_reason_phrase_for(UInt32(clamping: status)).map { String(cString: $0) } ?? ""

@@ -140,40 +140,6 @@ public enum FNV1a {
     }
 }
 
-/// The thread-local slot that holds each worker thread's `WorkerThreadState` for one server
-/// (a `pthread_key_t`, deleted with the slot, which the server holds for as long as any of its
-/// worker threads can run; each state is released when its thread ends).
-final class WorkerThreadSlot: Sendable {
-    private let key: pthread_key_t
-    private let capacity: Int
-
-    init?(capacity: Int) {
-        var key = pthread_key_t()
-        guard pthread_key_create(&key, { state in
-            guard let state else { return }
-            Unmanaged<WorkerThreadState>.fromOpaque(state).release()  // the retain taken in `state`
-        }) == 0 else { return nil }
-        self.key = key
-        self.capacity = capacity
-    }
-
-    /// This thread's state, made on first use.
-    var state: WorkerThreadState {
-        if let existing = pthread_getspecific(key) {
-            return Unmanaged<WorkerThreadState>.fromOpaque(existing).takeUnretainedValue()
-        }
-        let made = WorkerThreadState(capacity: capacity)
-        // Released by the key's destructor when the thread ends.
-        _ = pthread_setspecific(key, Unmanaged.passRetained(made).toOpaque())
-        return made
-    }
-
-    deinit {
-        // No worker thread of the server runs any more: each has released its state on exit.
-        _ = pthread_key_delete(key)
-    }
-}
-
 /// What one worker thread keeps for itself.
 final class WorkerThreadState {
     let cache: WorkerCache

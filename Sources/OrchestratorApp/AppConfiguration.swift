@@ -21,10 +21,20 @@ public struct AppConfiguration: Sendable, Equatable {
     public var httpThreads: Int
     /// `MAX_CONNECTIONS`: connections open at once.
     public var maxConnections: Int = 10_000
-    /// `MAX_CONNECTIONS_PER_IP`: connections open at once from one address (0 = no limit).
-    public var maxConnectionsPerIP: Int = 0
-    /// `CONNECTION_TIMEOUT`: seconds an idle connection is kept open.
+    /// `MAX_CONNECTIONS_PER_IP`: connections open at once from one address (0 = no limit);
+    /// by default a tenth of `MAX_CONNECTIONS`, so one address cannot take every slot.
+    public var maxConnectionsPerIP: Int = 1_000
+    /// `CONNECTION_TIMEOUT`: seconds an idle connection is kept open, and the most a connection
+    /// may take, between two requests, to send the next request line.
     public var connectionTimeoutSeconds: Int = 30
+    /// `REQUEST_TIMEOUT`: seconds a request may take from its request line to the end of its
+    /// body, however slowly it trickles in.
+    public var requestTimeoutSeconds: Int = 10
+    /// `INGEST_PORT`: a second listener that alone serves ingest, `/metrics` and the health
+    /// checks; the main port then serves players only. nil: one listener serves everything.
+    public var ingestPort: UInt16?
+    /// `INGEST_BIND_ADDRESS`: IPv4 address of the ingest listener (default: `BIND_ADDRESS`).
+    public var ingestBindAddress: String?
     /// `MAX_REQUEST_BODY_BYTES`: larger request bodies get 413.
     public var maxRequestBodyBytes: Int = 64 * 1024
     /// `SHUTDOWN_DELAY`: seconds the service keeps serving after SIGTERM/SIGINT, with `/readyz`
@@ -45,10 +55,13 @@ public struct AppConfiguration: Sendable, Equatable {
     public var endedStreamTTLSeconds: Int = 3600
     /// `IDLE_STREAM_TTL`: seconds without registrations after which a live stream is forgotten (0: never).
     public var idleStreamTTLSeconds: Int = 600
-    /// `MAX_HELD_REQUESTS`: blocking playlist reloads held at once, in all.
-    public var maxHeldRequests: Int = 20_000
-    /// `MAX_HELD_REQUESTS_PER_RENDITION`: blocking playlist reloads held at once on one rendition.
-    public var maxHeldRequestsPerRendition: Int = 10_000
+    /// `MAX_HELD_REQUESTS`: blocking playlist reloads held at once, in all; by default, and at
+    /// most, `MAX_CONNECTIONS` less a tenth (``connectionReserve``), so that held reloads never
+    /// take the connection slots the transcoder's POST (which releases them) and health checks need.
+    public var maxHeldRequests: Int = 9_000
+    /// `MAX_HELD_REQUESTS_PER_RENDITION`: blocking playlist reloads held at once on one rendition
+    /// (default and most: `MAX_HELD_REQUESTS`).
+    public var maxHeldRequestsPerRendition: Int = 9_000
     /// `RESPONSE_CACHE_ENTRIES`: playlist answers each HTTP worker thread keeps for repeated
     /// GETs (0 turns the cache off).
     public var responseCacheEntries: Int = 65_536
@@ -74,8 +87,11 @@ public struct AppConfiguration: Sendable, Equatable {
         ("LOG_FORMAT", "json"),
         ("HTTP_THREADS", "number of CPUs"),
         ("MAX_CONNECTIONS", "10000"),
-        ("MAX_CONNECTIONS_PER_IP", "0"),
+        ("MAX_CONNECTIONS_PER_IP", "MAX_CONNECTIONS / 10"),
         ("CONNECTION_TIMEOUT", "30"),
+        ("REQUEST_TIMEOUT", "10"),
+        ("INGEST_PORT", ""),
+        ("INGEST_BIND_ADDRESS", "BIND_ADDRESS"),
         ("MAX_REQUEST_BODY_BYTES", "65536"),
         ("SHUTDOWN_DELAY", "0"),
         ("SHUTDOWN_TIMEOUT", "10"),
@@ -85,8 +101,8 @@ public struct AppConfiguration: Sendable, Equatable {
         ("MAX_RENDITIONS_PER_STREAM", "32"),
         ("ENDED_STREAM_TTL", "3600"),
         ("IDLE_STREAM_TTL", "600"),
-        ("MAX_HELD_REQUESTS", "20000"),
-        ("MAX_HELD_REQUESTS_PER_RENDITION", "10000"),
+        ("MAX_HELD_REQUESTS", "MAX_CONNECTIONS - MAX_CONNECTIONS / 10"),
+        ("MAX_HELD_REQUESTS_PER_RENDITION", "MAX_HELD_REQUESTS"),
         ("RESPONSE_CACHE_ENTRIES", "65536"),
     ]
 
@@ -129,11 +145,25 @@ public struct AppConfiguration: Sendable, Equatable {
         if let limit = try reader.integer("MAX_CONNECTIONS", in: 1...1_000_000, "an integer from 1 to 1000000") {
             maxConnections = limit
         }
+        maxConnectionsPerIP = maxConnections / 10
         if let limit = try reader.integer("MAX_CONNECTIONS_PER_IP", in: 0...1_000_000, "an integer from 0 (no limit) to 1000000") {
             maxConnectionsPerIP = limit
         }
         if let seconds = try reader.integer("CONNECTION_TIMEOUT", in: 1...3600, "a whole number of seconds from 1 to 3600") {
             connectionTimeoutSeconds = seconds
+        }
+        if let seconds = try reader.integer("REQUEST_TIMEOUT", in: 1...3600, "a whole number of seconds from 1 to 3600") {
+            requestTimeoutSeconds = seconds
+        }
+        if let port = try reader.integer("INGEST_PORT", in: 0...65535, "an integer from 0 to 65535") {
+            ingestPort = UInt16(port)
+        }
+        if let address = reader.string("INGEST_BIND_ADDRESS") {
+            guard Self.isIPv4(address) else {
+                throw ConfigurationError(
+                    variable: "INGEST_BIND_ADDRESS", value: address, expected: "an IPv4 address such as 10.0.0.5")
+            }
+            ingestBindAddress = address
         }
         if let bytes = try reader.integer("MAX_REQUEST_BODY_BYTES", in: 1024...(16 << 20), "an integer from 1024 to 16777216") {
             maxRequestBodyBytes = bytes
@@ -162,11 +192,18 @@ public struct AppConfiguration: Sendable, Equatable {
         if let seconds = try reader.integer("IDLE_STREAM_TTL", in: 0...31_536_000, "a whole number of seconds, 0 for never") {
             idleStreamTTLSeconds = seconds
         }
-        if let count = try reader.integer("MAX_HELD_REQUESTS", in: 0...1_000_000, "an integer from 0 to 1000000") {
+        let heldCeiling = maxConnections - Self.connectionReserve(maxConnections)
+        maxHeldRequests = heldCeiling
+        if let count = try reader.integer(
+            "MAX_HELD_REQUESTS", in: 0...heldCeiling,
+            "an integer from 0 to \(heldCeiling) (MAX_CONNECTIONS less a tenth, kept for ingest and health checks)")
+        {
             maxHeldRequests = count
         }
+        maxHeldRequestsPerRendition = maxHeldRequests
         if let count = try reader.integer(
-            "MAX_HELD_REQUESTS_PER_RENDITION", in: 0...1_000_000, "an integer from 0 to 1000000")
+            "MAX_HELD_REQUESTS_PER_RENDITION", in: 0...maxHeldRequests,
+            "an integer from 0 to \(maxHeldRequests) (MAX_HELD_REQUESTS)")
         {
             maxHeldRequestsPerRendition = count
         }
@@ -175,6 +212,12 @@ public struct AppConfiguration: Sendable, Equatable {
         {
             responseCacheEntries = count
         }
+    }
+
+    /// The connection slots held reloads may never take: a tenth of `maxConnections` (at least
+    /// one), kept for the transcoder's POSTs (which release held reloads) and health checks.
+    public static func connectionReserve(_ maxConnections: Int) -> Int {
+        max(1, maxConnections / 10)
     }
 
     private static let logLevels: [String: Logger.Level] = [

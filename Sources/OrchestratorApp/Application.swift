@@ -15,6 +15,8 @@ public final class Application: Service, Sendable {
     public let configuration: AppConfiguration
     public let orchestrator: Orchestrator
     private let server: MicroHTTPServer
+    /// The ingest listener (`INGEST_PORT`), when configured.
+    private let ingestServer: MicroHTTPServer?
     private let logger: Logger
     private let notifier: SystemdNotifier
     private let maintenance = Mutex<Task<Void, Never>?>(nil)
@@ -24,23 +26,42 @@ public final class Application: Service, Sendable {
         self.orchestrator = orchestrator
         self.logger = logger
         self.notifier = notifier
-        server = MicroHTTPServer(
-            configuration: ServerConfiguration(
-                port: configuration.port,
-                bindAddress: configuration.bindAddress,
-                threads: configuration.httpThreads,
-                connectionLimit: configuration.maxConnections,
-                perIPConnectionLimit: configuration.maxConnectionsPerIP,
-                connectionTimeoutSeconds: configuration.connectionTimeoutSeconds,
-                maxBodyBytes: configuration.maxRequestBodyBytes,
-                requestHeaderNames: Orchestrator.requestHeaderNames,
-                responseCache: Orchestrator.responseCache(entriesPerThread: configuration.responseCacheEntries)),
-            responder: orchestrator)
+        let main = ServerConfiguration(
+            port: configuration.port,
+            bindAddress: configuration.bindAddress,
+            threads: configuration.httpThreads,
+            connectionLimit: configuration.maxConnections,
+            perIPConnectionLimit: configuration.maxConnectionsPerIP,
+            connectionTimeoutSeconds: configuration.connectionTimeoutSeconds,
+            requestTimeoutSeconds: configuration.requestTimeoutSeconds,
+            maxBodyBytes: configuration.maxRequestBodyBytes,
+            requestHeaderNames: Orchestrator.requestHeaderNames,
+            responseCache: Orchestrator.responseCache(entriesPerThread: configuration.responseCacheEntries))
+        server = MicroHTTPServer(configuration: main, responder: orchestrator)
+        ingestServer = configuration.ingestPort.map { port in
+            // The same limits, its own connection slots; no playlists, so no response cache.
+            var ingest = main
+            ingest.port = port
+            ingest.bindAddress = configuration.ingestBindAddress ?? configuration.bindAddress
+            ingest.threads = max(1, configuration.httpThreads / 2)
+            ingest.responseCache = nil
+            ingest.listener = Orchestrator.ingestListener
+            return MicroHTTPServer(configuration: ingest, responder: orchestrator)
+        }
     }
+
+    /// Both listeners: the main one, then the ingest one when configured.
+    private var servers: [MicroHTTPServer] { [server] + (ingestServer.map { [$0] } ?? []) }
 
     /// Starts listening (without waiting for anything).
     public func start() throws(ServerError) {
         try server.start()
+        do {
+            try ingestServer?.start()
+        } catch {
+            server.stop()
+            throw error
+        }
         if configuration.slidingWindowSize < 3 {
             logger.warning(
                 "window shorter than three target durations",
@@ -50,23 +71,32 @@ public final class Application: Service, Sendable {
                 ])
         }
         let orchestrator = self.orchestrator
-        let server = self.server
+        let servers = self.servers
         maintenance.withLock { task in
             task = Task.detached {
-                await Self.maintain(orchestrator: orchestrator, server: server)
+                await Self.maintain(orchestrator: orchestrator, servers: servers)
             }
         }
-        logger.info(
-            "server started",
-            metadata: [
-                "http.address": "\(configuration.bindAddress)", "http.port": "\(server.port)",
-                "http.threads": "\(configuration.httpThreads)",
-                "hls.window_size": "\(configuration.slidingWindowSize)",
-            ])
+        var metadata: Logger.Metadata = [
+            "http.address": "\(configuration.bindAddress)", "http.port": "\(server.port)",
+            "http.threads": "\(configuration.httpThreads)",
+            "hls.window_size": "\(configuration.slidingWindowSize)",
+        ]
+        if let ingestServer {
+            metadata["http.ingest_address"] = "\(ingestServer.configuration.bindAddress ?? "0.0.0.0")"
+            metadata["http.ingest_port"] = "\(ingestServer.port)"
+        }
+        logger.info("server started", metadata: metadata)
     }
 
     /// The port the server listens on (after `start()`).
     public var port: UInt16 { server.port }
+
+    /// Connections open now, on every listener.
+    public var openConnections: Int { servers.reduce(0) { $0 + $1.openConnections } }
+
+    /// The port of the ingest listener (after `start()`), when `INGEST_PORT` is set.
+    public var ingestPort: UInt16? { ingestServer?.port }
 
     /// Serves until graceful shutdown (SIGTERM/SIGINT through the ServiceGroup) or cancellation.
     ///
@@ -106,14 +136,17 @@ public final class Application: Service, Sendable {
     }
 
     /// Periodic work while the server runs: expire held reloads (every 50 ms), sweep the
-    /// registry (every 250 ms), release held requests whose client hung up (every second).
-    private static func maintain(orchestrator: Orchestrator, server: MicroHTTPServer) async {
+    /// registry (every 250 ms), release held requests whose client hung up (every second). The
+    /// servers enforce their receive deadlines on a thread of their own.
+    private static func maintain(orchestrator: Orchestrator, servers: [MicroHTTPServer]) async {
         var tick = 0
         while (try? await Task.sleep(for: .milliseconds(50))) != nil {
             tick += 1
             orchestrator.expireHeldRequests()
             if tick % 5 == 0 { orchestrator.sweep() }
-            if tick % 20 == 0 { server.releaseDisconnectedRequests() }
+            if tick % 20 == 0 {
+                for server in servers { server.releaseDisconnectedRequests() }
+            }
         }
     }
 
@@ -128,23 +161,29 @@ public final class Application: Service, Sendable {
         logger.info(
             "shutdown started",
             metadata: [
-                "http.in_flight": "\(server.inFlightRequests)",
+                "http.in_flight": "\(servers.reduce(0) { $0 + $1.inFlightRequests })",
                 "http.shutdown_delay_seconds": "\(configuration.shutdownDelaySeconds)",
             ])
         if delay > 0 {
             try? await Task.sleep(for: .seconds(delay))
             notify([.status("Draining in-flight requests")])
-            logger.info("draining started", metadata: ["http.in_flight": "\(server.inFlightRequests)"])
+            logger.info(
+                "draining started", metadata: ["http.in_flight": "\(servers.reduce(0) { $0 + $1.inFlightRequests })"])
         }
         maintenance.withLock { task in
             task?.cancel()
             task = nil
         }
         orchestrator.wakeHeldRequestsForShutdown()
-        server.stopAccepting()
-        let drained = await server.drain(timeout: .seconds(configuration.shutdownTimeoutSeconds))
-        let abandoned = server.inFlightRequests
-        server.stop(parkedReply: Orchestrator.shuttingDownResponse)
+        for server in servers { server.stopAccepting() }
+        var drained = true
+        let deadline = ContinuousClock.now.advanced(by: .seconds(configuration.shutdownTimeoutSeconds))
+        for server in servers {
+            let left = max(.zero, deadline - ContinuousClock.now)
+            drained = await server.drain(timeout: left) && drained
+        }
+        let abandoned = servers.reduce(0) { $0 + $1.inFlightRequests }
+        for server in servers { server.stop(parkedReply: Orchestrator.shuttingDownResponse) }
         if drained {
             logger.info("shutdown complete")
         } else {

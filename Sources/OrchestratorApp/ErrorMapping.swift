@@ -17,6 +17,8 @@ enum ErrorMapping {
                 return response
             case .invalidParameter(_, let message):
                 return json(.badRequest, message)
+            case .servedElsewhere(let path, let listener):
+                return json(.notFound, "no endpoint at \(path) on this port: it is served on the \(listener)")
             }
         case let error as ValidationError:
             return json(.badRequest, error.message)
@@ -52,7 +54,7 @@ enum ErrorMapping {
             case .bodyTooLarge(let limit):
                 return json(.contentTooLarge, "request body exceeds \(limit) bytes (MAX_REQUEST_BODY_BYTES)")
             case .conflictingContentLength, .contentLengthWithTransferEncoding, .unsupportedTransferCoding,
-                .invalidHost, .unsupportedVersion:
+                .invalidHost, .unsupportedVersion, .malformedContentLength, .contentLengthTooLarge:
                 return json(error.status, error.message)
             }
         case is HeldRequestLimitReached:

@@ -37,9 +37,12 @@ public final class Orchestrator: HTTPResponder, Sendable {
         clock: @escaping @Sendable () -> Timestamp,
         makeRegistry: PlaylistRegistryFactory<PublishedPlaylist>
     ) {
+        // Held reloads never take the slots the transcoder's POST (which releases them) and the
+        // health checks need, whatever the settings say.
+        let heldCeiling = configuration.maxConnections - AppConfiguration.connectionReserve(configuration.maxConnections)
         let waiters = ReloadWaiters<PublishedPlaylist>(
-            maximumTotal: configuration.maxHeldRequests,
-            maximumPerRendition: configuration.maxHeldRequestsPerRendition)
+            maximumTotal: min(configuration.maxHeldRequests, heldCeiling),
+            maximumPerRendition: min(configuration.maxHeldRequestsPerRendition, heldCeiling))
         self.waiters = waiters
         registry = makeRegistry(
             RegistryConfiguration(
@@ -74,6 +77,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
         self.logger = logger
         self.clock = clock
         errorCacheControl = "max-age=\(configuration.targetDuration ?? 2)"
+        splitsListeners = configuration.ingestPort != nil
         // Above debug nothing is logged per request, so a playlist answer may be served again
         // from the server's cache (counted through `servedFromCache`).
         cachesPlaylists = logger.logLevel > .debug && configuration.responseCacheEntries > 0
@@ -81,6 +85,12 @@ public final class Orchestrator: HTTPResponder, Sendable {
 
     /// Whether playlist answers carry a ``CacheDirective`` for the server's response cache.
     private let cachesPlaylists: Bool
+    /// Whether `INGEST_PORT` splits the routes: the main listener serves players, the ingest
+    /// listener ingest, `/metrics` and the health checks.
+    private let splitsListeners: Bool
+
+    /// The listener tag of the ingest listener (`INGEST_PORT`); the main listener's is 0.
+    public static let ingestListener: UInt8 = 1
 
     /// The server's response cache: what it may answer without asking (`Accept-Encoding` is the
     /// one header a playlist answer depends on; a conditional request is answered here); nil
@@ -128,6 +138,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
         do {
             let route = try Router.route(method: request.method, path: request.path)
             routeName = route.name
+            if splitsListeners { try checkListener(route, request) }
             switch try handle(route, request, suspender: suspender, started: started) {
             case .response(let answer):
                 response = answer
@@ -140,6 +151,21 @@ public final class Orchestrator: HTTPResponder, Sendable {
         }
         finished(request, route: routeName, status: response.status.rawValue, started: started)
         return .response(response)
+    }
+
+    /// Refuses, with 404, a route that the listener `request` came in on does not serve.
+    private func checkListener(_ route: Route, _ request: HTTPRequest) throws(RoutingError) {
+        let onIngest = request.listener == Self.ingestListener
+        switch route {
+        case .health, .readiness:
+            return
+        case .playlist, .master, .preflight:
+            if onIngest { throw .servedElsewhere(path: request.path, on: "main port (PORT), which serves players") }
+        case .registerSegment, .registerPart, .declareRendition, .endStream, .metrics:
+            if !onIngest {
+                throw .servedElsewhere(path: request.path, on: "ingest port (INGEST_PORT); this port serves players")
+            }
+        }
     }
 
     /// Answers a request the server refused before it was complete (a body over

@@ -61,6 +61,8 @@ enum RoutingError: Error, Equatable {
     case methodNotAllowed(allowed: [HTTPMethod])
     /// A path parameter is empty or invalid, or the path is percent-encoded.
     case invalidParameter(name: String, message: String)
+    /// The endpoint exists, on the other listener (`INGEST_PORT` splits them): 404 here.
+    case servedElsewhere(path: String, on: String)
 }
 
 /// Maps method and path to a `Route`.

@@ -7,6 +7,8 @@ import Prometheus
 public final class TestApplication: Sendable {
     public let application: Application
     public let port: UInt16
+    /// The ingest listener's port, when the test configured `ingestPort`.
+    public let ingestPort: UInt16?
 
     /// Builds and starts the application; `configure` adjusts the test defaults first.
     public init(_ configure: (inout AppConfiguration) -> Void = { _ in }) throws {
@@ -21,6 +23,7 @@ public final class TestApplication: Sendable {
             metricsRegistry: PrometheusCollectorRegistry())
         try application.start()
         port = application.port
+        ingestPort = application.ingestPort
     }
 
     /// Drains and stops the server.
