@@ -33,6 +33,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Answers responders marked cacheable (``CacheDirective``) served again from a cache per
     /// worker thread, without calling the responder; nil = no cache.
     public var responseCache: ResponseCacheConfiguration?
+    /// Whether each request carries the peer's address (``HTTPRequest/clientAddress``): one
+    /// `MHD_get_connection_info` and a short string per request, so only when something reads it
+    /// (an access log).
+    public var copiesClientAddress: Bool
 
     public init(
         port: UInt16 = 8080,
@@ -44,7 +48,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         maxBodyBytes: Int = 64 * 1024,
         listenBacklog: Int = 1024,
         requestHeaderNames: [String]? = nil,
-        responseCache: ResponseCacheConfiguration? = nil
+        responseCache: ResponseCacheConfiguration? = nil,
+        copiesClientAddress: Bool = false
     ) {
         self.port = port
         self.bindAddress = bindAddress
@@ -56,6 +61,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.listenBacklog = listenBacklog
         self.requestHeaderNames = requestHeaderNames
         self.responseCache = responseCache
+        self.copiesClientAddress = copiesClientAddress
     }
 }
 
@@ -537,7 +543,19 @@ private func copyRequest(
         path: url.map { String(cString: $0) } ?? "/",
         query: collectValues(connection, kind: .GET_ARGUMENT_KIND),
         headers: requestHeaders(connection, lookups: core.headerLookups),
-        body: body)
+        body: body,
+        clientAddress: core.configuration.copiesClientAddress ? clientAddress(connection) : nil)
+}
+
+/// The peer's IP address as text (wraps `MHD_get_connection_info` with
+/// `MHD_CONNECTION_INFO_CLIENT_ADDRESS`, then `inet_ntop`); nil if libmicrohttpd has none.
+private func clientAddress(_ connection: OpaquePointer) -> String? {
+    withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(CMicroHTTPD_ADDRESS_TEXT_SIZE)) { buffer in
+        guard let base = buffer.baseAddress,
+            CMicroHTTPD_client_address(connection, base, buffer.count) == 0
+        else { return nil }
+        return String(cString: base)
+    }
 }
 
 /// Sends `response` at once, with `Connection: close`, while the request body is still arriving.

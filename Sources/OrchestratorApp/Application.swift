@@ -34,7 +34,9 @@ public final class Application: Service, Sendable {
                 connectionTimeoutSeconds: configuration.connectionTimeoutSeconds,
                 maxBodyBytes: configuration.maxRequestBodyBytes,
                 requestHeaderNames: Orchestrator.requestHeaderNames,
-                responseCache: Orchestrator.responseCache(entriesPerThread: configuration.responseCacheEntries)),
+                responseCache: Orchestrator.responseCache(entriesPerThread: configuration.responseCacheEntries),
+                // The access log (debug) is the one reader of the client address.
+                copiesClientAddress: logger.logLevel <= .debug),
             responder: orchestrator)
     }
 
@@ -45,7 +47,7 @@ public final class Application: Service, Sendable {
             logger.warning(
                 "window shorter than three target durations",
                 metadata: [
-                    "hls.window_size": "\(configuration.slidingWindowSize)",
+                    "hls.window_size": .stringConvertible(configuration.slidingWindowSize),
                     "hls.note": "live playlists keep as many segments as three target durations need (RFC 8216 6.2.2)",
                 ])
         }
@@ -128,13 +130,13 @@ public final class Application: Service, Sendable {
         logger.info(
             "shutdown started",
             metadata: [
-                "http.in_flight": "\(server.inFlightRequests)",
-                "http.shutdown_delay_seconds": "\(configuration.shutdownDelaySeconds)",
+                "http.in_flight": .stringConvertible(server.inFlightRequests),
+                "http.shutdown_delay_seconds": .stringConvertible(configuration.shutdownDelaySeconds),
             ])
         if delay > 0 {
             try? await Task.sleep(for: .seconds(delay))
             notify([.status("Draining in-flight requests")])
-            logger.info("draining started", metadata: ["http.in_flight": "\(server.inFlightRequests)"])
+            logger.info("draining started", metadata: ["http.in_flight": .stringConvertible(server.inFlightRequests)])
         }
         maintenance.withLock { task in
             task?.cancel()
@@ -148,7 +150,7 @@ public final class Application: Service, Sendable {
         if drained {
             logger.info("shutdown complete")
         } else {
-            logger.warning("shutdown timed out with requests in flight", metadata: ["http.in_flight": "\(abandoned)"])
+            logger.warning("shutdown timed out with requests in flight", metadata: ["http.in_flight": .stringConvertible(abandoned)])
         }
     }
 }

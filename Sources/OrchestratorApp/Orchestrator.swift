@@ -172,19 +172,20 @@ public final class Orchestrator: HTTPResponder, Sendable {
         return mapped
     }
 
-    /// Counts an answered request and logs it at debug.
+    /// Counts an answered request and logs it at debug (the access log).
     private func finished(_ request: HTTPRequest, route: Route.Name, status: Int, started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
         let (seconds, attoseconds) = elapsed.components
         let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
         metrics.record(route: route, status: status, nanoseconds: nanoseconds)
         if logger.logLevel <= .debug {
-            logger.debug(
-                "request handled",
-                metadata: [
-                    "http.method": "\(request.method)", "http.path": "\(request.path)",
-                    "http.status": "\(status)", "http.duration_ms": "\(Double(nanoseconds) / 1_000_000)",
-                ])
+            var metadata: Logger.Metadata = [
+                "http.method": "\(request.method)", "http.path": "\(request.path)",
+                "http.status": .stringConvertible(status), "http.duration_ms": .stringConvertible(Double(nanoseconds) / 1_000_000),
+            ]
+            if let client = request.clientAddress { metadata["http.client"] = "\(client)" }
+            if !request.query.isEmpty { metadata["http.query"] = "\(request.queryString)" }
+            logger.debug("request handled", metadata: metadata)
         }
     }
 
@@ -441,7 +442,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
             logger.info("stream forgotten", metadata: ["hls.stream": "\(eviction.stream)", "hls.reason": "\(eviction.reason)"])
         }
         if report.skippedHoles > 0 {
-            logger.info("holes skipped", metadata: ["hls.segments_skipped": "\(report.skippedSegments)"])
+            logger.info("holes skipped", metadata: ["hls.segments_skipped": .stringConvertible(report.skippedSegments)])
         }
     }
 

@@ -8,8 +8,12 @@ public final class TestApplication: Sendable {
     public let application: Application
     public let port: UInt16
 
-    /// Builds and starts the application; `configure` adjusts the test defaults first.
-    public init(_ configure: (inout AppConfiguration) -> Void = { _ in }) throws {
+    /// Builds and starts the application; `configure` adjusts the test defaults first. Logs go
+    /// to `logger` (nowhere by default).
+    public init(
+        logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        _ configure: (inout AppConfiguration) -> Void = { _ in }
+    ) throws {
         var configuration = AppConfiguration(httpThreads: 2)
         configuration.port = 0
         configuration.bindAddress = "127.0.0.1"
@@ -17,7 +21,7 @@ public final class TestApplication: Sendable {
         configure(&configuration)
         application = buildApplication(
             configuration: configuration,
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            logger: logger,
             metricsRegistry: PrometheusCollectorRegistry())
         try application.start()
         port = application.port
