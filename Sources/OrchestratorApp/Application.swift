@@ -61,9 +61,10 @@ public final class Application: Service, Sendable {
         logger.info(
             "server started",
             metadata: [
-                "http.address": "\(configuration.bindAddress)", "http.port": "\(server.port)",
-                "http.threads": "\(configuration.httpThreads)",
-                "hls.window_size": "\(configuration.slidingWindowSize)",
+                "http.address": "\(configuration.bindAddress)", "http.port": .stringConvertible(server.port),
+                "http.threads": .stringConvertible(configuration.httpThreads),
+                "hls.window_size": .stringConvertible(configuration.slidingWindowSize),
+                "service.version": "\(BuildInfo.version)", "service.revision": "\(BuildInfo.revision)",
             ])
     }
 
