@@ -59,13 +59,21 @@ public final class TestApplication: Sendable {
             json: #"{"sequence": \#(sequence), "duration": \#(duration), "path": "/\#(rendition)/\#(sequence).ts"}"#)
     }
 
-    /// The value of an unlabelled sample in `/metrics`, if present.
+    /// The value of sample `name` in `/metrics`: the unlabelled sample, or else the sum over every
+    /// label set (`hls_errors_total` is the sum of its `status` series); nil if there is none.
     public func metric(_ name: String) async throws -> Double? {
-        let text = try await get("/metrics").text
+        Self.metric(name, in: try await get("/metrics").text)
+    }
+
+    /// ``metric(_:)`` over an exposition already fetched.
+    public static func metric(_ name: String, in text: String) -> Double? {
+        var sum: Double?
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: " ")
-            if parts.count == 2, parts[0] == name { return Double(parts[1]) }
+            guard parts.count == 2, let value = Double(parts[1]) else { continue }
+            if parts[0] == name { return value }
+            if parts[0].hasPrefix(name + "{") { sum = (sum ?? 0) + value }
         }
-        return nil
+        return sum
     }
 }
