@@ -380,8 +380,11 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 message: "no rendition of stream \(stream) has both a segment and a known bandwidth yet: declare "
                     + "bandwidth with PUT /streams/\(stream)/renditions/{rendition} or send segment sizes in bytes")
         }
-        let bytes = MultivariantPlaylistRenderer.render(snapshot)
-        let etag = "\"\(PublishedPlaylist.fingerprint(bytes))\""
+        let plain = MultivariantPlaylistRenderer.render(snapshot)
+        // gzip when the client accepts it, like the media playlists (Apple's authoring
+        // specification asks it of every playlist); the two encodings have distinct ETags.
+        let compressed = PublishedPlaylist.acceptsGzip(request.headers["Accept-Encoding"]) ? Gzip.compress(plain) : nil
+        let etag = "\"\(PublishedPlaylist.fingerprint(plain))\(compressed == nil ? "" : "-gz")\""
         // Like a media playlist (rfc8216bis Appendix B): about half a target duration while live
         // (a new rendition or a changed declaration shows soon), a day once the stream ended.
         let cacheControl =
@@ -396,7 +399,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
         if let tags = request.headers["If-None-Match"], PublishedPlaylist.matches(tags, etag) {
             return HTTPResponse(status: .notModified, headers: headers)
         }
-        return HTTPResponse(status: .ok, headers: headers, body: .bytes(bytes))
+        if compressed != nil { headers.add("Content-Encoding", "gzip") }
+        return HTTPResponse(status: .ok, headers: headers, body: .bytes(compressed ?? plain))
     }
 
     /// Answers held blocking reloads whose three target durations have passed with 503
