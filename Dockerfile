@@ -14,10 +14,15 @@ WORKDIR /src
 COPY Package.swift ./
 RUN swift package resolve
 COPY . .
+# The git revision --version and hls_build_info report: the context holds no .git, so pass it,
+#   docker build --build-arg REVISION="$(git rev-parse --short HEAD)" -t hls-orchestrator .
+# (left empty, the binary reports "unknown").
+ARG REVISION=
 # --static-swift-stdlib links the Swift runtime and Foundation into the binary, so the runtime
 # image needs no Swift toolchain. The binary then loads (readelf -d, NEEDED): libmicrohttpd.so.12,
 # libz.so.1, libstdc++.so.6, libgcc_s.so.1 and glibc (libc, libm).
-RUN swift build -c release --product hls-orchestrator --static-swift-stdlib \
+RUN deploy/stamp-revision.sh "$REVISION" \
+    && swift build -c release --product hls-orchestrator --static-swift-stdlib \
     && install -D -m 0755 "$(swift build -c release --show-bin-path)/hls-orchestrator" /out/hls-orchestrator
 
 # --- runtime: Debian slim, the binary and the libmicrohttpd runtime library -------------------
@@ -27,12 +32,14 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libmicrohttpd12 libstdc++6 \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+    && groupadd --system --gid 10001 hls \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin hls
 COPY --from=build /out/hls-orchestrator /usr/local/bin/hls-orchestrator
 # An empty working directory: the service reads a .env from here if one is mounted.
 WORKDIR /app
-USER hls:hls
+# Numeric, so the runtime can tell it is not root without reading /etc/passwd (hadolint DL3066).
+USER 10001:10001
 # Inside the container it always listens on 8080 on every interface; map the host port with -p.
 ENV PORT=8080 BIND_ADDRESS=0.0.0.0
 EXPOSE 8080

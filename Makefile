@@ -12,6 +12,11 @@ SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 CONFIG_DIR       ?= /etc/hls-orchestrator
 # The binary `make install` installs: the one `make release` built, unless told otherwise.
 BIN_PATH         ?= .build/release/$(BIN)
+# The git revision the binary reports (--version, the start-up log, hls_build_info); empty means
+# `git rev-parse --short HEAD` (+ "-dirty"). deploy/stamp-revision.sh writes it into a Swift file
+# ignored by git before each build; a plain `swift build` without it reports "unknown".
+REVISION         ?=
+STAMP            := deploy/stamp-revision.sh $(REVISION)
 
 # Debian packages each target needs (installed only when missing).
 BUILD_PACKAGES := libmicrohttpd-dev pkg-config zlib1g-dev
@@ -45,23 +50,37 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: all deps test-deps build release run test lint install uninstall clean
+.PHONY: all help deps test-deps build release run test lint install uninstall clean
 
-all: build
+# A bare `make`: the debug build, saying so.
+all:
+	@echo "make: building the debug binary (.build/debug/$(BIN)); 'make help' lists every target"
+	@$(MAKE) --no-print-directory build
 
+## help: list the targets and what each does
+help:
+	@awk '/^## / { sub(/^## /, ""); if (match($$0, /^[a-z-]+: /)) printf "  %-12s %s\n", substr($$0, 1, RLENGTH - 2), substr($$0, RLENGTH + 1); else printf "  %-12s %s\n", "", $$0 }' $(MAKEFILE_LIST)
+	@echo
+
+## deps: install the Debian packages the build needs (when missing)
 deps:
 	$(call apt_ensure,$(BUILD_PACKAGES))
 
+## test-deps: install the Debian packages the tests need (when missing)
 test-deps:
 	$(call apt_ensure,$(TEST_PACKAGES))
 
+## build: a debug build (.build/debug/hls-orchestrator), the git revision stamped in
 build: deps
+	$(STAMP)
 	$(SWIFT) build
 
+## release: an optimized build with the Swift runtime linked in (.build/release/hls-orchestrator)
 # The release binary carries the Swift runtime (--static-swift-stdlib), as in the container
 # image: nothing of the toolchain is needed where it runs, and only the runtime code it uses
 # is resident (about 4 MiB less than the shared libraries).
 release: deps
+	$(STAMP)
 	$(SWIFT) build -c release --product $(BIN) --static-swift-stdlib
 
 ## run: build a release binary and run it with the embedded defaults (plus .env / environment)
@@ -69,10 +88,11 @@ run: release
 	exec .build/release/$(BIN)
 
 ## test: every test: unit, integration over real sockets, the executable as a subprocess, and
-## the deploy checks (systemd-analyze verify, hadolint, promtool check config, compose wiring);
-## also the release build `make run` uses (whole-module optimization can fail where a debug
-## build compiles)
+## the deploy checks (systemd-analyze verify, hadolint, promtool on the config and alert rules,
+## compose wiring); also the release build `make run` uses (whole-module optimization can fail
+## where a debug build compiles)
 test: test-deps
+	$(STAMP)
 	$(SWIFT) build -c release --product $(BIN) --static-swift-stdlib
 	$(SWIFT) build --build-tests
 	deploy/check.sh "$$($(SWIFT) build --show-bin-path)/$(BIN)"
@@ -120,5 +140,6 @@ bench-micro:
 	$(call apt_ensure,$(BUILD_PACKAGES))
 	bench/micro/run.sh
 
+## clean: remove the build folder and the stamped revision
 clean:
-	rm -rf .build
+	rm -rf .build Sources/OrchestratorApp/BuildInfo+Revision.swift

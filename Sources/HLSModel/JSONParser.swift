@@ -2,7 +2,9 @@
 ///
 /// Rejects trailing content after the value, invalid UTF-8, unescaped control characters in
 /// strings, lone or misordered UTF-16 surrogate escapes, numbers with leading zeros or missing
-/// digits, and nesting deeper than ``maximumDepth``. A repeated object key keeps its last value.
+/// digits, nesting deeper than ``maximumDepth``, and an object that repeats a key (RFC 8259 §4
+/// leaves the meaning of a repeat to each parser; one that silently kept the last value would
+/// let `{"sequence":1,"sequence":2}` mean what the sender's own parser does not).
 public enum JSONParser {
     /// The deepest accepted nesting of arrays and objects.
     public static let maximumDepth = 32
@@ -90,10 +92,17 @@ private struct Parser {
             index += 1
             return .object(members)
         }
+        // Keys seen so far, once the object is large enough for a linear search to cost more.
+        var seen: Set<String>?
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw failure(expecting: "a string key") }
+            let keyOffset = index
             let key = try parseString()
+            if isRepeated(key, in: members, seen: &seen) {
+                index = keyOffset
+                throw ValidationError("request body has a duplicate key \(JSONWriter.quoted(key)) at byte \(index)")
+            }
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw failure(expecting: "':'") }
             index += 1
@@ -107,6 +116,20 @@ private struct Parser {
             default: throw failure("expected ',' or '}'")
             }
         }
+    }
+
+    /// Whether `key` is already a member; from the 16th member on, `seen` holds every key.
+    /// - Complexity: O(1) amortized; O(*n*) for each of the first 16 members.
+    func isRepeated(_ key: String, in members: JSONObject, seen: inout Set<String>?) -> Bool {
+        if var keys = seen {
+            seen = nil  // keeps the set uniquely referenced while it grows
+            defer { seen = keys }
+            return !keys.insert(key).inserted
+        }
+        if members.members.count < 16 { return members.members.contains { $0.key == key } }
+        var keys = Set(members.members.map(\.key))
+        defer { seen = keys }
+        return !keys.insert(key).inserted
     }
 
     mutating func parseArray(depth: Int) throws(ValidationError) -> JSONValue {

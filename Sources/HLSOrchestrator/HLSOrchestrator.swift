@@ -11,11 +11,18 @@ import UnixSignals
 @main
 enum HLSOrchestrator {
     static func main() async {
-        switch CommandLine.arguments.dropFirst().first {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        switch arguments.first {
         case nil: break
-        case "healthcheck": ProcessExit.exit(healthcheck())
+        case "healthcheck" where arguments.count == 1: ProcessExit.exit(healthcheck())
+        case "--help" where arguments.count == 1, "-h" where arguments.count == 1:
+            StandardOutput.write(usage)
+            ProcessExit.exit(0)
+        case "--version" where arguments.count == 1:
+            StandardOutput.write(BuildInfo.versionLine + "\n")
+            ProcessExit.exit(0)
         default:
-            StandardError.write("usage: hls-orchestrator [healthcheck]\n")
+            StandardError.write("hls-orchestrator: unknown arguments: \(arguments.joined(separator: " "))\n\n" + usage)
             ProcessExit.exit(2)
         }
 
@@ -52,6 +59,27 @@ enum HLSOrchestrator {
             ProcessExit.exit(1)
         }
     }
+
+    /// What `--help` prints (and an unknown argument, on standard error).
+    static let usage = """
+        usage: hls-orchestrator [healthcheck | --help | --version]
+
+        Serves live HLS playlists; with no command it runs the server until SIGTERM or SIGINT.
+
+        commands:
+          healthcheck   GET /healthz of the server the same configuration describes;
+                        exit status 0 when it answers 200, else 1
+        options:
+          -h, --help    print this help and exit
+          --version     print the version and git revision and exit
+
+        Configuration comes from environment variables, over a .env file in the working
+        directory: PORT, BIND_ADDRESS, SLIDING_WINDOW_SIZE, LOG_LEVEL, LOG_FORMAT and more.
+        Every variable, its default and its meaning: .env.example and the README.
+        Exit status: 0 after a graceful stop, 1 on a runtime failure, 2 on a usage or
+        configuration error.
+
+        """
 
     /// `hls-orchestrator healthcheck`: GET /healthz of the server configured by the same
     /// environment and `.env`, on loopback unless it binds one address. Exit status 0 when it

@@ -123,10 +123,13 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// The tag of the listener it came in on (``ServerConfiguration/listener``).
     public var listener: UInt8
+    /// The peer's IP address (`127.0.0.1`, `2001:db8::1`), when the server was told to copy it
+    /// (``ServerConfiguration/copiesClientAddress``); nil otherwise.
+    public var clientAddress: String?
 
     public init(
         method: HTTPMethod, path: String, query: [(name: String, value: String?)] = [],
-        headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], listener: UInt8 = 0
+        headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], listener: UInt8 = 0, clientAddress: String? = nil
     ) {
         self.method = method
         self.path = path
@@ -134,6 +137,20 @@ public struct HTTPRequest: Sendable {
         self.headers = headers
         self.body = body
         self.listener = listener
+        self.clientAddress = clientAddress
+    }
+
+    /// The query arguments spelled as a query string again, `a=1&b&c=`: as sent, except that
+    /// libmicrohttpd has already turned each `+` into a space. Empty without arguments.
+    /// - Complexity: O(*n*) in the length of the arguments.
+    public var queryString: String {
+        var text = ""
+        for (index, item) in query.enumerated() {
+            if index > 0 { text += "&" }
+            text += item.name
+            if let value = item.value { text += "=" + value }
+        }
+        return text
     }
 
     /// The first value of query argument `name`, if present.

@@ -41,6 +41,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// A tag the responder finds in every request of this server (``HTTPRequest/listener``), to
     /// tell listeners sharing one responder apart.
     public var listener: UInt8
+    /// Whether each request carries the peer's address (``HTTPRequest/clientAddress``): one
+    /// `MHD_get_connection_info` and a short string per request, so only when something reads it
+    /// (an access log).
+    public var copiesClientAddress: Bool
 
     public init(
         port: UInt16 = 8080,
@@ -54,7 +58,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         listenBacklog: Int = 1024,
         requestHeaderNames: [String]? = nil,
         responseCache: ResponseCacheConfiguration? = nil,
-        listener: UInt8 = 0
+        listener: UInt8 = 0,
+        copiesClientAddress: Bool = false
     ) {
         self.port = port
         self.bindAddress = bindAddress
@@ -68,6 +73,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.requestHeaderNames = requestHeaderNames
         self.responseCache = responseCache
         self.listener = listener
+        self.copiesClientAddress = copiesClientAddress
     }
 }
 
@@ -677,7 +683,19 @@ private func copyRequest(
         query: collectValues(connection, kind: .GET_ARGUMENT_KIND),
         headers: requestHeaders(connection, lookups: core.headerLookups),
         body: body,
-        listener: core.configuration.listener)
+        listener: core.configuration.listener,
+        clientAddress: core.configuration.copiesClientAddress ? clientAddress(connection) : nil)
+}
+
+/// The peer's IP address as text (wraps `MHD_get_connection_info` with
+/// `MHD_CONNECTION_INFO_CLIENT_ADDRESS`, then `inet_ntop`); nil if libmicrohttpd has none.
+private func clientAddress(_ connection: OpaquePointer) -> String? {
+    withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(CMicroHTTPD_ADDRESS_TEXT_SIZE)) { buffer in
+        guard let base = buffer.baseAddress,
+            CMicroHTTPD_client_address(connection, base, buffer.count) == 0
+        else { return nil }
+        return String(cString: base)
+    }
 }
 
 /// Sends `response` at once, with `Connection: close`, while the request body is still arriving.

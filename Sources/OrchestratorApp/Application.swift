@@ -36,7 +36,9 @@ public final class Application: Service, Sendable {
             requestTimeoutSeconds: configuration.requestTimeoutSeconds,
             maxBodyBytes: configuration.maxRequestBodyBytes,
             requestHeaderNames: Orchestrator.requestHeaderNames,
-            responseCache: Orchestrator.responseCache(entriesPerThread: configuration.responseCacheEntries))
+            responseCache: Orchestrator.responseCache(entriesPerThread: configuration.responseCacheEntries),
+            // The access log (debug) is the one reader of the client address.
+            copiesClientAddress: logger.logLevel <= .debug)
         server = MicroHTTPServer(configuration: main, responder: orchestrator)
         ingestServer = configuration.ingestPort.map { port in
             // The same limits, its own connection slots; no playlists, so no response cache.
@@ -66,7 +68,7 @@ public final class Application: Service, Sendable {
             logger.warning(
                 "window shorter than three target durations",
                 metadata: [
-                    "hls.window_size": "\(configuration.slidingWindowSize)",
+                    "hls.window_size": .stringConvertible(configuration.slidingWindowSize),
                     "hls.note": "live playlists keep as many segments as three target durations need (RFC 8216 6.2.2)",
                 ])
         }
@@ -78,13 +80,14 @@ public final class Application: Service, Sendable {
             }
         }
         var metadata: Logger.Metadata = [
-            "http.address": "\(configuration.bindAddress)", "http.port": "\(server.port)",
-            "http.threads": "\(configuration.httpThreads)",
-            "hls.window_size": "\(configuration.slidingWindowSize)",
+            "http.address": "\(configuration.bindAddress)", "http.port": .stringConvertible(server.port),
+            "http.threads": .stringConvertible(configuration.httpThreads),
+            "hls.window_size": .stringConvertible(configuration.slidingWindowSize),
+            "service.version": "\(BuildInfo.version)", "service.revision": "\(BuildInfo.revision)",
         ]
         if let ingestServer {
             metadata["http.ingest_address"] = "\(ingestServer.configuration.bindAddress ?? "0.0.0.0")"
-            metadata["http.ingest_port"] = "\(ingestServer.port)"
+            metadata["http.ingest_port"] = .stringConvertible(ingestServer.port)
         }
         logger.info("server started", metadata: metadata)
     }
@@ -161,14 +164,15 @@ public final class Application: Service, Sendable {
         logger.info(
             "shutdown started",
             metadata: [
-                "http.in_flight": "\(servers.reduce(0) { $0 + $1.inFlightRequests })",
-                "http.shutdown_delay_seconds": "\(configuration.shutdownDelaySeconds)",
+                "http.in_flight": .stringConvertible(servers.reduce(0) { $0 + $1.inFlightRequests }),
+                "http.shutdown_delay_seconds": .stringConvertible(configuration.shutdownDelaySeconds),
             ])
         if delay > 0 {
             try? await Task.sleep(for: .seconds(delay))
             notify([.status("Draining in-flight requests")])
             logger.info(
-                "draining started", metadata: ["http.in_flight": "\(servers.reduce(0) { $0 + $1.inFlightRequests })"])
+                "draining started",
+                metadata: ["http.in_flight": .stringConvertible(servers.reduce(0) { $0 + $1.inFlightRequests })])
         }
         maintenance.withLock { task in
             task?.cancel()
@@ -187,7 +191,7 @@ public final class Application: Service, Sendable {
         if drained {
             logger.info("shutdown complete")
         } else {
-            logger.warning("shutdown timed out with requests in flight", metadata: ["http.in_flight": "\(abandoned)"])
+            logger.warning("shutdown timed out with requests in flight", metadata: ["http.in_flight": .stringConvertible(abandoned)])
         }
     }
 }

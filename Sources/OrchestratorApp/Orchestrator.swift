@@ -198,19 +198,20 @@ public final class Orchestrator: HTTPResponder, Sendable {
         return mapped
     }
 
-    /// Counts an answered request and logs it at debug.
+    /// Counts an answered request and logs it at debug (the access log).
     private func finished(_ request: HTTPRequest, route: Route.Name, status: Int, started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
         let (seconds, attoseconds) = elapsed.components
         let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
         metrics.record(route: route, status: status, nanoseconds: nanoseconds)
         if logger.logLevel <= .debug {
-            logger.debug(
-                "request handled",
-                metadata: [
-                    "http.method": "\(request.method)", "http.path": "\(request.path)",
-                    "http.status": "\(status)", "http.duration_ms": "\(Double(nanoseconds) / 1_000_000)",
-                ])
+            var metadata: Logger.Metadata = [
+                "http.method": "\(request.method)", "http.path": "\(request.path)",
+                "http.status": .stringConvertible(status), "http.duration_ms": .stringConvertible(Double(nanoseconds) / 1_000_000),
+            ]
+            if let client = request.clientAddress { metadata["http.client"] = "\(client)" }
+            if !request.query.isEmpty { metadata["http.query"] = "\(request.queryString)" }
+            logger.debug("request handled", metadata: metadata)
         }
     }
 
@@ -405,8 +406,11 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 message: "no rendition of stream \(stream) has both a segment and a known bandwidth yet: declare "
                     + "bandwidth with PUT /streams/\(stream)/renditions/{rendition} or send segment sizes in bytes")
         }
-        let bytes = MultivariantPlaylistRenderer.render(snapshot)
-        let etag = "\"\(PublishedPlaylist.fingerprint(bytes))\""
+        let plain = MultivariantPlaylistRenderer.render(snapshot)
+        // gzip when the client accepts it, like the media playlists (Apple's authoring
+        // specification asks it of every playlist); the two encodings have distinct ETags.
+        let compressed = PublishedPlaylist.acceptsGzip(request.headers["Accept-Encoding"]) ? Gzip.compress(plain) : nil
+        let etag = "\"\(PublishedPlaylist.fingerprint(plain))\(compressed == nil ? "" : "-gz")\""
         // Like a media playlist (rfc8216bis Appendix B): about half a target duration while live
         // (a new rendition or a changed declaration shows soon), a day once the stream ended.
         let cacheControl =
@@ -421,9 +425,10 @@ public final class Orchestrator: HTTPResponder, Sendable {
         if let tags = request.headers["If-None-Match"], PublishedPlaylist.matches(tags, etag) {
             // With the representation as its body: its length is the 304's Content-Length, the
             // body is never sent (RFC 9110 §8.6; see PublishedPlaylist).
-            return HTTPResponse(status: .notModified, headers: headers, body: .bytes(bytes))
+            return HTTPResponse(status: .notModified, headers: headers, body: .bytes(compressed ?? plain))
         }
-        return HTTPResponse(status: .ok, headers: headers, body: .bytes(bytes))
+        if compressed != nil { headers.add("Content-Encoding", "gzip") }
+        return HTTPResponse(status: .ok, headers: headers, body: .bytes(compressed ?? plain))
     }
 
     /// Answers held blocking reloads whose three target durations have passed with 503
@@ -469,7 +474,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
             logger.info("stream forgotten", metadata: ["hls.stream": "\(eviction.stream)", "hls.reason": "\(eviction.reason)"])
         }
         if report.skippedHoles > 0 {
-            logger.info("holes skipped", metadata: ["hls.segments_skipped": "\(report.skippedSegments)"])
+            logger.info("holes skipped", metadata: ["hls.segments_skipped": .stringConvertible(report.skippedSegments)])
         }
     }
 

@@ -1,15 +1,25 @@
 import CoreMetrics
+import MicroHTTPD
 import Prometheus
+import Synchronization
 
 /// The service's metrics, created once through swift-metrics and exported by swift-prometheus.
 ///
 /// The five seed names are a contract with dashboards and alerts: `hls_requests_total`,
 /// `hls_segments_registered_total`, `hls_streams_ended_total`, `hls_active_streams`,
-/// `hls_errors_total`. Everything is created up front, so a request costs a few atomic adds and
-/// never a label lookup.
+/// `hls_errors_total` (labelled by `status` since 0.9; the sum over its series is the old total).
+/// Everything a request touches is created up front, so a request costs a few atomic adds and
+/// never a label lookup (a status outside ``errorStatuses`` is the exception: made on first use).
+///
+/// The exposition is sorted by metric family name, series by labels, and carries the process
+/// metrics (`process_*`) read at scrape time.
 public final class OrchestratorMetrics: Sendable {
     let requests: CoreMetrics.Counter
-    let errors: CoreMetrics.Counter
+    /// `hls_errors_total{status}` for each of ``errorStatuses``, indexed by status - 400.
+    private let errors: [CoreMetrics.Counter?]
+    /// `hls_errors_total{status}` for any other status, made on first use.
+    private let otherErrors = Mutex<[Int: CoreMetrics.Counter]>([:])
+    private let factory: DocumentedPrometheusFactory
     let segmentsRegistered: CoreMetrics.Counter
     let streamsEnded: CoreMetrics.Counter
     let activeStreams: CoreMetrics.Gauge
@@ -34,10 +44,15 @@ public final class OrchestratorMetrics: Sendable {
         .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
     ]
 
+    /// The error statuses the service answers, whose `hls_errors_total` series exist (at 0) from the
+    /// start, so `rate()` and alerts see them before the first error.
+    public static let errorStatuses = [400, 404, 405, 409, 413, 415, 422, 429, 500, 503]
+
     /// `# HELP` text of each metric, so the exposition passes `promtool check metrics`.
     public static let help: [String: String] = [
         "hls_requests_total": "HTTP requests answered.",
-        "hls_errors_total": "HTTP answers with a 4xx or 5xx status.",
+        "hls_errors_total": "HTTP answers with a 4xx or 5xx status, by status.",
+        "hls_build_info": "The version and git revision of this binary (always 1).",
         "hls_segments_registered_total": "Segments newly registered (answered 201).",
         "hls_streams_ended_total": "Streams ended, each counted once.",
         "hls_active_streams": "Streams known and not ended.",
@@ -51,12 +66,20 @@ public final class OrchestratorMetrics: Sendable {
         "hls_blocking_overload_total": "Blocking playlist reloads refused with 503 because the held-request limits were reached.",
     ]
 
-    /// Registers every metric in `registry`.
-    public init(registry: PrometheusCollectorRegistry) {
+    /// Registers every metric in `registry`; `hls_build_info` reports `version` and `revision`.
+    public init(
+        registry: PrometheusCollectorRegistry, version: String = BuildInfo.version, revision: String = BuildInfo.revision
+    ) {
         self.registry = registry
         let factory = DocumentedPrometheusFactory(registry: registry, help: Self.help, durationBuckets: Self.durationBuckets)
+        self.factory = factory
         requests = CoreMetrics.Counter(label: "hls_requests_total", factory: factory)
-        errors = CoreMetrics.Counter(label: "hls_errors_total", factory: factory)
+        var errors = [CoreMetrics.Counter?](repeating: nil, count: 200)
+        for status in Self.errorStatuses {
+            errors[status - 400] = CoreMetrics.Counter(
+                label: "hls_errors_total", dimensions: [("status", String(status))], factory: factory)
+        }
+        self.errors = errors
         segmentsRegistered = CoreMetrics.Counter(label: "hls_segments_registered_total", factory: factory)
         streamsEnded = CoreMetrics.Counter(label: "hls_streams_ended_total", factory: factory)
         activeStreams = CoreMetrics.Gauge(label: "hls_active_streams", factory: factory)
@@ -70,13 +93,27 @@ public final class OrchestratorMetrics: Sendable {
         durations = Route.Name.allCases.map { name in
             CoreMetrics.Timer(label: "hls_http_request_duration_seconds", dimensions: [("route", name.rawValue)], factory: factory)
         }
+        CoreMetrics.Gauge(label: "hls_build_info", dimensions: [("version", version), ("revision", revision)], factory: factory)
+            .record(1)
     }
 
     /// Counts one answered request.
     func record(route: Route.Name, status: Int, nanoseconds: Int64) {
         requests.increment()
-        if status >= 400 { errors.increment() }
+        if status >= 400 { errorCounter(status: status).increment() }
         durations[route.ordinal].recordNanoseconds(nanoseconds)
+    }
+
+    /// The `hls_errors_total` series of `status` (4xx or 5xx).
+    private func errorCounter(status: Int) -> CoreMetrics.Counter {
+        if (400..<600).contains(status), let counter = errors[status - 400] { return counter }
+        return otherErrors.withLock { others in
+            if let counter = others[status] { return counter }
+            let counter = CoreMetrics.Counter(
+                label: "hls_errors_total", dimensions: [("status", String(status))], factory: factory)
+            others[status] = counter
+            return counter
+        }
     }
 
     /// Counts a segment newly registered (201).
@@ -115,12 +152,31 @@ public final class OrchestratorMetrics: Sendable {
         return exposition()
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The Prometheus text exposition of every metric and of the process, sorted.
     private func exposition() -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(8 * 1024)
         registry.emit(into: &buffer)
-        return buffer
+        if let process = ProcessStatistics.current() {
+            buffer.append(contentsOf: Self.exposition(of: process).utf8)
+        }
+        return PrometheusExposition.sorted(buffer)
+    }
+
+    /// The `process_*` metrics every Prometheus client library exports, with their help and type.
+    static func exposition(of process: ProcessStatistics) -> String {
+        var text = ""
+        func family(_ name: String, _ type: String, _ help: String, _ value: String?) {
+            guard let value else { return }
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+        }
+        family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", "\(process.cpuSeconds)")
+        family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", "\(process.residentMemoryBytes)")
+        family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", "\(process.virtualMemoryBytes)")
+        family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", "\(process.startTimeSeconds)")
+        family("process_open_fds", "gauge", "Number of open file descriptors.", process.openFileDescriptors.map { "\($0)" })
+        family("process_max_fds", "gauge", "Maximum number of open file descriptors.", process.maxFileDescriptors.map { "\($0)" })
+        return text
     }
 }
 

@@ -19,40 +19,40 @@ public final class ServiceProcess: Sendable {
 
     private let process: Process
     private let errorPipe: Pipe
+    private let outputPipe: Pipe
     private let output = OutputBuffer()
+    private let standardOutputBuffer = OutputBuffer()
 
-    /// Starts the binary with `environment` (nothing inherited but PATH) in `directory`.
-    public init(environment: [String: String], directory: URL? = nil) throws {
+    /// Starts the binary with `arguments` and `environment` (nothing inherited but PATH) in
+    /// `directory`.
+    public init(arguments: [String] = [], environment: [String: String], directory: URL? = nil) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        process.arguments = arguments
         var environment = environment
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         process.environment = environment
         process.currentDirectoryURL = directory ?? FileManager.default.temporaryDirectory
         errorPipe = Pipe()
+        outputPipe = Pipe()
         process.standardError = errorPipe
-        process.standardOutput = FileHandle.nullDevice
-        let output = self.output
-        errorPipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                // End of file: the child (and every holder of the pipe's write end) is gone.
-                handle.readabilityHandler = nil
-                output.ended.store(true, ordering: .sequentiallyConsistent)
-                return
-            }
-            output.bytes.withLock { $0.append(contentsOf: data) }
-        }
+        process.standardOutput = outputPipe
+        output.collect(from: errorPipe)
+        standardOutputBuffer.collect(from: outputPipe)
         try process.run()
     }
 
     deinit {
         if process.isRunning { process.terminate() }
         errorPipe.fileHandleForReading.readabilityHandler = nil
+        outputPipe.fileHandleForReading.readabilityHandler = nil
     }
 
     /// Everything written to standard error so far.
     public var standardError: String { output.bytes.withLock { String(decoding: $0, as: UTF8.self) } }
+
+    /// Everything written to standard output so far.
+    public var standardOutput: String { standardOutputBuffer.bytes.withLock { String(decoding: $0, as: UTF8.self) } }
 
     /// The process id.
     public var pid: Int32 { process.processIdentifier }
@@ -69,8 +69,11 @@ public final class ServiceProcess: Sendable {
     /// which may not have caught up when the exit is seen.
     public func waitForExit(timeout: Duration = .seconds(15)) async throws -> Int32? {
         guard try await waitUntil(timeout: timeout, { !self.process.isRunning }) else { return nil }
-        let output = self.output
-        _ = try await waitUntil(timeout: .seconds(2), { output.ended.load(ordering: .sequentiallyConsistent) })
+        let (output, standardOutput) = (self.output, standardOutputBuffer)
+        _ = try await waitUntil(timeout: .seconds(2)) {
+            output.ended.load(ordering: .sequentiallyConsistent)
+                && standardOutput.ended.load(ordering: .sequentiallyConsistent)
+        }
         return process.terminationStatus
     }
 
@@ -80,8 +83,9 @@ public final class ServiceProcess: Sendable {
         let deadline = clock.now.advanced(by: timeout)
         while clock.now < deadline {
             for line in standardError.split(separator: "\n") where line.contains("\"server started\"") {
-                guard let range = line.range(of: #""http.port":""#) else { continue }
-                return UInt16(line[range.upperBound...].prefix { $0.isNumber })
+                // A JSON number (a string before 0.9).
+                guard let range = line.range(of: #""http.port":"#) else { continue }
+                return UInt16(line[range.upperBound...].drop { $0 == "\"" }.prefix { $0.isNumber })
             }
             if !process.isRunning { return nil }
             try await Task.sleep(for: .milliseconds(10))
@@ -95,4 +99,18 @@ private final class OutputBuffer: Sendable {
     let bytes = Mutex<[UInt8]>([])
     /// Whether the pipe has reached end of file.
     let ended = Atomic<Bool>(false)
+
+    /// Appends what arrives on `pipe` until its end.
+    func collect(from pipe: Pipe) {
+        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                // End of file: the child (and every holder of the pipe's write end) is gone.
+                handle.readabilityHandler = nil
+                ended.store(true, ordering: .sequentiallyConsistent)
+                return
+            }
+            bytes.withLock { $0.append(contentsOf: data) }
+        }
+    }
 }

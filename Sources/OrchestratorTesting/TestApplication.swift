@@ -10,8 +10,12 @@ public final class TestApplication: Sendable {
     /// The ingest listener's port, when the test configured `ingestPort`.
     public let ingestPort: UInt16?
 
-    /// Builds and starts the application; `configure` adjusts the test defaults first.
-    public init(_ configure: (inout AppConfiguration) -> Void = { _ in }) throws {
+    /// Builds and starts the application; `configure` adjusts the test defaults first. Logs go
+    /// to `logger` (nowhere by default).
+    public init(
+        logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        _ configure: (inout AppConfiguration) -> Void = { _ in }
+    ) throws {
         var configuration = AppConfiguration(httpThreads: 2)
         configuration.port = 0
         configuration.bindAddress = "127.0.0.1"
@@ -19,7 +23,7 @@ public final class TestApplication: Sendable {
         configure(&configuration)
         application = buildApplication(
             configuration: configuration,
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            logger: logger,
             metricsRegistry: PrometheusCollectorRegistry())
         try application.start()
         port = application.port
@@ -58,13 +62,21 @@ public final class TestApplication: Sendable {
             json: #"{"sequence": \#(sequence), "duration": \#(duration), "path": "/\#(rendition)/\#(sequence).ts"}"#)
     }
 
-    /// The value of an unlabelled sample in `/metrics`, if present.
+    /// The value of sample `name` in `/metrics`: the unlabelled sample, or else the sum over every
+    /// label set (`hls_errors_total` is the sum of its `status` series); nil if there is none.
     public func metric(_ name: String) async throws -> Double? {
-        let text = try await get("/metrics").text
+        Self.metric(name, in: try await get("/metrics").text)
+    }
+
+    /// ``metric(_:)`` over an exposition already fetched.
+    public static func metric(_ name: String, in text: String) -> Double? {
+        var sum: Double?
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: " ")
-            if parts.count == 2, parts[0] == name { return Double(parts[1]) }
+            guard parts.count == 2, let value = Double(parts[1]) else { continue }
+            if parts[0] == name { return value }
+            if parts[0].hasPrefix(name + "{") { sum = (sum ?? 0) + value }
         }
-        return nil
+        return sum
     }
 }

@@ -26,7 +26,10 @@ import Testing
         (#""\u0000""#, .string("\u{0}")),
         ("[]", .array([])),
         ("[1, [2], {}]", .array([.number(JSONNumberFixture.make("1")), .array([.number(JSONNumberFixture.make("2"))]), .object([:])])),
-        (#"{"a": 1, "a": "last"}"#, .object(["a": .string("last")])),
+        (#"{"a": 1, "b": {"a": 2}, "c": [{"a": 3}, {"a": 4}]}"#, .object([
+            "a": .number(JSONNumberFixture.make("1")), "b": .object(["a": .number(JSONNumberFixture.make("2"))]),
+            "c": .array([.object(["a": .number(JSONNumberFixture.make("3"))]), .object(["a": .number(JSONNumberFixture.make("4"))])]),
+        ])),
         (#"{"k":{"n":null}}"#, .object(["k": .object(["n": .null])])),
         (String(repeating: "[", count: 32) + String(repeating: "]", count: 32), JSONParserTests.nested(32)),
     ]
@@ -56,6 +59,22 @@ import Testing
     func rejects(text: String) {
         let error = #expect(throws: ValidationError.self) { try parse(text) }
         #expect(error?.message.hasPrefix("request body is not valid JSON: ") == true)
+    }
+
+    /// Objects repeating a key, the key, and the byte offset of its repeat: small objects, and one
+    /// past the 16 members after which the keys are kept in a set.
+    static let repeatedKeys: [(String, String, Int)] = [
+        (#"{"sequence":1,"duration":2,"sequence":2}"#, "sequence", 27),
+        (#"{"a":1,"a":1}"#, "a", 7),
+        (#"{"x":{"k":null,"k":null}}"#, "k", 15),
+        (#"{"\u0061":1,"a":2}"#, "a", 12),
+        ("{" + (0..<20).map { "\"k\($0)\":0," }.joined() + #""k17":1}"#, "k17", 151),
+    ]
+
+    @Test("An object that repeats a key is refused with a message naming the key and its offset", arguments: repeatedKeys)
+    func rejectsRepeatedKeys(text: String, key: String, offset: Int) {
+        let error = #expect(throws: ValidationError.self) { try parse(text) }
+        #expect(error?.message == "request body has a duplicate key \"\(key)\" at byte \(offset)")
     }
 
     static let invalidUTF8: [[UInt8]] = [

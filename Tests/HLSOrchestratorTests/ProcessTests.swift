@@ -132,4 +132,60 @@ import Testing
         first.send(signal: SIGTERM)
         #expect(try await first.waitForExit() == 0)
     }
+
+    @Test("--help and -h print the usage on standard output and exit 0", arguments: ["--help", "-h"])
+    func help(argument: String) async throws {
+        let process = try ServiceProcess(arguments: [argument], environment: [:])
+        #expect(try await process.waitForExit() == 0)
+        let usage = process.standardOutput
+        #expect(usage.hasPrefix("usage: hls-orchestrator [healthcheck | --help | --version]\n"))
+        for word in ["healthcheck", "--version", "PORT", "LOG_LEVEL", ".env.example"] {
+            #expect(usage.contains(word), "\(word) in the usage")
+        }
+        #expect(process.standardError.isEmpty)
+    }
+
+    @Test(
+        "an unknown argument, or one too many, exits 2 with the usage on standard error",
+        arguments: [["--nope"], ["serve"], ["--help", "extra"], ["healthcheck", "now"], ["--version", "-v"]])
+    func unknownArgument(arguments: [String]) async throws {
+        let process = try ServiceProcess(arguments: arguments, environment: ["PORT": "0"])
+        #expect(try await process.waitForExit() == 2)
+        #expect(process.standardError.contains("unknown arguments: \(arguments.joined(separator: " "))"))
+        #expect(process.standardError.contains("usage: hls-orchestrator"))
+        #expect(process.standardOutput.isEmpty)
+    }
+
+    /// The revision the binary was stamped with: the one in the generated file next to BuildInfo,
+    /// or "unknown" when the build was not stamped (a plain `swift build`).
+    static var stampedRevision: String {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/OrchestratorApp/BuildInfo+Revision.swift")
+        guard let text = try? String(contentsOf: file, encoding: .utf8),
+            let start = text.range(of: "{ \""), let end = text[start.upperBound...].firstIndex(of: "\"")
+        else { return "unknown" }
+        return String(text[start.upperBound..<end])
+    }
+
+    @Test("--version prints the version and the stamped git revision, and exits 0")
+    func version() async throws {
+        let process = try ServiceProcess(arguments: ["--version"], environment: [:])
+        #expect(try await process.waitForExit() == 0)
+        let line = process.standardOutput
+        #expect(line == "hls-orchestrator 0.9.0 (rev \(Self.stampedRevision))\n")
+        #expect(line.wholeMatch(of: /hls-orchestrator \d+\.\d+\.\d+ \(rev ([0-9a-f]{7,}(-dirty)?|unknown)\)\n/) != nil)
+    }
+
+    @Test("the start-up log line carries the version and the revision")
+    func startupLine() async throws {
+        let process = try ServiceProcess(environment: ["PORT": "0", "BIND_ADDRESS": "127.0.0.1"])
+        _ = try #require(try await process.waitForPort())
+        process.send(signal: SIGTERM)
+        #expect(try await process.waitForExit() == 0)
+        let line = try #require(process.standardError.split(separator: "\n").first { $0.contains(#""msg":"server started""#) })
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["service.version"] as? String == "0.9.0")
+        #expect(object["service.revision"] as? String == Self.stampedRevision)
+        #expect(object["http.port"] is Int)
+    }
 }

@@ -22,6 +22,8 @@ struct ProbeResponder: HTTPResponder {
         switch request.path {
         case "/hello":
             return .response(text(.ok, "hello"))
+        case "/client":
+            return .response(text(.ok, request.clientAddress ?? "<nil>"))
         case "/shared":
             return .response(HTTPResponse(status: .ok, body: .shared(Self.shared)))
         case "/echo":
@@ -54,11 +56,14 @@ struct ProbeResponder: HTTPResponder {
 
 @Suite struct MicroHTTPServerTests {
     private func withServer(
-        maxBody: Int = 1024, _ body: (MicroHTTPServer, ParkedRequests) async throws -> Void
+        maxBody: Int = 1024, copiesClientAddress: Bool = false,
+        _ body: (MicroHTTPServer, ParkedRequests) async throws -> Void
     ) async throws {
         let parked = ParkedRequests()
         let server = MicroHTTPServer(
-            configuration: ServerConfiguration(port: 0, bindAddress: "127.0.0.1", threads: 2, maxBodyBytes: maxBody),
+            configuration: ServerConfiguration(
+                port: 0, bindAddress: "127.0.0.1", threads: 2, maxBodyBytes: maxBody,
+                copiesClientAddress: copiesClientAddress),
             responder: ProbeResponder(parked: parked))
         try server.start()
         defer { server.stop() }
@@ -106,6 +111,15 @@ struct ProbeResponder: HTTPResponder {
             #expect(response.status == .ok)
             #expect(response.headers["Content-Length"] == "8")
             #expect(response.body.isEmpty)
+        }
+    }
+
+    @Test("the peer's address reaches the responder only when the server is told to copy it", arguments: [true, false])
+    func clientAddress(copies: Bool) async throws {
+        try await withServer(copiesClientAddress: copies) { server, _ in
+            let port = server.port
+            let response = try await offPool { try HTTPClientConnection(port: port).request(.get, "/client") }
+            #expect(response.text == (copies ? "127.0.0.1" : "<nil>"))
         }
     }
 

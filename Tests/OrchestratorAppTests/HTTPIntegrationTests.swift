@@ -330,3 +330,18 @@ func jsonObject(_ response: HTTPClientResponse) throws -> [String: Any] {
         #expect(clock.now - started >= .seconds(2), "the server stopped before SHUTDOWN_DELAY was over")
     }
 }
+
+extension HTTPIntegrationTests {
+    @Test("a JSON body that repeats a key is answered 400 naming the key, and nothing is registered")
+    func duplicateKey() async throws {
+        let app = try TestApplication()
+        let response = try await app.post(
+            "/streams/s/renditions/r/segments", json: #"{"sequence":1,"duration":2,"path":"/1.ts","sequence":2}"#)
+        #expect(response.status == .badRequest)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+        let message = try #require(object["error"] as? String)
+        #expect(message.contains(#"duplicate key "sequence""#), "\(message)")
+        #expect(try await app.metric("hls_segments_registered_total") == 0)
+        await app.shutdown()
+    }
+}

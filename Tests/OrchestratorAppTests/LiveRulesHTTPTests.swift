@@ -230,3 +230,38 @@ func pollStatus(_ app: TestApplication, _ path: String, timeout: Duration, _ con
     }
     return false
 }
+
+@Suite struct MultivariantGzipTests {
+    @Test("master.m3u8 is gzipped for a client that accepts gzip, with its own ETag and Vary: Accept-Encoding")
+    func gzip() async throws {
+        let app = try TestApplication()
+        _ = try await app.request(.put, "/streams/show/renditions/720p", body: #"{"bandwidth": 2500000}"#)
+        _ = try await app.register("show", "720p", 0)
+        let plain = try await app.get("/streams/show/master.m3u8")
+        #expect(plain.status == .ok)
+        #expect(plain.headers["Content-Encoding"] == nil)
+        #expect(plain.headers["Vary"] == "Accept-Encoding")
+        let compressed = try await app.request(.get, "/streams/show/master.m3u8", headers: [("Accept-Encoding", "br, gzip")])
+        #expect(compressed.status == .ok)
+        #expect(compressed.headers["Content-Encoding"] == "gzip")
+        #expect(compressed.headers["Vary"] == "Accept-Encoding")
+        #expect(compressed.headers["Content-Type"] == "application/vnd.apple.mpegurl")
+        #expect(compressed.body != plain.body)
+        #expect(Gzip.decompress(compressed.body) == plain.body)
+        let plainTag = try #require(plain.headers["ETag"])
+        let gzipTag = try #require(compressed.headers["ETag"])
+        #expect(plainTag != gzipTag)
+        // Each encoding revalidates against its own tag.
+        let revalidated = try await app.request(
+            .get, "/streams/show/master.m3u8", headers: [("Accept-Encoding", "gzip"), ("If-None-Match", gzipTag)])
+        #expect(revalidated.status == .notModified)
+        let mismatched = try await app.request(
+            .get, "/streams/show/master.m3u8", headers: [("Accept-Encoding", "gzip"), ("If-None-Match", plainTag)])
+        #expect(mismatched.status == .ok)
+        // gzip;q=0 refuses it.
+        let refused = try await app.request(.get, "/streams/show/master.m3u8", headers: [("Accept-Encoding", "gzip;q=0")])
+        #expect(refused.headers["Content-Encoding"] == nil)
+        #expect(refused.body == plain.body)
+        await app.shutdown()
+    }
+}

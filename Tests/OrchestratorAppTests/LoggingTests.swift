@@ -3,6 +3,7 @@ import HLSModel
 import Logging
 import MicroHTTPD
 @testable import OrchestratorApp
+import OrchestratorTesting
 import Prometheus
 import Synchronization
 import Testing
@@ -11,6 +12,12 @@ import Testing
 final class CapturingSink: LogSink {
     let lines = Mutex<[String]>([])
     func write(line: String) { lines.withLock { $0.append(line) } }
+}
+
+/// A value that is neither a number nor a boolean: logged as a JSON string.
+private struct StreamIDLike: CustomStringConvertible, Sendable {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 @Suite struct LoggingTests {
@@ -64,6 +71,56 @@ final class CapturingSink: LogSink {
             ["stream ended", "show", ""],
         ])
         #expect(lines.allSatisfy { $0["level"] == "info" })
+    }
+
+    @Test("numbers and booleans logged as stringConvertible are JSON numbers and booleans; the rest stays strings")
+    func jsonNumbers() throws {
+        let sink = CapturingSink()
+        let logger = Logger(label: "test") { JSONLogHandler(label: $0, level: .info, sink: sink, clock: Self.fixedClock) }
+        logger.info(
+            "numbers",
+            metadata: [
+                "http.status": .stringConvertible(201), "http.port": .stringConvertible(UInt16(8080)),
+                "http.duration_ms": .stringConvertible(0.25), "hls.sequence": .stringConvertible(UInt64.max),
+                "flag": .stringConvertible(true), "infinite": .stringConvertible(Double.infinity),
+                "text": "201", "stream": .stringConvertible(StreamIDLike("s1")),
+            ])
+        let line = try #require(sink.lines.withLock { $0 }.first)
+        for fragment in [
+            #""http.status":201"#, #""http.port":8080"#, #""http.duration_ms":0.25"#,
+            #""hls.sequence":18446744073709551615"#, #""flag":true"#, #""infinite":"inf""#, #""text":"201""#,
+            #""stream":"s1""#,
+        ] {
+            #expect(line.contains(fragment), "\(fragment) in \(line)")
+        }
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["http.status"] as? Int == 201)
+        #expect(object["http.duration_ms"] as? Double == 0.25)
+        #expect(object["text"] as? String == "201")
+    }
+
+    @Test("the access log has the client address, the query, and the status and duration as numbers")
+    func accessLog() async throws {
+        let sink = CapturingSink()
+        let app = try TestApplication(
+            logger: Logger(label: "test") { JSONLogHandler(label: $0, level: .debug, sink: sink, clock: Self.fixedClock) })
+        _ = try await app.register("show", "720p", 0)
+        _ = try await app.get("/streams/show/renditions/720p/playlist.m3u8?_HLS_msn=1&_HLS_part=0&flag")
+        await app.shutdown()
+        let handled = try sink.lines.withLock { $0 }.filter { $0.contains(#""msg":"request handled""#) }.map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        try #require(handled.count == 2)
+        let (post, get) = (handled[0], handled[1])
+        #expect(post["http.method"] as? String == "POST")
+        #expect(post["http.status"] as? Int == 201)
+        #expect(post["http.client"] as? String == "127.0.0.1")
+        #expect(post["http.query"] == nil)
+        #expect(post["http.duration_ms"] is Double || post["http.duration_ms"] is Int)
+        #expect(get["http.path"] as? String == "/streams/show/renditions/720p/playlist.m3u8")
+        #expect(get["http.query"] as? String == "_HLS_msn=1&_HLS_part=0&flag")
+        #expect(get["http.client"] as? String == "127.0.0.1")
+        #expect(get["http.status"] as? Int == 200)
     }
 
     @Test("the text handler writes time, level, message and key=value pairs")
