@@ -50,32 +50,34 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: all help deps test-deps build release run test lint install uninstall clean
+.PHONY: help all deps test-deps build release run test lint install uninstall clean
 
-# A bare `make`: the debug build, saying so.
-all:
-	@echo "make: building the debug binary (.build/debug/$(BIN)); 'make help' lists every target"
-	@$(MAKE) --no-print-directory build
+# A bare `make` only prints the targets: nothing is built or installed without being asked for.
+.DEFAULT_GOAL := help
 
-## help: list the targets and what each does
+# Every public target has one `## target: description` line; `make help` prints them in order.
+## help: list the targets with their descriptions (also what a bare `make` does)
 help:
-	@awk '/^## / { sub(/^## /, ""); if (match($$0, /^[a-z-]+: /)) printf "  %-12s %s\n", substr($$0, 1, RLENGTH - 2), substr($$0, RLENGTH + 1); else printf "  %-12s %s\n", "", $$0 }' $(MAKEFILE_LIST)
-	@echo
+	@echo "usage: make <target>   (docs/development.md has the development loop)"
+	@sed -n 's/^## \([a-z-]*\): \(.*\)/  \1\t\2/p' $(MAKEFILE_LIST) | expand -t 16
 
-## deps: install the Debian packages the build needs (when missing)
+## all: the same as `make build`
+all: build
+
+## deps: install the Debian packages the build needs (libmicrohttpd, pkg-config, zlib) when missing
 deps:
 	$(call apt_ensure,$(BUILD_PACKAGES))
 
-## test-deps: install the Debian packages the tests need (when missing)
+## test-deps: install the packages `make test` needs (also ffmpeg, prometheus, nginx, curl) when missing
 test-deps:
 	$(call apt_ensure,$(TEST_PACKAGES))
 
-## build: a debug build (.build/debug/hls-orchestrator), the git revision stamped in
+## build: debug build (swift build), the git revision stamped in
 build: deps
 	$(STAMP)
 	$(SWIFT) build
 
-## release: an optimized build with the Swift runtime linked in (.build/release/hls-orchestrator)
+## release: release binary .build/release/hls-orchestrator, with the Swift runtime linked in
 # The release binary carries the Swift runtime (--static-swift-stdlib), as in the container
 # image: nothing of the toolchain is needed where it runs, and only the runtime code it uses
 # is resident (about 4 MiB less than the shared libraries).
@@ -87,10 +89,11 @@ release: deps
 run: release
 	exec .build/release/$(BIN)
 
-## test: every test: unit, integration over real sockets, the executable as a subprocess, and
-## the deploy checks (systemd-analyze verify, hadolint, promtool on the config and alert rules,
-## compose wiring); also the release build `make run` uses (whole-module optimization can fail
-## where a debug build compiles)
+## test: every test and the deploy checks, as CI runs them (5-10 minutes)
+# Unit tests, integration over real sockets, the executable as a subprocess, nginx and ffmpeg
+# against the service, and the deploy checks (systemd-analyze verify, hadolint, promtool check
+# config and the alert rules, compose wiring); also the release build `make run` uses (whole-module optimization
+# can fail where a debug build compiles).
 test: test-deps
 	$(STAMP)
 	$(SWIFT) build -c release --product $(BIN) --static-swift-stdlib
@@ -102,9 +105,11 @@ test: test-deps
 lint: build
 	deploy/check.sh "$$($(SWIFT) build --show-bin-path)/$(BIN)"
 
-## install: the binary `make release` built (BIN_PATH) to $(PREFIX)/bin, systemd unit to
-## $(SYSTEMD_UNIT_DIR), example configuration to $(CONFIG_DIR) (an existing one is kept); DESTDIR
-## stages for packaging. It builds nothing, so `sudo make install` needs no Swift on root's PATH.
+## install: install the release binary, the systemd unit and the example configuration (builds nothing)
+# The binary `make release` built (BIN_PATH) to $(PREFIX)/bin, the systemd unit to
+# $(SYSTEMD_UNIT_DIR), the example configuration to $(CONFIG_DIR) (an existing one is kept);
+# DESTDIR stages for packaging. It builds nothing, so `sudo make install` needs no Swift on
+# root's PATH.
 install: $(BIN_PATH)
 	install -D -m 0755 $(BIN_PATH) $(DESTDIR)$(PREFIX)/bin/$(BIN)
 	install -d -m 0755 $(DESTDIR)$(SYSTEMD_UNIT_DIR)
@@ -125,11 +130,11 @@ $(BIN_PATH):
 	@echo "$(BIN_PATH) does not exist: run 'make release' first (as yourself), then 'sudo make install'" >&2
 	@exit 1
 
-## uninstall: remove the binary and the unit; the configuration in $(CONFIG_DIR) stays
+## uninstall: remove the installed binary and unit; the configuration in /etc/hls-orchestrator stays
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/$(BIN) $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$(BIN).service
 
-## bench: release build vs the libmicrohttpd floor and nginx on loopback (wrk); writes bench/RESULTS.md
+## bench: release build against the libmicrohttpd floor and nginx on loopback (wrk); writes bench/RESULTS.md
 .PHONY: bench bench-micro
 bench:
 	$(call apt_ensure,$(BENCH_PACKAGES))

@@ -2,7 +2,7 @@ import Logging
 
 /// Every setting of the service, parsed once from the environment (and `.env`) at start-up.
 ///
-/// Variable names are the contract: `.env.example` and the README list each with its default.
+/// Variable names are the contract: `.env.example`, the README and docs/operations.md list each with its default.
 public struct AppConfiguration: Sendable, Equatable {
     /// `PORT`: TCP port to listen on (0 = any free port).
     public var port: UInt16 = 8080

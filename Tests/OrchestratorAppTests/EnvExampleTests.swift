@@ -12,7 +12,7 @@ import Testing
     /// Variables read by the code that are not configuration, so not in `.env.example`.
     static let notConfiguration: Set<String> = [
         // systemd's sd_notify protocol (Sources/MicroHTTPD/SystemdNotifier.swift): set by the
-        // service manager, never by the user; the README's systemd section names them.
+        // service manager, never by the user; docs/operations.md's systemd section names them.
         "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
     ]
 

@@ -8,7 +8,7 @@ import Testing
 ///
 /// Every answer must be JSON, except for the `library` cases: requests so malformed that
 /// libmicrohttpd answers them itself (HTML body) or closes the connection without an answer,
-/// before the service sees them. The README lists exactly these as the non-JSON answers.
+/// before the service sees them. docs/api.md lists exactly these as the non-JSON answers.
 struct HostileCase: Sendable, CustomTestStringConvertible {
     let name: String
     let raw: [UInt8]
@@ -131,7 +131,7 @@ let hostileCases: [HostileCase] = [
     .post("part path with a leading space", parts, ##"{"sequence": 3, "part": 0, "duration": 0.2, "path": " #EXT-X-ENDLIST"}"##, 400),
     .put("map_uri with a leading EN SPACE", declaration, ##"{"map_uri": " #EXT-X-ENDLIST"}"##, 400),
     .put("part_uri_template ending in NBSP", declaration, #"{"part_target": 0.2, "part_uri_template": "/{sequence}.{part} "}"#, 400),
-    // Answered by libmicrohttpd itself, with an HTML body (or no answer): see the README.
+    // Answered by libmicrohttpd itself, with an HTML body (or no answer): see docs/api.md.
     .raw("not HTTP at all", "\u{16}\u{03}\u{01}\u{02}\u{00}\u{01}\u{00}\u{01}\u{fc}\r\n\r\n", 400, 505).answeredByLibrary,
     .raw("header line without colon", "GET /healthz HTTP/1.1\r\nHost: t\r\nbroken header\r\n\r\n", 400).answeredByLibrary,
     .raw("header of 100 KiB", "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: \(String(repeating: "b", count: 100_000))\r\n\r\n", 431)
