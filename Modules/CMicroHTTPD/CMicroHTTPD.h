@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <malloc.h>
 #include <microhttpd.h>
 
 /// MHD_OPTION_UNESCAPE_CALLBACK that leaves the text as it is.
@@ -252,6 +253,13 @@ static inline int CMicroHTTPD_client_address(struct MHD_Connection *connection, 
         return -1;
     }
     return inet_ntop(address->sa_family, bytes, buffer, (socklen_t)size) == NULL ? -1 : 0;
+}
+
+/// Returns the heap's free pages to the system: glibc's malloc_trim(0), declared in <malloc.h>,
+/// which no module Swift sees includes. Returns 1 when memory was released.
+static inline int CMicroHTTPD_malloc_trim(void)
+{
+    return malloc_trim(0);
 }
 
 /// Socket flags that glibc declares as members of anonymous enums (MSG_*, SHUT_*, IPPROTO_*),

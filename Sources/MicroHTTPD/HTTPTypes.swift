@@ -303,6 +303,8 @@ public enum RequestRejection: Error, Equatable, Sendable {
     case malformedContentLength
     /// A `Content-Length` beyond 64 bits: 413 (found by libmicrohttpd).
     case contentLengthTooLarge
+    /// The server's memory budget for request bodies is spent: 503, retry later.
+    case memoryBudgetSpent
 
     /// The status the rejection is answered with.
     public var status: HTTPStatus {
@@ -312,6 +314,7 @@ public enum RequestRejection: Error, Equatable, Sendable {
             .badRequest
         case .unsupportedTransferCoding: .notImplemented
         case .unsupportedVersion: .httpVersionNotSupported
+        case .memoryBudgetSpent: .serviceUnavailable
         }
     }
 
@@ -326,6 +329,7 @@ public enum RequestRejection: Error, Equatable, Sendable {
         case .unsupportedVersion: "only HTTP/1.0 and HTTP/1.1 are supported"
         case .malformedContentLength: "Content-Length is not a decimal number"
         case .contentLengthTooLarge: "Content-Length is too large"
+        case .memoryBudgetSpent: "the memory budget for request bodies is spent; retry shortly"
         }
     }
 }

@@ -7,7 +7,7 @@ private import Glibc
 #endif
 
 /// How the libmicrohttpd daemon is started.
-public struct ServerConfiguration: Sendable, Equatable {
+public struct ServerConfiguration: Sendable {
     /// TCP port; 0 picks a free one (read it back from `MicroHTTPServer.port`).
     public var port: UInt16
     /// IPv4 address to bind, or nil for every interface.
@@ -38,6 +38,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Answers responders marked cacheable (``CacheDirective``) served again from a cache per
     /// worker thread, without calling the responder; nil = no cache.
     public var responseCache: ResponseCacheConfiguration?
+    /// What request bodies being received are charged to; nil: not counted.
+    public var bodyBudget: (any RequestBodyBudget)?
     /// A tag the responder finds in every request of this server (``HTTPRequest/listener``), to
     /// tell listeners sharing one responder apart.
     public var listener: UInt8
@@ -59,7 +61,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         requestHeaderNames: [String]? = nil,
         responseCache: ResponseCacheConfiguration? = nil,
         listener: UInt8 = 0,
-        copiesClientAddress: Bool = false
+        copiesClientAddress: Bool = false,
+        bodyBudget: (any RequestBodyBudget)? = nil
     ) {
         self.port = port
         self.bindAddress = bindAddress
@@ -74,7 +77,19 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.responseCache = responseCache
         self.listener = listener
         self.copiesClientAddress = copiesClientAddress
+        self.bodyBudget = bodyBudget
     }
+}
+
+/// Where the memory of request bodies being received is accounted: a request whose body cannot
+/// be reserved is answered with ``RequestRejection/memoryBudgetSpent`` and closed.
+public protocol RequestBodyBudget: Sendable {
+    /// Reserves `bytes`; `false` when the budget is spent (nothing reserved then).
+    func reserve(_ bytes: Int) -> Bool
+    /// Charges `bytes` unconditionally (growth already made).
+    func charge(_ bytes: Int)
+    /// Releases `bytes` reserved or charged before.
+    func release(_ bytes: Int)
 }
 
 /// Why the server could not start.
@@ -369,6 +384,9 @@ final class ResponseCacheCore: Sendable {
 /// currently serving its connection.
 private final class RequestContext {
     var body: [UInt8] = []
+    /// Bytes of `body`'s capacity charged to the server's `bodyBudget` (released when the
+    /// request completes).
+    var reserved = 0
     /// Whether a body that grew past the cap has been answered already (see `answerEarly`).
     var answeredEarly = false
     /// Body bytes read and thrown away since that answer.
@@ -426,15 +444,36 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
             state.discardedBytes += size
             return state.discardedBytes > 16 * limit ? .NO : .YES
         }
+        var rejection = RequestRejection.bodyTooLarge(limit: limit)
         if state.body.count + size <= limit, let uploadData {
-            state.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: size))
-            return .YES
+            if state.body.capacity == 0 {
+                // Exactly what a declared length needs (never more than the cap), instead of
+                // doubling as chunks arrive; a chunked body grows from its first chunk.
+                let declared = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
+                    .flatMap { Int(String(cString: $0)) }
+                state.body.reserveCapacity(min(limit, max(size, declared ?? size)))
+            }
+            let grown = state.body.capacity - state.reserved
+            if grown <= 0 || core.configuration.bodyBudget?.reserve(grown) ?? true {
+                if grown > 0 { state.reserved += grown }
+                state.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: size))
+                if state.body.capacity > state.reserved {
+                    // Grew past what was reserved (a chunked body): charge the rest, unrefusable now.
+                    core.configuration.bodyBudget?.charge(state.body.capacity - state.reserved)
+                    state.reserved = state.body.capacity
+                }
+                return .YES
+            }
+            rejection = .memoryBudgetSpent
         }
-        // A chunked body grew past the cap: answer now, like a declared Content-Length above.
+        // A chunked body grew past the cap, or there is no memory for it: answer now, like a
+        // declared Content-Length above.
         state.answeredEarly = true
         state.body = []
+        core.configuration.bodyBudget?.release(state.reserved)
+        state.reserved = 0
         let request = copyRequest(connection, url: url, method: method, core: core, body: [])
-        let response = core.responder.reply(to: request, rejectedFor: .bodyTooLarge(limit: limit))
+        let response = core.responder.reply(to: request, rejectedFor: rejection)
         return answerEarly(response, on: connection) ? .YES : .NO
     }
 
@@ -563,6 +602,7 @@ private let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, co
     guard slot != statelessRequest else { return }
     // The release matching the passRetained in attachContext.
     let context = Unmanaged<RequestContext>.fromOpaque(slot).takeRetainedValue()
+    if context.reserved > 0 { core.configuration.bodyBudget?.release(context.reserved) }
     if let suspended = context.suspended {
         core.parked.withLock { _ = $0.remove(suspended) }
     }

@@ -1,5 +1,6 @@
 // Resource figures of this process for the `process_*` metrics, read from /proc on Linux. Here
 // because this is the one target allowed to make C calls (open, read, opendir, getrlimit, sysconf).
+private import CMicroHTTPD
 #if canImport(Glibc)
 private import Glibc
 #endif
@@ -128,3 +129,12 @@ private func countOpenFileDescriptors() -> Int? {
     return count
 }
 #endif
+
+/// The process's heap, as the C library manages it.
+public enum ProcessMemory {
+    /// Hands the heap's free pages back to the system (wraps glibc's `malloc_trim(0)`), so the
+    /// resident size drops after much was freed.
+    public static func returnFreedPages() {
+        _ = CMicroHTTPD_malloc_trim()
+    }
+}

@@ -35,8 +35,14 @@ public struct AppConfiguration: Sendable, Equatable {
     public var ingestPort: UInt16?
     /// `INGEST_BIND_ADDRESS`: IPv4 address of the ingest listener (default: `BIND_ADDRESS`).
     public var ingestBindAddress: String?
-    /// `MAX_REQUEST_BODY_BYTES`: larger request bodies get 413.
-    public var maxRequestBodyBytes: Int = 64 * 1024
+    /// `MAX_REQUEST_BODY_BYTES`: larger request bodies get 413. The default fits a segment with
+    /// the longest path, even written with JSON escapes, and no more.
+    public var maxRequestBodyBytes: Int = 16 * 1024
+    /// `MEMORY_BUDGET_MB`: what clients may make the service hold (records, buffered segments,
+    /// request bodies, held reloads), in MiB; past it, growth is refused with 503.
+    public var memoryBudgetMegabytes: Int = 512
+    /// `MEMORY_BUDGET_MB` in bytes.
+    public var memoryBudgetBytes: Int { memoryBudgetMegabytes << 20 }
     /// `SHUTDOWN_DELAY`: seconds the service keeps serving after SIGTERM/SIGINT, with `/readyz`
     /// already 503, so load balancers stop sending traffic before the listener closes.
     public var shutdownDelaySeconds: Int = 0
@@ -92,7 +98,8 @@ public struct AppConfiguration: Sendable, Equatable {
         ("REQUEST_TIMEOUT", "10"),
         ("INGEST_PORT", ""),
         ("INGEST_BIND_ADDRESS", "BIND_ADDRESS"),
-        ("MAX_REQUEST_BODY_BYTES", "65536"),
+        ("MAX_REQUEST_BODY_BYTES", "16384"),
+        ("MEMORY_BUDGET_MB", "512"),
         ("SHUTDOWN_DELAY", "0"),
         ("SHUTDOWN_TIMEOUT", "10"),
         ("GAP_TIMEOUT", "0"),
@@ -167,6 +174,9 @@ public struct AppConfiguration: Sendable, Equatable {
         }
         if let bytes = try reader.integer("MAX_REQUEST_BODY_BYTES", in: 1024...(16 << 20), "an integer from 1024 to 16777216") {
             maxRequestBodyBytes = bytes
+        }
+        if let megabytes = try reader.integer("MEMORY_BUDGET_MB", in: 8...1_048_576, "a number of MiB from 8 to 1048576") {
+            memoryBudgetMegabytes = megabytes
         }
         if let seconds = try reader.integer("SHUTDOWN_DELAY", in: 0...300, "a whole number of seconds from 0 to 300") {
             shutdownDelaySeconds = seconds

@@ -5,6 +5,7 @@ import MicroHTTPD
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import SegmentRegistry
 
 /// The running service: the libmicrohttpd server in front of the `Orchestrator`.
 ///
@@ -38,7 +39,8 @@ public final class Application: Service, Sendable {
             requestHeaderNames: Orchestrator.requestHeaderNames,
             responseCache: Orchestrator.responseCache(entriesPerThread: configuration.responseCacheEntries),
             // The access log (debug) is the one reader of the client address.
-            copiesClientAddress: logger.logLevel <= .debug)
+            copiesClientAddress: logger.logLevel <= .debug,
+            bodyBudget: BodyBudget(budget: orchestrator.budget))
         server = MicroHTTPServer(configuration: main, responder: orchestrator)
         ingestServer = configuration.ingestPort.map { port in
             // The same limits, its own connection slots; no playlists, so no response cache.
@@ -216,4 +218,13 @@ public enum SystemClock {
     @Sendable public static func now() -> Timestamp {
         Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
     }
+}
+
+/// Request bodies charged to the service's memory budget.
+private struct BodyBudget: RequestBodyBudget {
+    let budget: MemoryBudget
+
+    func reserve(_ bytes: Int) -> Bool { budget.reserve(bytes, for: .bodies) }
+    func charge(_ bytes: Int) { budget.adjust(bytes, for: .bodies) }
+    func release(_ bytes: Int) { budget.release(bytes, for: .bodies) }
 }

@@ -34,6 +34,8 @@ enum ErrorMapping {
                 return retryLater(error.message, missing: "{\"sequence\":\(nextExpected.rawValue)}")
             case .tooManyStreams:
                 return json(.tooManyRequests, error.message)
+            case .memoryBudgetSpent:
+                return unavailable(error.message)
             }
         case let error as LowLatencyError:
             switch error {
@@ -53,6 +55,9 @@ enum ErrorMapping {
             switch error {
             case .bodyTooLarge(let limit):
                 return json(.contentTooLarge, "request body exceeds \(limit) bytes (MAX_REQUEST_BODY_BYTES)")
+            case .memoryBudgetSpent:
+                return unavailable(
+                    "the service's memory budget (MEMORY_BUDGET_MB) is spent: no request body can be received now; retry later")
             case .conflictingContentLength, .contentLengthWithTransferEncoding, .unsupportedTransferCoding,
                 .invalidHost, .unsupportedVersion, .malformedContentLength, .contentLengthTooLarge:
                 return json(error.status, error.message)

@@ -19,15 +19,19 @@ public final class Orchestrator: HTTPResponder, Sendable {
     private let clock: @Sendable () -> Timestamp
     private let ready = Atomic<Bool>(true)
     private let errorCacheControl: String
+    /// What clients make the service hold (`MEMORY_BUDGET_MB`): the registry's records and
+    /// buffers, request bodies, held reloads.
+    public let budget: MemoryBudget
 
-    /// Creates the router over a new in-memory registry.
+    /// Creates the router over a new in-memory registry charging `MEMORY_BUDGET_MB`.
     public convenience init(
         configuration: AppConfiguration, logger: Logger, metrics: OrchestratorMetrics,
         clock: @escaping @Sendable () -> Timestamp
     ) {
+        let budget = MemoryBudget(limit: configuration.memoryBudgetBytes)
         self.init(
             configuration: configuration, logger: logger, metrics: metrics, clock: clock,
-            makeRegistry: SegmentRegistry<PublishedPlaylist>.inMemory)
+            makeRegistry: SegmentRegistry<PublishedPlaylist>.inMemory(budget: budget), budget: budget)
     }
 
     /// Creates the router over a new registry made by `makeRegistry`: the seam where another
@@ -35,8 +39,10 @@ public final class Orchestrator: HTTPResponder, Sendable {
     init(
         configuration: AppConfiguration, logger: Logger, metrics: OrchestratorMetrics,
         clock: @escaping @Sendable () -> Timestamp,
-        makeRegistry: PlaylistRegistryFactory<PublishedPlaylist>
+        makeRegistry: PlaylistRegistryFactory<PublishedPlaylist>,
+        budget: MemoryBudget? = nil
     ) {
+        self.budget = budget ?? MemoryBudget(limit: configuration.memoryBudgetBytes)
         // Held reloads never take the slots the transcoder's POST (which releases them) and the
         // health checks need, whatever the settings say.
         let heldCeiling = configuration.maxConnections - AppConfiguration.connectionReserve(configuration.maxConnections)
@@ -256,6 +262,12 @@ public final class Orchestrator: HTTPResponder, Sendable {
         guard let suspender else {
             return .response(published.response(for: headers, delta: delta, blocking: true))
         }
+        // A held reload keeps memory (the request, its waiter, the parked connection's entry).
+        let budget = self.budget
+        guard budget.reserve(MemoryBudget.Estimate.heldReload, for: .held) else {
+            metrics.blockingOverloaded()
+            throw RegistryError.memoryBudgetSpent(.held)
+        }
         let held = suspender.suspend()
         let metrics = self.metrics
         let waiter = ReloadWaiters<PublishedPlaylist>.Waiter(
@@ -263,17 +275,20 @@ public final class Orchestrator: HTTPResponder, Sendable {
             deadline: started.advanced(by: .seconds(3 * snapshot.targetDuration)),
             answer: { $0.response(for: headers, delta: delta, blocking: true) },
             finished: { [weak self] woken, changeStarted in
+                budget.release(MemoryBudget.Estimate.heldReload, for: .held)
                 metrics.blockingFinished(woken: woken, wakeLatency: ContinuousClock.now - changeStarted)
                 self?.finished(request, route: .playlist, status: woken ? 200 : 503, started: started)
             })
         do {
             switch try waiters.park(waiter, key: .init(stream: stream, rendition: rendition), current: published) {
             case .ready(let newest):
+                budget.release(MemoryBudget.Estimate.heldReload, for: .held)
                 return .response(newest.response(for: headers, delta: delta, blocking: true))
             case .parked:
                 return .suspended(held)
             }
         } catch {
+            budget.release(MemoryBudget.Estimate.heldReload, for: .held)
             metrics.blockingOverloaded()
             throw error
         }
@@ -318,7 +333,9 @@ public final class Orchestrator: HTTPResponder, Sendable {
             return HTTPResponse(
                 status: .ok,
                 headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),
-                body: .bytes(metrics.exposition(activeStreams: registry.activeStreamCount, heldRequests: waiters.heldCount)))
+                body: .bytes(
+                    metrics.exposition(
+                        activeStreams: registry.activeStreamCount, heldRequests: waiters.heldCount, budget: budget)))
         case .health:
             return Self.jsonResponse(.ok, #"{"status":"ok"}"#)
         case .preflight(let allowed):
@@ -468,6 +485,11 @@ public final class Orchestrator: HTTPResponder, Sendable {
             } else {
                 logger.info("rendition advancing again", metadata: metadata)
             }
+        }
+        if !report.evictions.isEmpty {
+            // Forgotten streams free many small allocations at once: hand the freed pages back to
+            // the system, so the resident size follows the live state (glibc keeps them otherwise).
+            ProcessMemory.returnFreedPages()
         }
         for eviction in report.evictions {
             waiters.forget(stream: eviction.stream)

@@ -2,6 +2,7 @@ import CoreMetrics
 import MicroHTTPD
 import Prometheus
 import Synchronization
+import SegmentRegistry
 
 /// The service's metrics, created once through swift-metrics and exported by swift-prometheus.
 ///
@@ -146,21 +147,41 @@ public final class OrchestratorMetrics: Sendable {
 
     /// The Prometheus text exposition of every metric, with the gauges read from their sources
     /// at scrape time first, so they are always exact.
-    func exposition(activeStreams count: Int, heldRequests held: Int) -> [UInt8] {
+    func exposition(activeStreams count: Int, heldRequests held: Int, budget: MemoryBudget? = nil) -> [UInt8] {
         activeStreams.record(count)
         heldRequests.record(held)
-        return exposition()
+        return exposition(budget: budget)
     }
 
-    /// The Prometheus text exposition of every metric and of the process, sorted.
-    private func exposition() -> [UInt8] {
+    /// The Prometheus text exposition of every metric, of the memory budget and of the process,
+    /// sorted.
+    private func exposition(budget: MemoryBudget?) -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(8 * 1024)
         registry.emit(into: &buffer)
+        if let budget { buffer.append(contentsOf: Self.exposition(of: budget).utf8) }
         if let process = ProcessStatistics.current() {
             buffer.append(contentsOf: Self.exposition(of: process).utf8)
         }
         return PrometheusExposition.sorted(buffer)
+    }
+
+    /// `hls_memory_budget_bytes`, and `hls_memory_used_bytes` and `hls_memory_refusals_total` by
+    /// part (`records`, `pending`, `bodies`, `held`).
+    static func exposition(of budget: MemoryBudget) -> String {
+        var text = "# HELP hls_memory_budget_bytes Memory clients may make the service hold (MEMORY_BUDGET_MB).\n"
+            + "# TYPE hls_memory_budget_bytes gauge\nhls_memory_budget_bytes \(budget.limit)\n"
+        text += "# HELP hls_memory_used_bytes Estimated memory held for clients, by part of the budget.\n"
+            + "# TYPE hls_memory_used_bytes gauge\n"
+        for part in MemoryBudget.Part.allCases {
+            text += "hls_memory_used_bytes{part=\"\(part.rawValue)\"} \(budget.used(part))\n"
+        }
+        text += "# HELP hls_memory_refusals_total Requests refused because the memory budget was spent, by part.\n"
+            + "# TYPE hls_memory_refusals_total counter\n"
+        for part in MemoryBudget.Part.allCases {
+            text += "hls_memory_refusals_total{part=\"\(part.rawValue)\"} \(budget.refused(part))\n"
+        }
+        return text
     }
 
     /// The `process_*` metrics every Prometheus client library exports, with their help and type.

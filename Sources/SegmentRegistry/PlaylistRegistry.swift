@@ -89,9 +89,12 @@ public typealias PlaylistRegistryFactory<Artifact: Sendable> = @Sendable (
 
 extension SegmentRegistry {
     /// The factory of the in-memory registry, the default backend.
-    public static var inMemory: PlaylistRegistryFactory<Artifact> {
+    public static var inMemory: PlaylistRegistryFactory<Artifact> { inMemory(budget: nil) }
+
+    /// The factory of the in-memory registry charging what it holds to `budget`.
+    public static func inMemory(budget: MemoryBudget?) -> PlaylistRegistryFactory<Artifact> {
         { configuration, publish, retire, events in
-            SegmentRegistry(configuration: configuration, publish: publish, retire: retire, events: events)
+            SegmentRegistry(configuration: configuration, publish: publish, retire: retire, events: events, budget: budget)
         }
     }
 }

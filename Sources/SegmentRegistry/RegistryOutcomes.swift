@@ -87,6 +87,9 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     /// low-latency declaration fixes it as low-latency, the first segment of a rendition without
     /// `part_target` as regular.
     case mixedLowLatency(StreamID, RenditionName, streamIsLowLatency: Bool)
+    /// The memory budget is spent: no new stream or rendition, and nothing buffered ahead of a
+    /// hole, until memory is released (`part` names what was refused).
+    case memoryBudgetSpent(MemoryBudget.Part)
 
     /// A human sentence for the `{"error": "..."}` body of the response.
     public var message: String {
@@ -112,6 +115,12 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
         case .targetDurationConflict(let rendition, let declared, let fixed):
             return "rendition \(rendition) has a fixed target duration of \(wholeSeconds(fixed)); "
                 + "target_duration \(declared) cannot change it"
+        case .memoryBudgetSpent(.pending):
+            return "the service's memory budget (MEMORY_BUDGET_MB) is spent: segments and parts ahead of a hole "
+                + "cannot be buffered now; send the missing ones first, or retry later"
+        case .memoryBudgetSpent:
+            return "the service's memory budget (MEMORY_BUDGET_MB) is spent: no new streams or renditions "
+                + "until memory is released; retry later"
         case .mixedLowLatency(let stream, let rendition, true):
             return "stream \(stream) has low-latency renditions, so rendition \(rendition) must be low-latency too: "
                 + "declare it with part_target and part_uri_template (PUT /streams/\(stream)/renditions/\(rendition)) "

@@ -296,6 +296,17 @@ struct RenditionTimeline: Sendable {
         return partBuffers[sequence]?[part.part] == part
     }
 
+    /// How many segments and parts the timeline stores, for the memory budget: listed segments
+    /// (the window), segments waiting behind a hole, parts of complete segments, and parts of
+    /// segments not complete yet.
+    /// - Complexity: O(*s*) in the sequences with parts.
+    var storedCounts: (listedSegments: Int, pendingSegments: Int, completedParts: Int, bufferedParts: Int) {
+        guard let lowLatency else { return (window.count, pending.count, 0, 0) }
+        let completed = lowLatency.fields.completedParts.values.reduce(0) { $0 + $1.count }
+        let buffered = lowLatency.fields.partBuffers.values.reduce(0) { $0 + $1.count }
+        return (window.count, pending.count, completed, buffered)
+    }
+
     /// Whether a part with the coordinates of `part` is held, whatever its path and duration.
     func knowsPart(_ part: PartialSegment) -> Bool {
         let sequence = part.sequence.rawValue

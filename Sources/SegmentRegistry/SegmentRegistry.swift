@@ -48,7 +48,9 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     /// Not generic (cells are held as ``CellBase``), so the directory's dictionaries and lock are
     /// compiled for their concrete types here instead of going through generic metadata at run
     /// time on every lookup; ``typed(_:)`` gives a cell its type back.
-    private let directory = Mutex(Directory())
+    private let directory: Mutex<Directory>
+    /// What clients make the registry hold, charged as it changes; nil: not counted.
+    private let budget: MemoryBudget?
 
     /// A cell of the directory as the rendition cell of this registry it is (every cell this
     /// registry inserts is a `RenditionCell<Artifact>`).
@@ -88,10 +90,13 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         configuration: RegistryConfiguration,
         publish: @escaping @Sendable (RenditionSnapshot) -> Artifact,
         retire: @escaping @Sendable (Artifact) -> Void = { _ in },
-        events: @escaping @Sendable (RegistryEvent) -> Void = { _ in }
+        events: @escaping @Sendable (RegistryEvent) -> Void = { _ in },
+        budget: MemoryBudget? = nil
     ) {
         precondition(configuration.isValid, "RegistryConfiguration out of range: \(configuration)")
         self.configuration = configuration
+        self.budget = budget
+        directory = Mutex(Directory(budget: budget))
         self.publish = publish
         self.retire = retire
         self.events = events
@@ -204,6 +209,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                 cell.record.touch(now)
                 if try cell.declare(declaration, configuration: configuration, now: now) { return .updated }
             case .absent:
+                guard budget?.allowsGrowth(of: .records) ?? true else { throw RegistryError.memoryBudgetSpent(.records) }
                 var state = RenditionState()
                 state.declare(declaration, at: now)
                 let cell = RenditionCell<Artifact>(rendition: rendition, state: state, record: StreamRecord(stream: stream, now: now))
@@ -216,6 +222,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                 }
                 switch inserted {
                 case .inserted(let newStream):
+                    cell.writer.withLock { cell.settle(&$0, budget: budget) }
                     announce(stream: stream, rendition: rendition, newStream: newStream)
                     return .created
                 case .found: continue
@@ -296,6 +303,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         case .ended(let ended): cells = ended.map(typed)
         case .alreadyEnded: return .alreadyEnded
         case .tooManyStreams: throw .tooManyStreams(limit: configuration.maxStreams)
+        case .budgetSpent: throw .memoryBudgetSpent(.records)
         }
         let context = self.context
         for cell in cells {
@@ -475,7 +483,8 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     // MARK: - Internals
 
     private var context: TimelineContext<Artifact> {
-        TimelineContext(configuration: configuration, publish: publish, retire: retire) { [self] stream, rendition in
+        TimelineContext(configuration: configuration, publish: publish, retire: retire, budget: budget) {
+            [self] stream, rendition in
             renditionReports(stream: stream, excluding: rendition)
         }
     }
@@ -534,7 +543,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         for (stream, reason, cells) in removed {
             report.evictions.append(SweepReport.Eviction(stream: stream, reason: reason))
             for cell in cells.map(typed) {
-                if cell.evict() {
+                if cell.evict(budget: budget) {
                     report.staleTransitions.append(
                         SweepReport.StaleTransition(stream: stream, rendition: cell.rendition, isStale: false))
                 }
@@ -578,6 +587,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     ) throws(RegistryError) -> RegistrationOutcome? {
         // Validates the first segment before anything becomes visible.
         let timeline = try context.makeTimeline(first: segment, declaration: nil, now: now)
+        guard budget?.allowsGrowth(of: .records) ?? true else { throw .memoryBudgetSpent(.records) }
         var state = RenditionState()
         state.timeline = timeline
         let cell = RenditionCell<Artifact>(rendition: rendition, state: state, record: StreamRecord(stream: stream, now: now))
@@ -588,6 +598,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
             guard let newStream = try insert(cell, stream: stream, rendition: rendition, now: now) else { return nil }
             cell.publishLocked(&state, now: now, context: context)
             cell.updateAttention(state, now: now)
+            cell.settle(&state, budget: budget, path: segment.path.utf8Count)
             return newStream
         }
         guard let newStream else { return nil }
@@ -611,6 +622,8 @@ struct TimelineContext<Artifact: Sendable> {
     let publish: @Sendable (RenditionSnapshot) -> Artifact
     /// Told of the artifact a publication replaced.
     let retire: @Sendable (Artifact) -> Void
+    /// What the cells charge their footprint to; nil: not counted.
+    let budget: MemoryBudget?
     /// The rendition reports of the other renditions of a stream.
     let reports: (StreamID, RenditionName) -> [RenditionReport]
 
@@ -706,6 +719,8 @@ private enum EndMarking {
     case alreadyEnded
     /// The stream is unknown and the registry is full: nothing changed.
     case tooManyStreams
+    /// The stream is unknown and the memory budget is spent: nothing changed.
+    case budgetSpent
 }
 
 /// What an insert into the directory did.
@@ -718,6 +733,13 @@ private enum Insertion {
 
 /// The stream → rendition → cell map; only ever touched under the registry's directory lock.
 private struct Directory: ~Copyable {
+    /// Charged a stream record for each stream while it is known.
+    let budget: MemoryBudget?
+
+    init(budget: MemoryBudget?) {
+        self.budget = budget
+    }
+
     /// One stream. A class, so a lookup under the lock copies one reference, not the entry.
     /// Never leaves the directory lock.
     final class StreamEntry {
@@ -813,6 +835,7 @@ private struct Directory: ~Copyable {
             allRecords.append(cell.record)
             activeCount += 1
             isNewStream = true
+            budget?.adjust(MemoryBudget.Estimate.stream, for: .records)
         }
         cell.record.touch(now)
         entry.members.append(StreamEntry.Member(rendition: rendition, cell: cell))
@@ -825,6 +848,8 @@ private struct Directory: ~Copyable {
     mutating func markEnded(_ stream: StreamID, now: Timestamp, maxStreams: Int) -> EndMarking {
         guard let entry = streams[stream] else {
             guard streams.count < maxStreams else { return .tooManyStreams }
+            guard budget?.allowsGrowth(of: .records) ?? true else { return .budgetSpent }
+            budget?.adjust(MemoryBudget.Estimate.stream, for: .records)
             let record = StreamRecord(stream: stream, now: now)
             record.markEnded(now)
             streams[stream] = StreamEntry(isEnded: true, record: record)
@@ -854,6 +879,7 @@ private struct Directory: ~Copyable {
             else { continue }
             let stream = record.stream
             streams[stream] = nil
+            budget?.adjust(-MemoryBudget.Estimate.stream, for: .records)
             if !entry.isEnded { activeCount -= 1 }
             removedRecords.insert(ObjectIdentifier(record))
             let cells = entry.cells
@@ -966,8 +992,28 @@ struct RenditionState: Sendable {
     var lastModified = Timestamp(millisecondsSinceEpoch: 0)
     /// Parts of a low-latency rendition that arrived before its first segment.
     var earlyParts: [PartialSegment] = []
+    /// What is charged to the memory budget for this rendition now, by part.
+    var chargedRecords = 0
+    var chargedPending = 0
+    /// The longest path (UTF-8 bytes) of any segment or part the rendition got: every stored
+    /// one is estimated at this length, an upper bound that needs no per-item bookkeeping.
+    var longestPath = 0
 
     init() {}
+
+    /// The estimated bytes this rendition holds: its record with the listed window, and what it
+    /// buffers ahead of a hole or before its first segment.
+    /// - Complexity: O(*s*) in the sequences with parts.
+    var footprint: (records: Int, pending: Int) {
+        let perItem = MemoryBudget.Estimate.segment + longestPath
+        var records = MemoryBudget.Estimate.rendition
+        var pending = earlyParts.count * perItem
+        if let counts = timeline?.storedCounts {
+            records += (counts.listedSegments + counts.completedParts) * perItem
+            pending += (counts.pendingSegments + counts.bufferedParts) * perItem
+        }
+        return (records, pending)
+    }
 
     /// Whether a part with the coordinates of `part` is held (exactly or not): a later one with
     /// other attributes is a conflict, not a new part.
@@ -1087,6 +1133,12 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
                 if state.timeline?.holds(segment) == true { return (.duplicate, 0) }
                 throw .streamEnded(record.stream)
             }
+            if let budget = context.budget, let next = state.timeline?.nextSequence,
+                segment.sequence.rawValue > next, state.timeline?.holds(segment) != true, !budget.allowsGrowth(of: .pending)
+            {
+                throw .memoryBudgetSpent(.pending)  // it would wait behind a hole
+            }
+            defer { settle(&state, budget: context.budget, path: segment.path.utf8Count) }
             // Mutated in place through the optional, so the window is never copied.
             guard let registration = try state.timeline?.register(segment, now: now) else {
                 try startTimeline(&state, first: segment, now: now, context: context)
@@ -1175,6 +1227,15 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
                     throw LowLatencyError.hintMismatch(sequence: part.sequence, part: part.part, hinted: hinted)
                 }
             }
+            // A part of a later segment than the one in progress, or before the first segment,
+            // is buffered: growth the budget may refuse.
+            if let budget = context.budget, !state.knowsPart(part),
+                part.sequence.rawValue > (state.timeline?.nextSequence ?? 0) || state.timeline == nil,
+                !budget.allowsGrowth(of: .pending)
+            {
+                throw RegistryError.memoryBudgetSpent(.pending)
+            }
+            defer { settle(&state, budget: context.budget, path: part.path.rawValue.utf8.count) }
             guard let registration = try state.timeline?.registerPart(part, now: now) else {
                 // No segment yet: the part waits for the first one.
                 if let known = state.earlyParts.first(where: { $0.sequence == part.sequence && $0.part == part.part }) {
@@ -1248,9 +1309,12 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
     }
 
     /// Marks the cell forgotten; returns whether it was reported stalled.
-    func evict() -> Bool {
+    func evict(budget: MemoryBudget?) -> Bool {
         writer.withLock { state in
             state.isEvicted = true
+            budget?.release(state.chargedRecords, for: .records)
+            budget?.release(state.chargedPending, for: .pending)
+            (state.chargedRecords, state.chargedPending) = (0, 0)
             attentionAt.store(.max, ordering: .relaxed)
             return state.reportedStale
         }
@@ -1265,6 +1329,7 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
                 report.skippedHoles += 1
                 report.republished += 1
                 publishLocked(&state, now: now, context: context)
+                settle(&state, budget: context.budget)
             }
             let isStale = state.timeline?.isStale(at: now) ?? false
             if isStale != state.reportedStale {
@@ -1274,6 +1339,18 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
             }
             updateAttention(state, now: now)
         }
+    }
+
+    /// Charges the budget the change of this rendition's footprint since the last settlement,
+    /// with `path` (the UTF-8 length of a path just stored) as a candidate longest path; the
+    /// caller holds the writer lock. Nothing once the stream is forgotten (all was released).
+    func settle(_ state: inout RenditionState, budget: MemoryBudget?, path: Int = 0) {
+        guard let budget, !state.isEvicted else { return }
+        state.longestPath = max(state.longestPath, path)
+        let (records, pending) = state.footprint
+        budget.adjust(records - state.chargedRecords, for: .records)
+        budget.adjust(pending - state.chargedPending, for: .pending)
+        (state.chargedRecords, state.chargedPending) = (records, pending)
     }
 
     /// Stores when a sweep next has something to do here; the caller holds the writer lock.

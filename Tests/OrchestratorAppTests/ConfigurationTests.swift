@@ -13,7 +13,8 @@ import Testing
         #expect(configuration.logLevel == .info)
         #expect(configuration.logFormat == .json)
         #expect(configuration.httpThreads == 3)
-        #expect(configuration.maxRequestBodyBytes == 65536)
+        #expect(configuration.maxRequestBodyBytes == 16384)
+        #expect(configuration.memoryBudgetMegabytes == 512)
         #expect(configuration.shutdownTimeoutSeconds == 10)
         #expect(configuration.shutdownDelaySeconds == 0)
     }

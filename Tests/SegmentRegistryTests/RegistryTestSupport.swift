@@ -35,12 +35,15 @@ struct Harness {
         self.init(configuration: RegistryConfiguration(windowSize: windowSize, targetDuration: targetDuration))
     }
 
-    init(configuration: RegistryConfiguration) {
+    init(configuration: RegistryConfiguration, budget: MemoryBudget? = nil) {
         let log = self.log
-        registry = SegmentRegistry(configuration: configuration) { snapshot in
-            log.record(snapshot)
-            return Published(snapshot: snapshot, text: MediaPlaylistRenderer.render(snapshot))
-        }
+        registry = SegmentRegistry(
+            configuration: configuration,
+            publish: { snapshot in
+                log.record(snapshot)
+                return Published(snapshot: snapshot, text: MediaPlaylistRenderer.render(snapshot))
+            },
+            budget: budget)
     }
 
     @discardableResult
