@@ -142,9 +142,9 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
 ///
 /// Suggested HTTP statuses: 409 for ``notLowLatency(_:)``, ``conflictingPart(sequence:part:)``,
 /// ``partTargetConflict(_:declared:fixed:)``, ``mapURIConflict(_:declared:fixed:)`` and
-/// ``streamTargetDurationConflict(_:declared:fixed:)``; 422 for
-/// ``exceedsPartTarget(sequence:part:duration:partTarget:)`` and
-/// ``tooManyWaitingParts(_:limit:)``.
+/// ``streamTargetDurationConflict(_:declared:fixed:)`` and ``hintMismatch(sequence:part:hinted:)``;
+/// 422 for ``exceedsPartTarget(sequence:part:duration:partTarget:)``; 429 with `Retry-After` for
+/// ``tooManyWaitingParts(_:limit:)`` (the first segment may still come).
 public enum LowLatencyError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The rendition has no `part_target` (it is unknown, or was created without one), so it
     /// takes no partial segments.
