@@ -68,6 +68,9 @@ public struct AppConfiguration: Sendable, Equatable {
     /// `MAX_HELD_REQUESTS_PER_RENDITION`: blocking playlist reloads held at once on one rendition
     /// (default and most: `MAX_HELD_REQUESTS`).
     public var maxHeldRequestsPerRendition: Int = 9_000
+    /// `REMOVED_SEGMENTS_KEEP`: seconds the retention feed keeps an entry after it became
+    /// deletable.
+    public var removedSegmentsKeepSeconds: Int = 3600
     /// `RESPONSE_CACHE_ENTRIES`: playlist answers each HTTP worker thread keeps for repeated
     /// GETs (0 turns the cache off).
     public var responseCacheEntries: Int = 65_536
@@ -111,6 +114,7 @@ public struct AppConfiguration: Sendable, Equatable {
         ("MAX_HELD_REQUESTS", "MAX_CONNECTIONS - MAX_CONNECTIONS / 10"),
         ("MAX_HELD_REQUESTS_PER_RENDITION", "MAX_HELD_REQUESTS"),
         ("RESPONSE_CACHE_ENTRIES", "65536"),
+        ("REMOVED_SEGMENTS_KEEP", "3600"),
     ]
 
     /// Parses `environment`; unset or empty variables keep their defaults.
@@ -221,6 +225,9 @@ public struct AppConfiguration: Sendable, Equatable {
             "RESPONSE_CACHE_ENTRIES", in: 0...10_000_000, "an integer from 0 (no cache) to 10000000")
         {
             responseCacheEntries = count
+        }
+        if let seconds = try reader.integer("REMOVED_SEGMENTS_KEEP", in: 1...604_800, "a whole number of seconds from 1 to 604800") {
+            removedSegmentsKeepSeconds = seconds
         }
     }
 

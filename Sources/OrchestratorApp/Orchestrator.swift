@@ -15,13 +15,15 @@ public final class Orchestrator: HTTPResponder, Sendable {
     /// Blocking playlist reloads held until a publication satisfies them.
     let waiters: ReloadWaiters<PublishedPlaylist>
     let metrics: OrchestratorMetrics
-    private let logger: Logger
-    private let clock: @Sendable () -> Timestamp
+    let logger: Logger
+    let clock: @Sendable () -> Timestamp
     private let ready = Atomic<Bool>(true)
     private let errorCacheControl: String
     /// What clients make the service hold (`MEMORY_BUDGET_MB`): the registry's records and
     /// buffers, request bodies, held reloads.
     public let budget: MemoryBudget
+    /// Segments and parts that left a playlist, reported once they may be deleted.
+    let removedSegmentsFeed: RemovedSegmentsFeed
 
     /// Creates the router over a new in-memory registry charging `MEMORY_BUDGET_MB`.
     public convenience init(
@@ -29,9 +31,11 @@ public final class Orchestrator: HTTPResponder, Sendable {
         clock: @escaping @Sendable () -> Timestamp
     ) {
         let budget = MemoryBudget(limit: configuration.memoryBudgetBytes)
+        let feed = Self.removedSegmentsFeed(configuration)
         self.init(
             configuration: configuration, logger: logger, metrics: metrics, clock: clock,
-            makeRegistry: SegmentRegistry<PublishedPlaylist>.inMemory(budget: budget), budget: budget)
+            makeRegistry: SegmentRegistry<PublishedPlaylist>.inMemory(budget: budget, removals: { feed.record($0) }),
+            budget: budget, feed: feed)
     }
 
     /// Creates the router over a new registry made by `makeRegistry`: the seam where another
@@ -40,9 +44,11 @@ public final class Orchestrator: HTTPResponder, Sendable {
         configuration: AppConfiguration, logger: Logger, metrics: OrchestratorMetrics,
         clock: @escaping @Sendable () -> Timestamp,
         makeRegistry: PlaylistRegistryFactory<PublishedPlaylist>,
-        budget: MemoryBudget? = nil
+        budget: MemoryBudget? = nil,
+        feed: RemovedSegmentsFeed? = nil
     ) {
         self.budget = budget ?? MemoryBudget(limit: configuration.memoryBudgetBytes)
+        removedSegmentsFeed = feed ?? Self.removedSegmentsFeed(configuration)
         // Held reloads never take the slots the transcoder's POST (which releases them) and the
         // health checks need, whatever the settings say.
         let heldCeiling = configuration.maxConnections - AppConfiguration.connectionReserve(configuration.maxConnections)
@@ -87,6 +93,15 @@ public final class Orchestrator: HTTPResponder, Sendable {
         // Above debug nothing is logged per request, so a playlist answer may be served again
         // from the server's cache (counted through `servedFromCache`).
         cachesPlaylists = logger.logLevel > .debug && configuration.responseCacheEntries > 0
+    }
+
+    /// The retention feed of `configuration`: entries kept `REMOVED_SEGMENTS_KEEP` seconds after
+    /// they became deletable, and at most an eighth of the memory budget of them (about 256 bytes
+    /// each); past either they are dropped and counted.
+    static func removedSegmentsFeed(_ configuration: AppConfiguration) -> RemovedSegmentsFeed {
+        RemovedSegmentsFeed(
+            keepMilliseconds: Int64(configuration.removedSegmentsKeepSeconds) * 1000,
+            maxEntries: max(1024, configuration.memoryBudgetBytes / 8 / 256))
     }
 
     /// Whether playlist answers carry a ``CacheDirective`` for the server's response cache.
@@ -165,6 +180,10 @@ public final class Orchestrator: HTTPResponder, Sendable {
         switch route {
         case .health, .readiness:
             return
+        case .listStreams, .streamDetail, .deleteStream, .removedSegments:
+            if !onIngest {
+                throw .servedElsewhere(path: request.path, on: "ingest port (INGEST_PORT); this port serves players")
+            }
         case .playlist, .master, .preflight:
             if onIngest { throw .servedElsewhere(path: request.path, on: "main port (PORT), which serves players") }
         case .registerSegment, .registerPart, .declareRendition, .endStream, .metrics:
@@ -335,7 +354,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),
                 body: .bytes(
                     metrics.exposition(
-                        activeStreams: registry.activeStreamCount, heldRequests: waiters.heldCount, budget: budget)))
+                        activeStreams: registry.activeStreamCount, heldRequests: waiters.heldCount, budget: budget,
+                        feed: removedSegmentsFeed)))
         case .health:
             return Self.jsonResponse(.ok, #"{"status":"ok"}"#)
         case .preflight(let allowed):
@@ -349,6 +369,14 @@ public final class Orchestrator: HTTPResponder, Sendable {
                     ("Access-Control-Max-Age", "86400"),
                     ("Allow", methods),
                 ]))
+        case .listStreams:
+            return try listStreams(request)
+        case .streamDetail(let stream):
+            return try streamDetail(stream)
+        case .deleteStream(let stream):
+            return try deleteStream(stream)
+        case .removedSegments:
+            return try removedSegments(request)
         case .readiness:
             return isReady
                 ? Self.jsonResponse(.ok, #"{"status":"ready"}"#)
@@ -476,7 +504,9 @@ public final class Orchestrator: HTTPResponder, Sendable {
     /// Runs the registry's periodic work (gap timeouts, stale renditions, forgetting old
     /// streams) and reports it through metrics and logs.
     func sweep() {
-        let report = ChangeTiming.$started.withValue(ContinuousClock.now) { registry.sweep(now: clock()) }
+        let now = clock()
+        let report = ChangeTiming.$started.withValue(ContinuousClock.now) { registry.sweep(now: now) }
+        removedSegmentsFeed.advance(now: now)
         metrics.sweep(skipped: report.skippedSegments, staleRenditions: report.staleRenditionCount)
         for transition in report.staleTransitions {
             let metadata: Logger.Metadata = ["hls.stream": "\(transition.stream)", "hls.rendition": "\(transition.rendition)"]
@@ -534,6 +564,9 @@ extension Route {
         case .declareRendition: .declareRendition
         case .registerPart: .registerPart
         case .master: .master
+        case .listStreams: .listStreams
+        case .streamDetail, .deleteStream: .stream
+        case .removedSegments: .removedSegments
         }
     }
 }

@@ -147,19 +147,28 @@ public final class OrchestratorMetrics: Sendable {
 
     /// The Prometheus text exposition of every metric, with the gauges read from their sources
     /// at scrape time first, so they are always exact.
-    func exposition(activeStreams count: Int, heldRequests held: Int, budget: MemoryBudget? = nil) -> [UInt8] {
+    func exposition(
+        activeStreams count: Int, heldRequests held: Int, budget: MemoryBudget? = nil, feed: RemovedSegmentsFeed? = nil
+    ) -> [UInt8] {
         activeStreams.record(count)
         heldRequests.record(held)
-        return exposition(budget: budget)
+        return exposition(budget: budget, feed: feed)
     }
 
     /// The Prometheus text exposition of every metric, of the memory budget and of the process,
     /// sorted.
-    private func exposition(budget: MemoryBudget?) -> [UInt8] {
+    private func exposition(budget: MemoryBudget?, feed: RemovedSegmentsFeed?) -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(8 * 1024)
         registry.emit(into: &buffer)
         if let budget { buffer.append(contentsOf: Self.exposition(of: budget).utf8) }
+        if let feed {
+            buffer.append(
+                contentsOf: ("# HELP hls_removed_segments_held Entries of the retention feed held (waiting or readable).\n"
+                    + "# TYPE hls_removed_segments_held gauge\nhls_removed_segments_held \(feed.count)\n"
+                    + "# HELP hls_removed_segments_dropped_total Retention feed entries dropped (REMOVED_SEGMENTS_KEEP passed, or the feed full).\n"
+                    + "# TYPE hls_removed_segments_dropped_total counter\nhls_removed_segments_dropped_total \(feed.droppedCount)\n").utf8)
+        }
         if let process = ProcessStatistics.current() {
             buffer.append(contentsOf: Self.exposition(of: process).utf8)
         }

@@ -14,6 +14,14 @@ enum Route: Equatable {
     case readiness
     /// A CORS preflight (`OPTIONS`) for a playlist route.
     case preflight(allowed: [HTTPMethod])
+    /// The operator API: the streams, page by page (`GET /streams`).
+    case listStreams
+    /// The operator API: one stream in detail (`GET /streams/{id}`).
+    case streamDetail(StreamID)
+    /// The operator API: forget a stream now (`DELETE /streams/{id}`).
+    case deleteStream(StreamID)
+    /// The retention feed (`GET /removed-segments`).
+    case removedSegments
 
     /// Low-cardinality route names, used as the `route` label of metrics.
     enum Name: String, CaseIterable, Sendable {
@@ -26,6 +34,9 @@ enum Route: Equatable {
         case metrics = "metrics"
         case health = "healthz"
         case readiness = "readyz"
+        case listStreams = "streams"
+        case stream = "stream"
+        case removedSegments = "removed-segments"
         case unmatched = "unmatched"
 
         /// The name at `ordinal` (`allCases`, built once); `.unmatched` past the end.
@@ -47,7 +58,10 @@ enum Route: Equatable {
             case .metrics: 6
             case .health: 7
             case .readiness: 8
-            case .unmatched: 9
+            case .listStreams: 9
+            case .stream: 10
+            case .removedSegments: 11
+            case .unmatched: 12
             }
         }
     }
@@ -71,6 +85,7 @@ enum Router {
     private static let playlistMethods: [HTTPMethod] = [.get, .head, .options]
     private static let postMethod: [HTTPMethod] = [.post]
     private static let putMethod: [HTTPMethod] = [.put]
+    private static let streamMethods: [HTTPMethod] = [.get, .head, .delete]
 
     /// The route name for metrics, without validating anything.
     static func name(forPath path: String) -> Route.Name {
@@ -85,6 +100,9 @@ enum Router {
         case (2, "metrics"): return .metrics
         case (2, "healthz"): return .health
         case (2, "readyz"): return .readiness
+        case (2, "streams"): return .listStreams
+        case (3, _) where parts[1] == "streams": return .stream
+        case (2, "removed-segments"): return .removedSegments
         default: return .unmatched
         }
     }
@@ -149,6 +167,16 @@ enum Router {
         case 2 where parts.component(1, is: "readyz"):
             try require(method, in: readMethods)
             return .readiness
+        case 2 where isStreams:
+            try require(method, in: readMethods)
+            return .listStreams
+        case 3 where isStreams:
+            try require(method, in: streamMethods)
+            let stream = try streamID(parts[2])
+            return method == .delete ? .deleteStream(stream) : .streamDetail(stream)
+        case 2 where parts.component(1, is: "removed-segments"):
+            try require(method, in: readMethods)
+            return .removedSegments
         default:
             break
         }

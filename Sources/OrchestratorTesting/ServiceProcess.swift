@@ -43,9 +43,8 @@ public final class ServiceProcess: Sendable {
     }
 
     deinit {
+        // The reader threads end at the pipes' end of file, once the child is gone.
         if process.isRunning { process.terminate() }
-        errorPipe.fileHandleForReading.readabilityHandler = nil
-        outputPipe.fileHandleForReading.readabilityHandler = nil
     }
 
     /// Everything written to standard error so far.
@@ -100,17 +99,23 @@ private final class OutputBuffer: Sendable {
     /// Whether the pipe has reached end of file.
     let ended = Atomic<Bool>(false)
 
-    /// Appends what arrives on `pipe` until its end.
+    /// Appends what arrives on `pipe` until its end, read on a thread of its own with blocking
+    /// reads: a `readabilityHandler` runs on libdispatch's shared queues, which a busy test run
+    /// can starve for many seconds (the child's lines then seem never to arrive).
     func collect(from pipe: Pipe) {
-        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                // End of file: the child (and every holder of the pipe's write end) is gone.
-                handle.readabilityHandler = nil
-                ended.store(true, ordering: .sequentiallyConsistent)
-                return
+        let handle = pipe.fileHandleForReading
+        let reader = Thread { [self] in
+            while true {
+                let data = handle.availableData
+                if data.isEmpty {
+                    // End of file: the child (and every holder of the pipe's write end) is gone.
+                    ended.store(true, ordering: .sequentiallyConsistent)
+                    return
+                }
+                bytes.withLock { $0.append(contentsOf: data) }
             }
-            bytes.withLock { $0.append(contentsOf: data) }
         }
+        reader.stackSize = 1 << 20
+        reader.start()
     }
 }

@@ -75,6 +75,16 @@ public protocol PlaylistRegistry<Artifact>: Sendable {
 
     /// The renditions of `stream` that have a playlist, sorted by name.
     func renditions(of stream: StreamID) -> [RenditionName]
+
+    /// Up to `limit` streams sorted by id after `after`, and the id to continue after when more
+    /// follow (the operator API's list).
+    func streams(after: StreamID?, limit: Int) -> (page: [StreamSummary], next: StreamID?)
+
+    /// A stream with its renditions (the operator API's detail); nil when unknown.
+    func detail(_ stream: StreamID) -> StreamDetail?
+
+    /// Forgets `stream` at once (an operator's delete); nil when unknown.
+    func forget(_ stream: StreamID, now: Timestamp) -> SweepReport?
 }
 
 /// Makes the registry the app runs over, from the operator's configuration, the `publish`
@@ -92,9 +102,13 @@ extension SegmentRegistry {
     public static var inMemory: PlaylistRegistryFactory<Artifact> { inMemory(budget: nil) }
 
     /// The factory of the in-memory registry charging what it holds to `budget`.
-    public static func inMemory(budget: MemoryBudget?) -> PlaylistRegistryFactory<Artifact> {
+    public static func inMemory(
+        budget: MemoryBudget?, removals: @escaping @Sendable (SegmentRemoval) -> Void = { _ in }
+    ) -> PlaylistRegistryFactory<Artifact> {
         { configuration, publish, retire, events in
-            SegmentRegistry(configuration: configuration, publish: publish, retire: retire, events: events, budget: budget)
+            SegmentRegistry(
+                configuration: configuration, publish: publish, retire: retire, events: events, budget: budget,
+                removals: removals)
         }
     }
 }

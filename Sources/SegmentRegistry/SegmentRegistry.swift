@@ -41,29 +41,33 @@ import Synchronization
 /// stream is unknown: its playlists are gone, and a later segment or declaration creates it
 /// afresh (even one that had ended).
 public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendable {
-    private let configuration: RegistryConfiguration
+    let configuration: RegistryConfiguration
     private let publish: @Sendable (RenditionSnapshot) -> Artifact
-    private let retire: @Sendable (Artifact) -> Void
+    let retire: @Sendable (Artifact) -> Void
     private let events: @Sendable (RegistryEvent) -> Void
     /// Not generic (cells are held as ``CellBase``), so the directory's dictionaries and lock are
     /// compiled for their concrete types here instead of going through generic metadata at run
     /// time on every lookup; ``typed(_:)`` gives a cell its type back.
-    private let directory: Mutex<Directory>
+    let directory: Mutex<Directory>
     /// What clients make the registry hold, charged as it changes; nil: not counted.
-    private let budget: MemoryBudget?
+    let budget: MemoryBudget?
+    /// Told of the segments and parts each change took out of a playlist.
+    let removals: @Sendable (SegmentRemoval) -> Void
 
     /// A cell of the directory as the rendition cell of this registry it is (every cell this
     /// registry inserts is a `RenditionCell<Artifact>`).
     @inline(__always)
-    private func typed(_ cell: CellBase) -> RenditionCell<Artifact> {
+    func typed(_ cell: CellBase) -> RenditionCell<Artifact> {
         unsafeDowncast(cell, to: cellType)
     }
 
     /// `RenditionCell<Artifact>.self`, looked up once: spelled inline, unspecialized generic code
     /// would fetch the type's metadata on every downcast.
-    private let cellType = RenditionCell<Artifact>.self
+    let cellType = RenditionCell<Artifact>.self
     /// The stale-rendition count as last reported; held for the whole of a sweep.
-    private let sweepState = Mutex(0)
+    let sweepState = Mutex(0)
+    /// The stream ids sorted for the operator API (see `streams(after:limit:)`).
+    let sortedIndex = Mutex(SortedIndex())
     /// Segments skipped by registrations since the last sweep.
     private let skippedSinceSweep = Atomic<UInt64>(0)
     /// Holes skipped by registrations since the last sweep.
@@ -91,8 +95,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         publish: @escaping @Sendable (RenditionSnapshot) -> Artifact,
         retire: @escaping @Sendable (Artifact) -> Void = { _ in },
         events: @escaping @Sendable (RegistryEvent) -> Void = { _ in },
-        budget: MemoryBudget? = nil
+        budget: MemoryBudget? = nil,
+        removals: @escaping @Sendable (SegmentRemoval) -> Void = { _ in }
     ) {
+        self.removals = removals
         precondition(configuration.isValid, "RegistryConfiguration out of range: \(configuration)")
         self.configuration = configuration
         self.budget = budget
@@ -483,7 +489,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     // MARK: - Internals
 
     private var context: TimelineContext<Artifact> {
-        TimelineContext(configuration: configuration, publish: publish, retire: retire, budget: budget) {
+        TimelineContext(configuration: configuration, publish: publish, retire: retire, budget: budget, removals: removals) {
             [self] stream, rendition in
             renditionReports(stream: stream, excluding: rendition)
         }
@@ -540,10 +546,18 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         let removed = directory.withLock { directory in
             directory.evict(expired, now: now, configuration: configuration)
         }
+        release(removed, now: now, report: &report)
+    }
+
+    /// Marks the cells of streams taken out of the directory evicted, reports what their
+    /// playlists listed as removed, and retires their artifacts.
+    func release(
+        _ removed: [(StreamID, SweepReport.EvictionReason, [CellBase])], now: Timestamp, report: inout SweepReport
+    ) {
         for (stream, reason, cells) in removed {
             report.evictions.append(SweepReport.Eviction(stream: stream, reason: reason))
             for cell in cells.map(typed) {
-                if cell.evict(budget: budget) {
+                if cell.evict(budget: budget, now: now, removals: removals) {
                     report.staleTransitions.append(
                         SweepReport.StaleTransition(stream: stream, rendition: cell.rendition, isStale: false))
                 }
@@ -624,6 +638,8 @@ struct TimelineContext<Artifact: Sendable> {
     let retire: @Sendable (Artifact) -> Void
     /// What the cells charge their footprint to; nil: not counted.
     let budget: MemoryBudget?
+    /// Told of what each publication took out of its playlist.
+    let removals: @Sendable (SegmentRemoval) -> Void
     /// The rendition reports of the other renditions of a stream.
     let reports: (StreamID, RenditionName) -> [RenditionReport]
 
@@ -705,7 +721,7 @@ struct StreamKind: Equatable, Sendable {
 // MARK: - Directory
 
 /// What the directory knows about a (stream, rendition) pair.
-private enum Lookup {
+enum Lookup {
     /// The stream has ended; the rendition's cell, when it has one.
     case ended(CellBase?)
     case found(CellBase)
@@ -713,7 +729,7 @@ private enum Lookup {
 }
 
 /// What marking a stream ended in the directory did.
-private enum EndMarking {
+enum EndMarking {
     /// The stream is now ended; these cells must be republished.
     case ended([CellBase])
     case alreadyEnded
@@ -724,7 +740,7 @@ private enum EndMarking {
 }
 
 /// What an insert into the directory did.
-private enum Insertion {
+enum Insertion {
     /// Inserted; `newStream` when the rendition is its stream's first.
     case inserted(newStream: Bool)
     case found, ended, tooManyStreams, tooManyRenditions
@@ -732,7 +748,7 @@ private enum Insertion {
 }
 
 /// The stream → rendition → cell map; only ever touched under the registry's directory lock.
-private struct Directory: ~Copyable {
+struct Directory: ~Copyable {
     /// Charged a stream record for each stream while it is known.
     let budget: MemoryBudget?
 
@@ -775,6 +791,9 @@ private struct Directory: ~Copyable {
     }
 
     var streams: [StreamID: StreamEntry] = [:]
+    /// Bumped whenever a stream is added or removed (the sorted index of the operator API
+    /// rebuilds after a change).
+    var version: UInt64 = 0
     var activeCount = 0
     /// Every cell, for sweeps (copied in O(1), scanned outside the lock).
     var allCells: [CellBase] = []
@@ -835,6 +854,7 @@ private struct Directory: ~Copyable {
             allRecords.append(cell.record)
             activeCount += 1
             isNewStream = true
+            version &+= 1
             budget?.adjust(MemoryBudget.Estimate.stream, for: .records)
         }
         cell.record.touch(now)
@@ -850,6 +870,7 @@ private struct Directory: ~Copyable {
             guard streams.count < maxStreams else { return .tooManyStreams }
             guard budget?.allowsGrowth(of: .records) ?? true else { return .budgetSpent }
             budget?.adjust(MemoryBudget.Estimate.stream, for: .records)
+            version &+= 1
             let record = StreamRecord(stream: stream, now: now)
             record.markEnded(now)
             streams[stream] = StreamEntry(isEnded: true, record: record)
@@ -879,6 +900,7 @@ private struct Directory: ~Copyable {
             else { continue }
             let stream = record.stream
             streams[stream] = nil
+            version &+= 1
             budget?.adjust(-MemoryBudget.Estimate.stream, for: .records)
             if !entry.isEnded { activeCount -= 1 }
             removedRecords.insert(ObjectIdentifier(record))
@@ -889,6 +911,18 @@ private struct Directory: ~Copyable {
         if !removedCells.isEmpty { allCells.removeAll { removedCells.contains(ObjectIdentifier($0)) } }
         if !removedRecords.isEmpty { allRecords.removeAll { removedRecords.contains(ObjectIdentifier($0)) } }
         return removed
+    }
+
+    /// Removes `stream` at once (an operator's delete); returns its cells, or nil when unknown.
+    mutating func remove(_ stream: StreamID) -> [CellBase]? {
+        guard let entry = streams.removeValue(forKey: stream) else { return nil }
+        version &+= 1
+        budget?.adjust(-MemoryBudget.Estimate.stream, for: .records)
+        if !entry.isEnded { activeCount -= 1 }
+        let cells = Set(entry.cells.map(ObjectIdentifier.init))
+        if !cells.isEmpty { allCells.removeAll { cells.contains(ObjectIdentifier($0)) } }
+        allRecords.removeAll { $0 === entry.record }
+        return entry.cells
     }
 }
 
@@ -906,9 +940,25 @@ final class StreamRecord: Sendable {
     /// share; a leaf lock.
     private let kind = Mutex(StreamKind())
 
+    /// When the stream became known.
+    let createdAt: Timestamp
+
     init(stream: StreamID, now: Timestamp) {
         self.stream = stream
+        createdAt = now
         lastActivity = Atomic(now.millisecondsSinceEpoch)
+    }
+
+    /// When the stream last got a registration or declaration.
+    var updatedAt: Timestamp { Timestamp(millisecondsSinceEpoch: lastActivity.load(ordering: .relaxed)) }
+
+    /// `true` once a low-latency declaration or segment made the stream low-latency, `false`
+    /// once a regular rendition's first segment made it regular, `nil` while undecided.
+    var isLowLatency: Bool? {
+        kind.withLock { kind in
+            if kind.lowLatency.partTarget != nil { return true }
+            return kind.hasRegularRendition ? false : nil
+        }
     }
 
     /// Notes activity at `now` (never moves backwards).
@@ -992,6 +1042,9 @@ struct RenditionState: Sendable {
     var lastModified = Timestamp(millisecondsSinceEpoch: 0)
     /// Parts of a low-latency rendition that arrived before its first segment.
     var earlyParts: [PartialSegment] = []
+    /// The longest of the playlists published so far, in milliseconds of segments (for how long a
+    /// removed segment must stay available, rfc8216bis §6.2.2).
+    var longestPlaylistMilliseconds: Int64 = 0
     /// What is charged to the memory budget for this rendition now, by part.
     var chargedRecords = 0
     var chargedPending = 0
@@ -1309,8 +1362,12 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
     }
 
     /// Marks the cell forgotten; returns whether it was reported stalled.
-    func evict(budget: MemoryBudget?) -> Bool {
+    func evict(budget: MemoryBudget?, now: Timestamp, removals: @Sendable (SegmentRemoval) -> Void) -> Bool {
         writer.withLock { state in
+            if !state.isEvicted, let snapshot = current.withLock({ $0.publication?.snapshot }) {
+                // Forgotten: everything its playlist listed is removed now.
+                removals(SegmentRemoval(all: snapshot, at: now, longestPlaylist: state.longestPlaylistMilliseconds))
+            }
             state.isEvicted = true
             budget?.release(state.chargedRecords, for: .records)
             budget?.release(state.chargedPending, for: .pending)
@@ -1422,7 +1479,15 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
             current = CurrentPublication(publication: publication, isPinned: isPinned)
             return previous
         }
+        state.longestPlaylistMilliseconds = max(state.longestPlaylistMilliseconds, snapshot.durationMilliseconds)
         // The previous publication is retired and released here, outside the tiny lock.
-        if let previous { context.retire(previous.artifact) }
+        if let previous {
+            context.retire(previous.artifact)
+            if let removal = SegmentRemoval(
+                from: previous.snapshot, to: snapshot, at: now, longestPlaylist: state.longestPlaylistMilliseconds)
+            {
+                context.removals(removal)
+            }
+        }
     }
 }

@@ -26,6 +26,8 @@ public struct SweepReport: Equatable, Sendable {
         case ended
         /// It stayed live without a registration or declaration for the idle-stream TTL.
         case idle
+        /// An operator deleted it (`DELETE /streams/{id}`).
+        case deleted
     }
 
     /// A stream the sweep forgot, with everything it held.

@@ -32,13 +32,55 @@ import Testing
             "PORT": "0", "BIND_ADDRESS": "127.0.0.1", "HTTP_THREADS": "2",
             "MEMORY_BUDGET_MB": "\(budget)", "IDLE_STREAM_TTL": "8", "MAX_CONNECTIONS_PER_IP": "0",
         ])
-        defer { process.send(signal: SIGKILL) }
-        let port = try #require(try await process.waitForPort())
+        guard let port = try await process.waitForPort() else {
+            process.send(signal: SIGKILL)
+            _ = try await process.waitForExit()
+            Issue.record("the service did not start: \(process.standardError)")
+            return
+        }
         let pid = process.pid
         // Paths of about 2,000 bytes in directories of their own: nothing shared between them.
         let longPath = String(repeating: "p", count: 1980)
 
-        let outcome = try await offPool { () throws -> (baseline: Int, peak: Int, after: Int, refused: Int, stored: Int, inOrder: HTTPStatus, newStream: HTTPStatus, usedAfter: Int?, bodiesPeak: Int?, bodiesAfter: Int?) in
+        typealias Outcome = (
+            baseline: Int, peak: Int, after: Int, refused: Int, stored: Int, inOrder: HTTPStatus, newStream: HTTPStatus,
+            usedAfter: Int?, bodiesPeak: Int?, bodiesAfter: Int?
+        )
+        let outcome: Outcome
+        do {
+            outcome = try await Self.fill(port: port, pid: pid, longPath: longPath)
+        } catch {
+            process.send(signal: SIGKILL)
+            _ = try await process.waitForExit()
+            throw error
+        }
+        // Stopped, and its pipes drained to their end, before the process object goes away.
+        process.send(signal: SIGTERM)
+        #expect(try await process.waitForExit() == 0)
+        let mebibyte = 1 << 20
+        print(
+            "memory fill: baseline \(outcome.baseline / 1024) KiB, peak \(outcome.peak / 1024) KiB, after \(outcome.after / 1024) KiB, "
+                + "\(outcome.stored) segments buffered, \(outcome.refused) refused, bodies peak \(outcome.bodiesPeak ?? -1)")
+        #expect(outcome.refused == 1, "the fill must end with a 503")
+        #expect(outcome.stored > 2_500, "the budget must hold what it allows: \(outcome.stored)")
+        #expect(outcome.inOrder == .created)
+        #expect(outcome.newStream == .serviceUnavailable)
+        // The documented bound (docs/operations.md, Memory): the budget and 16 MiB for what is
+        // not client-made (connections, allocator slack) above the baseline.
+        #expect(outcome.peak - outcome.baseline <= (budget + 16) * mebibyte, "grew \((outcome.peak - outcome.baseline) / mebibyte) MiB")
+        #expect((outcome.bodiesPeak ?? 0) >= 100 * 8000)
+        #expect(outcome.bodiesAfter == 0)
+        #expect(outcome.usedAfter == 0)
+        // Freed memory goes back to the system: within 8 MiB of the baseline.
+        #expect(outcome.after - outcome.baseline <= 8 * mebibyte, "kept \((outcome.after - outcome.baseline) / mebibyte) MiB")
+    }
+
+    /// The fill itself, on a thread of its own: the figures the test checks.
+    static func fill(port: UInt16, pid: Int32, longPath: String) async throws -> (
+        baseline: Int, peak: Int, after: Int, refused: Int, stored: Int, inOrder: HTTPStatus, newStream: HTTPStatus,
+        usedAfter: Int?, bodiesPeak: Int?, bodiesAfter: Int?
+    ) {
+        try await offPool {
             let connection = try HTTPClientConnection(port: port)
             func post(_ stream: String, _ sequence: Int, _ path: String) throws -> HTTPStatus {
                 do {
@@ -97,21 +139,5 @@ import Testing
             let after = try Self.residentBytes(pid)
             return (baseline, peak, after, refused, stored, inOrder, newStream, usedAfter, bodiesPeak, bodiesAfter)
         }
-        let mebibyte = 1 << 20
-        print(
-            "memory fill: baseline \(outcome.baseline / 1024) KiB, peak \(outcome.peak / 1024) KiB, after \(outcome.after / 1024) KiB, "
-                + "\(outcome.stored) segments buffered, \(outcome.refused) refused, bodies peak \(outcome.bodiesPeak ?? -1)")
-        #expect(outcome.refused == 1, "the fill must end with a 503")
-        #expect(outcome.stored > 2_500, "the budget must hold what it allows: \(outcome.stored)")
-        #expect(outcome.inOrder == .created)
-        #expect(outcome.newStream == .serviceUnavailable)
-        // The documented bound (docs/operations.md, Memory): the budget and 16 MiB for what is
-        // not client-made (connections, allocator slack) above the baseline.
-        #expect(outcome.peak - outcome.baseline <= (budget + 16) * mebibyte, "grew \((outcome.peak - outcome.baseline) / mebibyte) MiB")
-        #expect((outcome.bodiesPeak ?? 0) >= 100 * 8000)
-        #expect(outcome.bodiesAfter == 0)
-        #expect(outcome.usedAfter == 0)
-        // Freed memory goes back to the system: within 8 MiB of the baseline.
-        #expect(outcome.after - outcome.baseline <= 8 * mebibyte, "kept \((outcome.after - outcome.baseline) / mebibyte) MiB")
     }
 }

@@ -186,7 +186,7 @@ func jsonObject(_ response: HTTPClientResponse) throws -> [String: Any] {
             ("GET", "/streams/live/end", "", 405),
             ("POST", "/metrics", "", 405),
             ("GET", "/", "", 404),
-            ("GET", "/streams", "", 404),
+            ("GET", "/streams/a/b", "", 404),
             ("GET", "/streams/live/renditions/720p/other.m3u8", "", 404),
         ])
     func badRequests(method: String, path: String, body: String, status: Int) async throws {

@@ -57,7 +57,7 @@ import Testing
             try EnvExampleTests.text("docs/operations.md").split(separator: "\n")
                 .first { $0.hasPrefix("| `hls_http_request_duration_seconds` |") })
         let list = try #require(row.firstMatch(of: /by `route` \(([^)]*)\)/)).1
-        let documented = Set(list.prefix { $0 != ";" }.matches(of: /`([a-z]+)`/).map { String($0.1) })
+        let documented = Set(list.prefix { $0 != ";" }.matches(of: /`([a-z-]+)`/).map { String($0.1) })
         #expect(documented == exported)
     }
 

@@ -17,6 +17,7 @@ enum RegistryCall: Sendable {
     case sweep(Timestamp)
     /// A served playlist: the one read with an effect (the first serve pins the window).
     case served(StreamID, RenditionName)
+    case forget(StreamID, Timestamp)
 }
 
 
@@ -66,6 +67,14 @@ final class JournalingRegistry<Artifact: Sendable>: PlaylistRegistry, Sendable {
     var activeStreamCount: Int { base.activeStreamCount }
     var streamCount: Int { base.streamCount }
     func renditions(of stream: StreamID) -> [RenditionName] { base.renditions(of: stream) }
+    func streams(after: StreamID?, limit: Int) -> (page: [StreamSummary], next: StreamID?) {
+        base.streams(after: after, limit: limit)
+    }
+    func detail(_ stream: StreamID) -> StreamDetail? { base.detail(stream) }
+    func forget(_ stream: StreamID, now: Timestamp) -> SweepReport? {
+        note(.forget(stream, now))
+        return base.forget(stream, now: now)
+    }
 
     /// Applies `journal` to `registry` in order, ignoring what each call answers (a refused call
     /// changed nothing the first time either).
@@ -84,6 +93,8 @@ final class JournalingRegistry<Artifact: Sendable>: PlaylistRegistry, Sendable {
                 _ = registry.sweep(now: now)
             case .served(let stream, let rendition):
                 _ = registry.playlist(stream: stream, rendition: rendition)
+            case .forget(let stream, let now):
+                _ = registry.forget(stream, now: now)
             }
         }
     }

@@ -35,7 +35,10 @@ struct Harness {
         self.init(configuration: RegistryConfiguration(windowSize: windowSize, targetDuration: targetDuration))
     }
 
-    init(configuration: RegistryConfiguration, budget: MemoryBudget? = nil) {
+    init(
+        configuration: RegistryConfiguration, budget: MemoryBudget? = nil,
+        removals: @escaping @Sendable (SegmentRemoval) -> Void = { _ in }
+    ) {
         let log = self.log
         registry = SegmentRegistry(
             configuration: configuration,
@@ -43,7 +46,7 @@ struct Harness {
                 log.record(snapshot)
                 return Published(snapshot: snapshot, text: MediaPlaylistRenderer.render(snapshot))
             },
-            budget: budget)
+            budget: budget, removals: removals)
     }
 
     @discardableResult
