@@ -141,6 +141,7 @@ public final class HTTPClientConnection {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(CMicroHTTPD_MSG_NOSIGNAL)) }
+            if sent < 0 && errno == EINTR { continue }  // interrupted by a signal: send again
             guard sent > 0 else { throw .sendFailed(errno: errno) }
             offset += sent
         }
@@ -189,7 +190,11 @@ public final class HTTPClientConnection {
     private func fill() throws(HTTPClientError) -> Bool {
         guard socket >= 0 else { throw .connectionClosed }
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        let received = chunk.withUnsafeMutableBytes { Glibc.recv(socket, $0.baseAddress, $0.count, 0) }
+        var received: Int
+        repeat {
+            // A signal (a child process ending, say) interrupts a blocking recv: read again.
+            received = chunk.withUnsafeMutableBytes { Glibc.recv(socket, $0.baseAddress, $0.count, 0) }
+        } while received < 0 && errno == EINTR
         if received > 0 {
             buffer.append(contentsOf: chunk[0..<received])
             return true
