@@ -1,3 +1,5 @@
+import Authorization
+import FoundationEssentials
 import HLSModel
 import Logging
 import MicroHTTPD
@@ -15,6 +17,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
     /// Blocking playlist reloads held until a publication satisfies them.
     let waiters: ReloadWaiters<PublishedPlaylist>
     let metrics: OrchestratorMetrics
+    /// Who may write: checked on every route with a ``Route/requiredScope`` unless it is open.
+    let access: AccessControl
     private let logger: Logger
     private let clock: @Sendable () -> Timestamp
     private let ready = Atomic<Bool>(true)
@@ -23,15 +27,16 @@ public final class Orchestrator: HTTPResponder, Sendable {
     /// buffers, request bodies, held reloads.
     public let budget: MemoryBudget
 
-    /// Creates the router over a new in-memory registry charging `MEMORY_BUDGET_MB`.
+    /// Creates the router over a new in-memory registry charging `MEMORY_BUDGET_MB`; `access` is
+    /// `configuration.access` prepared (``AccessControl/init(_:)``), open by default.
     public convenience init(
         configuration: AppConfiguration, logger: Logger, metrics: OrchestratorMetrics,
-        clock: @escaping @Sendable () -> Timestamp
+        clock: @escaping @Sendable () -> Timestamp, access: AccessControl = .open
     ) {
         let budget = MemoryBudget(limit: configuration.memoryBudgetBytes)
         self.init(
             configuration: configuration, logger: logger, metrics: metrics, clock: clock,
-            makeRegistry: SegmentRegistry<PublishedPlaylist>.inMemory(budget: budget), budget: budget)
+            makeRegistry: SegmentRegistry<PublishedPlaylist>.inMemory(budget: budget), budget: budget, access: access)
     }
 
     /// Creates the router over a new registry made by `makeRegistry`: the seam where another
@@ -40,8 +45,13 @@ public final class Orchestrator: HTTPResponder, Sendable {
         configuration: AppConfiguration, logger: Logger, metrics: OrchestratorMetrics,
         clock: @escaping @Sendable () -> Timestamp,
         makeRegistry: PlaylistRegistryFactory<PublishedPlaylist>,
-        budget: MemoryBudget? = nil
+        budget: MemoryBudget? = nil, access: AccessControl = .open
     ) {
+        // Credentials configured but not prepared would leave writes open: a programmer error.
+        precondition(
+            access.configuration == configuration.access,
+            "the AccessControl must be prepared from configuration.access (AccessControl(configuration.access))")
+        self.access = access
         self.budget = budget ?? MemoryBudget(limit: configuration.memoryBudgetBytes)
         // Held reloads never take the slots the transcoder's POST (which releases them) and the
         // health checks need, whatever the settings say.
@@ -113,7 +123,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
     }
 
     /// The request header fields the handlers read; the server copies no others.
-    public static let requestHeaderNames = ["Accept-Encoding", "If-None-Match", "Content-Type", "Origin"]
+    /// `Authorization` is read only to check the bearer token: never logged, never echoed.
+    public static let requestHeaderNames = ["Accept-Encoding", "If-None-Match", "Content-Type", "Origin", "Authorization"]
 
     /// Whether `/readyz` reports ready; cleared when a shutdown starts.
     public internal(set) var isReady: Bool {
@@ -145,6 +156,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
             let route = try Router.route(method: request.method, path: request.path)
             routeName = route.name
             if splitsListeners { try checkListener(route, request) }
+            if let required = route.requiredScope, !access.isOpen { try authorize(required, request) }
             switch try handle(route, request, suspender: suspender, started: started) {
             case .response(let answer):
                 response = answer
@@ -171,6 +183,18 @@ public final class Orchestrator: HTTPResponder, Sendable {
             if !onIngest {
                 throw .servedElsewhere(path: request.path, on: "ingest port (INGEST_PORT); this port serves players")
             }
+        }
+    }
+
+    /// Refuses, with ``AccessDenied`` (401 or 403), a request whose credential does not reach
+    /// `required`; counts the refusal by reason.
+    private func authorize(_ required: RequiredScope, _ request: HTTPRequest) throws(AccessDenied) {
+        let now = Date(timeIntervalSince1970: Double(clock().millisecondsSinceEpoch) / 1000)
+        do {
+            try access.authorize(request.headers["Authorization"], for: required, now: now)
+        } catch {
+            metrics.authFailed(error.failure)
+            throw error
         }
     }
 

@@ -1,3 +1,4 @@
+import Authorization
 import HLSModel
 import MicroHTTPD
 
@@ -49,6 +50,21 @@ enum Route: Equatable {
             case .readiness: 8
             case .unmatched: 9
             }
+        }
+    }
+}
+
+extension Route {
+    /// The credential this route needs: nil for the open routes (players, CORS, health, metrics),
+    /// `.ingest(stream)` for writes, `.admin` for the operator API. Checked only when a credential
+    /// is configured (``AppConfiguration/access``); exhaustive, so a new route must say.
+    var requiredScope: RequiredScope? {
+        switch self {
+        case .registerSegment(let stream, _), .registerPart(let stream, _), .declareRendition(let stream, _),
+            .endStream(let stream):
+            .ingest(stream: stream.rawValue)
+        case .master, .playlist, .preflight, .metrics, .health, .readiness:
+            nil
         }
     }
 }
