@@ -248,8 +248,8 @@ port = str(app.get("environment", {}).get("PORT", "8080"))
 # Credentials come as file secrets: each *_FILE variable names /run/secrets/<a secret the service
 # lists>, and that secret is defined with a file.
 environment = app.get("environment", {})
-declared = compose.get("secrets", {})
-granted = [s if isinstance(s, str) else s.get("source") for s in app.get("secrets", [])]
+declared = compose.get("secrets") or {}
+granted = [s if isinstance(s, str) else s.get("source") for s in app.get("secrets") or []]
 if "INGEST_TOKENS_FILE" not in environment: problems.append("orchestrator: INGEST_TOKENS_FILE is not set from a secret")
 for variable, path in environment.items():
     if not variable.endswith("_FILE"): continue
