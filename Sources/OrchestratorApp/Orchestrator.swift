@@ -240,9 +240,21 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 "http.status": .stringConvertible(status), "http.duration_ms": .stringConvertible(Double(nanoseconds) / 1_000_000),
             ]
             if let client = request.clientAddress { metadata["http.client"] = "\(client)" }
-            if !request.query.isEmpty { metadata["http.query"] = "\(request.queryString)" }
+            if !request.query.isEmpty { metadata["http.query"] = "\(Self.loggedQuery(request))" }
             logger.debug("request handled", metadata: metadata)
         }
+    }
+
+    /// The query as the access log shows it: an `access_token` argument (RFC 6750 §2.3, which the
+    /// service does not accept but a client may still send) has its value replaced, so a token
+    /// never reaches a log line that way either.
+    static func loggedQuery(_ request: HTTPRequest) -> String {
+        guard request.query.contains(where: { $0.name.lowercased() == "access_token" }) else { return request.queryString }
+        var redacted = request
+        redacted.query = request.query.map { item in
+            item.name.lowercased() == "access_token" ? (item.name, item.value.map { _ in "<redacted>" }) : item
+        }
+        return redacted.queryString
     }
 
     /// A playlist GET: the prepared bytes, or — for an LL-HLS blocking reload the playlist does
