@@ -23,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // JWT verification (HS256, ES256, EdDSA) for the Authorization target, and the SHA-256 that
+        // static tokens are compared through; both only behind Sources/Authorization.
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // libmicrohttpd as a Clang module; its header also carries the CMicroHTTPD_* shims.
@@ -48,10 +52,20 @@ let package = Package(
         .target(name: "HLSModel", swiftSettings: swiftSettings),
         .target(name: "SegmentRegistry", dependencies: ["HLSModel"], swiftSettings: swiftSettings),
         .target(name: "PlaylistRenderer", dependencies: ["HLSModel"], swiftSettings: swiftSettings),
+        // Who may write: bearer tokens and JWTs, the scope/stream decision as a pure function.
+        // The only target that imports JWTKit and Crypto.
+        .target(
+            name: "Authorization",
+            dependencies: [
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "OrchestratorApp",
             dependencies: [
-                "MicroHTTPD", "HLSModel", "SegmentRegistry", "PlaylistRenderer",
+                "MicroHTTPD", "HLSModel", "SegmentRegistry", "PlaylistRenderer", "Authorization",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -62,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "HLSOrchestrator",
             dependencies: [
-                "OrchestratorApp", "MicroHTTPD",
+                "OrchestratorApp", "MicroHTTPD", "Authorization",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -75,12 +89,20 @@ let package = Package(
         // Swift concurrency pool. Not part of the product.
         .target(
             name: "OrchestratorTesting",
-            dependencies: ["MicroHTTPD", "OrchestratorApp"],
+            dependencies: [
+                "MicroHTTPD", "OrchestratorApp", "Authorization",
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "MicroHTTPDTests",
             dependencies: ["MicroHTTPD", "OrchestratorTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuthorizationTests",
+            dependencies: ["Authorization", "OrchestratorTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "HLSModelTests", dependencies: ["HLSModel"], swiftSettings: swiftSettings),
@@ -97,7 +119,9 @@ let package = Package(
         ),
         .testTarget(
             name: "OrchestratorAppTests",
-            dependencies: ["OrchestratorApp", "OrchestratorTesting", "MicroHTTPD", "HLSModel"],
+            dependencies: [
+                "OrchestratorApp", "OrchestratorTesting", "MicroHTTPD", "HLSModel", "Authorization",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -82,13 +82,26 @@ check_unit() {
         echo "$output" >&2
         return 1
     fi
+    # The credential lines the unit carries commented out (LoadCredential= and the *_FILE
+    # variables pointing into %d) must verify too, once uncommented as the unit says to.
+    sed -e 's|^#\(LoadCredential=\)|\1|' -e 's|^#\(Environment=[A-Z_]*_FILE=%d/\)|\1|' \
+        "$directory/hls-orchestrator.service" >"$directory/credentials.service"
+    [ "$(grep -c '^LoadCredential=' "$directory/credentials.service")" -ge 4 ] \
+        && [ "$(grep -c '^Environment=[A-Z_]*_FILE=%d/' "$directory/credentials.service")" -ge 4 ] || {
+        echo "unit: the commented LoadCredential=/Environment= pairs for the four credential files are missing" >&2
+        return 1
+    }
+    output=$("$SYSTEMD_ANALYZE" verify --man=no "$directory/credentials.service" 2>&1) && [ -z "$output" ] || {
+        echo "unit (credentials uncommented): $output" >&2
+        return 1
+    }
     # Exposure 0.0 (locked down) to 10.0; fail if the hardening regresses past 2.5.
     output=$("$SYSTEMD_ANALYZE" security --offline=yes --threshold=25 --no-pager \
         "$directory/hls-orchestrator.service" 2>&1) || {
         echo "$output" >&2
         return 1
     }
-    echo "unit: systemd-analyze verify passed; $(echo "$output" | grep -o 'Overall exposure level.*' | sed 's| for [^:]*:|:|')"
+    echo "unit: systemd-analyze verify passed (also with LoadCredential= uncommented); $(echo "$output" | grep -o 'Overall exposure level.*' | sed 's| for [^:]*:|:|')"
 }
 
 check_install() {
@@ -232,11 +245,24 @@ for rules in scrape.get("rule_files", []):
 if "alerts.yml" not in scrape.get("rule_files", []): problems.append("prometheus.yml does not load alerts.yml")
 targets = [t for job in scrape["scrape_configs"] for sc in job.get("static_configs", []) for t in sc["targets"]]
 port = str(app.get("environment", {}).get("PORT", "8080"))
+# Credentials come as file secrets: each *_FILE variable names /run/secrets/<a secret the service
+# lists>, and that secret is defined with a file.
+environment = app.get("environment", {})
+declared = compose.get("secrets") or {}
+granted = [s if isinstance(s, str) else s.get("source") for s in app.get("secrets") or []]
+if "INGEST_TOKENS_FILE" not in environment: problems.append("orchestrator: INGEST_TOKENS_FILE is not set from a secret")
+for variable, path in environment.items():
+    if not variable.endswith("_FILE"): continue
+    name = str(path).removeprefix("/run/secrets/")
+    if not str(path).startswith("/run/secrets/") or name not in granted:
+        problems.append(f"orchestrator: {variable}={path} is not a secret the service lists")
+    elif "file" not in declared.get(name, {}):
+        problems.append(f"secrets: {name} is not defined with a file")
 if f"orchestrator:{port}" not in targets: problems.append(f"prometheus.yml does not scrape orchestrator:{port}")
 for p in problems: print("compose: " + p, file=sys.stderr)
 sys.exit(1 if problems else 0)
 PY
-    echo "compose: docker-compose.yml wires env_file, restart, healthcheck, the Prometheus scrape and its alert rules"
+    echo "compose: docker-compose.yml wires env_file, restart, healthcheck, the token secret, the Prometheus scrape and its alert rules"
 }
 
 check_unit "${1:-}"

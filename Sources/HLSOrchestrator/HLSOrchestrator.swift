@@ -1,4 +1,5 @@
 // The process shell: read configuration, bootstrap logging and metrics, run until a signal.
+import Authorization
 import FoundationEssentials
 import Logging
 import Metrics
@@ -34,6 +35,14 @@ enum HLSOrchestrator {
             ProcessExit.exit(2)
         }
 
+        let access: AccessControl
+        do {
+            access = try await AccessControl(configuration.access)
+        } catch {
+            StandardError.write("hls-orchestrator: invalid JWT_PUBLIC_KEY_FILE: expected \(error.expected)\n")
+            ProcessExit.exit(2)
+        }
+
         let sink = StandardErrorSink()
         LoggingSystem.bootstrap { label in
             switch configuration.logFormat {
@@ -48,7 +57,8 @@ enum HLSOrchestrator {
         // NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID: systemd's protocol, from the process only.
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
         let application = buildApplication(
-            configuration: configuration, logger: logger, metricsRegistry: metricsRegistry, notifier: notifier)
+            configuration: configuration, logger: logger, metricsRegistry: metricsRegistry, notifier: notifier,
+            access: access)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

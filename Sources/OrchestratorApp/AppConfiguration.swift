@@ -1,3 +1,5 @@
+import Authorization
+import FoundationEssentials
 import Logging
 
 /// Every setting of the service, parsed once from the environment (and `.env`) at start-up.
@@ -75,6 +77,10 @@ public struct AppConfiguration: Sendable, Equatable {
     /// GETs (0 turns the cache off).
     public var responseCacheEntries: Int = 65_536
 
+    /// `INGEST_TOKENS`/`_FILE`, `ADMIN_TOKENS`/`_FILE`, `JWT_SECRET`/`_FILE`,
+    /// `JWT_PUBLIC_KEY_FILE`: who may write and use the operator API. Empty: every route is open.
+    public var access = AccessConfiguration()
+
     /// Log output formats.
     public enum LogFormat: String, Sendable, Equatable {
         case json
@@ -115,6 +121,13 @@ public struct AppConfiguration: Sendable, Equatable {
         ("MAX_HELD_REQUESTS_PER_RENDITION", "MAX_HELD_REQUESTS"),
         ("RESPONSE_CACHE_ENTRIES", "65536"),
         ("REMOVED_SEGMENTS_KEEP", "3600"),
+        ("INGEST_TOKENS", ""),
+        ("INGEST_TOKENS_FILE", ""),
+        ("ADMIN_TOKENS", ""),
+        ("ADMIN_TOKENS_FILE", ""),
+        ("JWT_SECRET", ""),
+        ("JWT_SECRET_FILE", ""),
+        ("JWT_PUBLIC_KEY_FILE", ""),
     ]
 
     /// Parses `environment`; unset or empty variables keep their defaults.
@@ -229,6 +242,89 @@ public struct AppConfiguration: Sendable, Equatable {
         if let seconds = try reader.integer("REMOVED_SEGMENTS_KEEP", in: 1...604_800, "a whole number of seconds from 1 to 604800") {
             removedSegmentsKeepSeconds = seconds
         }
+        access.ingestTokens = try Self.tokens(
+            reader.string("INGEST_TOKENS"), "INGEST_TOKENS", file: reader.string("INGEST_TOKENS_FILE"), "INGEST_TOKENS_FILE")
+        access.adminTokens = try Self.tokens(
+            reader.string("ADMIN_TOKENS"), "ADMIN_TOKENS", file: reader.string("ADMIN_TOKENS_FILE"), "ADMIN_TOKENS_FILE")
+        access.jwtSecret = try Self.jwtSecret(
+            reader.string("JWT_SECRET"), "JWT_SECRET", file: reader.string("JWT_SECRET_FILE"), "JWT_SECRET_FILE")
+        if let path = reader.string("JWT_PUBLIC_KEY_FILE") {
+            let pem = try Self.read(path, "JWT_PUBLIC_KEY_FILE")
+            do {
+                access.jwtPublicKey = try AccessControl.publicKey(pem: pem)
+            } catch {
+                throw ConfigurationError(variable: "JWT_PUBLIC_KEY_FILE", value: path, expected: error.expected)
+            }
+        }
+    }
+
+    /// What a credential's value shows in a start-up error: never the secret itself.
+    static let hiddenValue = "(secret, not shown)"
+
+    /// The tokens of `name` (comma-separated) or of the file `fileName` names (one per line);
+    /// none when neither is set.
+    private static func tokens(
+        _ inline: String?, _ name: String, file path: String?, _ fileName: String
+    ) throws(ConfigurationError) -> [Secret] {
+        switch (inline, path) {
+        case (nil, nil):
+            return []
+        case (_?, let path?):
+            throw ConfigurationError(variable: fileName, value: path, expected: "\(name) or \(fileName), not both")
+        case (let inline?, nil):
+            do {
+                return try TokenList.parse(commaSeparated: inline)
+            } catch {
+                throw ConfigurationError(variable: name, value: hiddenValue, expected: error.expected)
+            }
+        case (nil, let path?):
+            let text = try read(path, fileName)
+            do {
+                return try TokenList.parse(lines: text)
+            } catch {
+                throw ConfigurationError(variable: fileName, value: path, expected: error.expected)
+            }
+        }
+    }
+
+    /// The HS256 secret of `name` or of the file `fileName` names (surrounding whitespace
+    /// dropped); nil when neither is set.
+    private static func jwtSecret(
+        _ inline: String?, _ name: String, file path: String?, _ fileName: String
+    ) throws(ConfigurationError) -> Secret? {
+        let secret: String
+        let shown: (variable: String, value: String)
+        switch (inline, path) {
+        case (nil, nil):
+            return nil
+        case (_?, let path?):
+            throw ConfigurationError(variable: fileName, value: path, expected: "\(name) or \(fileName), not both")
+        case (let inline?, nil):
+            (secret, shown) = (inline, (name, hiddenValue))
+        case (nil, let path?):
+            (secret, shown) = (try read(path, fileName).trimmingWhitespace(), (fileName, path))
+        }
+        guard secret.utf8.count >= AccessConfiguration.minimumSecretBytes else {
+            throw ConfigurationError(
+                variable: shown.variable, value: shown.value,
+                expected: CredentialSettingError.secretTooShort(bytes: secret.utf8.count).expected)
+        }
+        return Secret(secret)
+    }
+
+    /// The text of the file at `path`, named by the variable `name`.
+    /// - Throws: `ConfigurationError` naming `name` and `path` when it cannot be read or is empty.
+    private static func read(_ path: String, _ name: String) throws(ConfigurationError) -> String {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(variable: name, value: path, expected: "a readable UTF-8 file (it cannot be read)")
+        }
+        guard !text.trimmingWhitespace().isEmpty else {
+            throw ConfigurationError(variable: name, value: path, expected: "a file with content (it is empty)")
+        }
+        return text
     }
 
     /// The connection slots held reloads may never take: a tenth of `maxConnections` (at least

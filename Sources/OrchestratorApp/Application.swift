@@ -1,3 +1,4 @@
+import Authorization
 import FoundationEssentials
 import HLSModel
 import Logging
@@ -65,6 +66,23 @@ public final class Application: Service, Sendable {
         } catch {
             server.stop()
             throw error
+        }
+        let access = configuration.access
+        if access.isOpen {
+            logger.warning(
+                "no credential configured: anyone who reaches the port may write",
+                metadata: [
+                    "auth.note": "set INGEST_TOKENS, ADMIN_TOKENS, JWT_SECRET or JWT_PUBLIC_KEY_FILE (or a _FILE form) to require bearer tokens"
+                ])
+        } else {
+            // Counts and algorithms only: never a token.
+            logger.info(
+                "access control enabled",
+                metadata: [
+                    "auth.ingest_tokens": .stringConvertible(access.ingestTokens.count),
+                    "auth.admin_tokens": .stringConvertible(access.adminTokens.count),
+                    "auth.jwt_algorithms": "\(access.jwtAlgorithms.joined(separator: " "))",
+                ])
         }
         if configuration.slidingWindowSize < 3 {
             logger.warning(
@@ -199,16 +217,21 @@ public final class Application: Service, Sendable {
 }
 
 /// Builds the whole service from its configuration; `@main` only adds process concerns.
+///
+/// `access` is `configuration.access` prepared by `await AccessControl(configuration.access)`
+/// (jwt-kit's keys are made once, asynchronously); the default, `.open`, fits only a
+/// configuration without credentials.
 public func buildApplication(
     configuration: AppConfiguration,
     logger: Logger,
     metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
     clock: @escaping @Sendable () -> Timestamp = SystemClock.now,
-    notifier: SystemdNotifier = .disabled
+    notifier: SystemdNotifier = .disabled,
+    access: AccessControl = .open
 ) -> Application {
     let orchestrator = Orchestrator(
         configuration: configuration, logger: logger, metrics: OrchestratorMetrics(registry: metricsRegistry),
-        clock: clock)
+        clock: clock, access: access)
     return Application(configuration: configuration, orchestrator: orchestrator, logger: logger, notifier: notifier)
 }
 

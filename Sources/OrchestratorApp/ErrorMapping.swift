@@ -1,3 +1,4 @@
+import Authorization
 import HLSModel
 import MicroHTTPD
 import SegmentRegistry
@@ -62,6 +63,11 @@ enum ErrorMapping {
                 .invalidHost, .unsupportedVersion, .malformedContentLength, .contentLengthTooLarge:
                 return json(error.status, error.message)
             }
+        case let denied as AccessDenied:
+            // RFC 6750 §3: 401 with a challenge when no usable token came, 403 when it lacks the right.
+            var response = json(denied.failure.isUnauthenticated ? .unauthorized : .forbidden, denied.message)
+            response.headers.add("WWW-Authenticate", AccessControl.challenge(denied.failure, denied.required))
+            return response
         case is HeldRequestLimitReached:
             return unavailable("too many blocking playlist reloads are held; retry shortly")
         default:
@@ -73,7 +79,7 @@ enum ErrorMapping {
     static func isUnexpected(_ error: any Error) -> Bool {
         !(error is RoutingError || error is ValidationError || error is RegistryError || error is LookupError
             || error is ReloadDirectives.Invalid || error is HeldRequestLimitReached || error is LowLatencyError
-            || error is RequestRejection)
+            || error is RequestRejection || error is AccessDenied)
     }
 
     /// The JSON error `{"error": message}` with `status`. A 5xx reports a passing condition of

@@ -1,3 +1,5 @@
+import Authorization
+import FoundationEssentials
 import HLSModel
 import Logging
 import MicroHTTPD
@@ -15,6 +17,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
     /// Blocking playlist reloads held until a publication satisfies them.
     let waiters: ReloadWaiters<PublishedPlaylist>
     let metrics: OrchestratorMetrics
+    /// Who may write: checked on every route with a ``Route/requiredScope`` unless it is open.
+    let access: AccessControl
     let logger: Logger
     let clock: @Sendable () -> Timestamp
     private let ready = Atomic<Bool>(true)
@@ -25,17 +29,18 @@ public final class Orchestrator: HTTPResponder, Sendable {
     /// Segments and parts that left a playlist, reported once they may be deleted.
     let removedSegmentsFeed: RemovedSegmentsFeed
 
-    /// Creates the router over a new in-memory registry charging `MEMORY_BUDGET_MB`.
+    /// Creates the router over a new in-memory registry charging `MEMORY_BUDGET_MB`; `access` is
+    /// `configuration.access` prepared (``AccessControl/init(_:)``), open by default.
     public convenience init(
         configuration: AppConfiguration, logger: Logger, metrics: OrchestratorMetrics,
-        clock: @escaping @Sendable () -> Timestamp
+        clock: @escaping @Sendable () -> Timestamp, access: AccessControl = .open
     ) {
         let budget = MemoryBudget(limit: configuration.memoryBudgetBytes)
         let feed = Self.removedSegmentsFeed(configuration)
         self.init(
             configuration: configuration, logger: logger, metrics: metrics, clock: clock,
             makeRegistry: SegmentRegistry<PublishedPlaylist>.inMemory(budget: budget, removals: { feed.record($0) }),
-            budget: budget, feed: feed)
+            budget: budget, feed: feed, access: access)
     }
 
     /// Creates the router over a new registry made by `makeRegistry`: the seam where another
@@ -45,8 +50,14 @@ public final class Orchestrator: HTTPResponder, Sendable {
         clock: @escaping @Sendable () -> Timestamp,
         makeRegistry: PlaylistRegistryFactory<PublishedPlaylist>,
         budget: MemoryBudget? = nil,
-        feed: RemovedSegmentsFeed? = nil
+        feed: RemovedSegmentsFeed? = nil,
+        access: AccessControl = .open
     ) {
+        // Credentials configured but not prepared would leave writes open: a programmer error.
+        precondition(
+            access.configuration == configuration.access,
+            "the AccessControl must be prepared from configuration.access (AccessControl(configuration.access))")
+        self.access = access
         self.budget = budget ?? MemoryBudget(limit: configuration.memoryBudgetBytes)
         removedSegmentsFeed = feed ?? Self.removedSegmentsFeed(configuration)
         // Held reloads never take the slots the transcoder's POST (which releases them) and the
@@ -128,7 +139,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
     }
 
     /// The request header fields the handlers read; the server copies no others.
-    public static let requestHeaderNames = ["Accept-Encoding", "If-None-Match", "Content-Type", "Origin"]
+    /// `Authorization` is read only to check the bearer token: never logged, never echoed.
+    public static let requestHeaderNames = ["Accept-Encoding", "If-None-Match", "Content-Type", "Origin", "Authorization"]
 
     /// Whether `/readyz` reports ready; cleared when a shutdown starts.
     public internal(set) var isReady: Bool {
@@ -160,6 +172,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
             let route = try Router.route(method: request.method, path: request.path)
             routeName = route.name
             if splitsListeners { try checkListener(route, request) }
+            if let required = route.requiredScope, !access.isOpen { try authorize(required, request) }
             switch try handle(route, request, suspender: suspender, started: started) {
             case .response(let answer):
                 response = answer
@@ -190,6 +203,18 @@ public final class Orchestrator: HTTPResponder, Sendable {
             if !onIngest {
                 throw .servedElsewhere(path: request.path, on: "ingest port (INGEST_PORT); this port serves players")
             }
+        }
+    }
+
+    /// Refuses, with ``AccessDenied`` (401 or 403), a request whose credential does not reach
+    /// `required`; counts the refusal by reason.
+    private func authorize(_ required: RequiredScope, _ request: HTTPRequest) throws(AccessDenied) {
+        let now = Date(timeIntervalSince1970: Double(clock().millisecondsSinceEpoch) / 1000)
+        do {
+            try access.authorize(request.headers["Authorization"], for: required, now: now)
+        } catch {
+            metrics.authFailed(error.failure)
+            throw error
         }
     }
 
@@ -235,9 +260,21 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 "http.status": .stringConvertible(status), "http.duration_ms": .stringConvertible(Double(nanoseconds) / 1_000_000),
             ]
             if let client = request.clientAddress { metadata["http.client"] = "\(client)" }
-            if !request.query.isEmpty { metadata["http.query"] = "\(request.queryString)" }
+            if !request.query.isEmpty { metadata["http.query"] = "\(Self.loggedQuery(request))" }
             logger.debug("request handled", metadata: metadata)
         }
+    }
+
+    /// The query as the access log shows it: an `access_token` argument (RFC 6750 §2.3, which the
+    /// service does not accept but a client may still send) has its value replaced, so a token
+    /// never reaches a log line that way either.
+    static func loggedQuery(_ request: HTTPRequest) -> String {
+        guard request.query.contains(where: { $0.name.lowercased() == "access_token" }) else { return request.queryString }
+        var redacted = request
+        redacted.query = request.query.map { item in
+            item.name.lowercased() == "access_token" ? (item.name, item.value.map { _ in "<redacted>" }) : item
+        }
+        return redacted.queryString
     }
 
     /// A playlist GET: the prepared bytes, or — for an LL-HLS blocking reload the playlist does

@@ -1,3 +1,4 @@
+import Authorization
 import CoreMetrics
 import MicroHTTPD
 import Prometheus
@@ -31,6 +32,8 @@ public final class OrchestratorMetrics: Sendable {
     let blockingTimeouts: CoreMetrics.Counter
     let blockingRejections: CoreMetrics.Counter
     let blockingOverload: CoreMetrics.Counter
+    /// `hls_auth_failures_total{reason}`, one per ``AuthorizationFailure`` (in `allCases` order).
+    private let authFailures: [AuthorizationFailure: CoreMetrics.Counter]
     /// One timer per route, indexed by ``Route/Name/ordinal`` (an array index, not a hash lookup,
     /// on every request).
     private let durations: [CoreMetrics.Timer]
@@ -47,7 +50,7 @@ public final class OrchestratorMetrics: Sendable {
 
     /// The error statuses the service answers, whose `hls_errors_total` series exist (at 0) from the
     /// start, so `rate()` and alerts see them before the first error.
-    public static let errorStatuses = [400, 404, 405, 409, 413, 415, 422, 429, 500, 503]
+    public static let errorStatuses = [400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503]
 
     /// `# HELP` text of each metric, so the exposition passes `promtool check metrics`.
     public static let help: [String: String] = [
@@ -65,6 +68,7 @@ public final class OrchestratorMetrics: Sendable {
         "hls_blocking_timeouts_total": "Blocking playlist reloads answered 503 after three target durations.",
         "hls_blocking_rejections_total": "Blocking playlist reloads refused with 400 (asking too far ahead, malformed).",
         "hls_blocking_overload_total": "Blocking playlist reloads refused with 503 because the held-request limits were reached.",
+        "hls_auth_failures_total": "Write and admin requests refused for their credential, by reason (missing, invalid, expired: 401; forbidden_scope, forbidden_stream: 403).",
     ]
 
     /// Registers every metric in `registry`; `hls_build_info` reports `version` and `revision`.
@@ -91,6 +95,10 @@ public final class OrchestratorMetrics: Sendable {
         blockingTimeouts = CoreMetrics.Counter(label: "hls_blocking_timeouts_total", factory: factory)
         blockingRejections = CoreMetrics.Counter(label: "hls_blocking_rejections_total", factory: factory)
         blockingOverload = CoreMetrics.Counter(label: "hls_blocking_overload_total", factory: factory)
+        authFailures = Dictionary(
+            uniqueKeysWithValues: AuthorizationFailure.allCases.map { reason in
+                (reason, CoreMetrics.Counter(label: "hls_auth_failures_total", dimensions: [("reason", reason.rawValue)], factory: factory))
+            })
         durations = Route.Name.allCases.map { name in
             CoreMetrics.Timer(label: "hls_http_request_duration_seconds", dimensions: [("route", name.rawValue)], factory: factory)
         }
@@ -138,6 +146,9 @@ public final class OrchestratorMetrics: Sendable {
             blockingTimeouts.increment()
         }
     }
+
+    /// Counts a request refused for its credential.
+    func authFailed(_ reason: AuthorizationFailure) { authFailures[reason]?.increment() }
 
     /// Counts a blocking reload refused with 400.
     func blockingRejected() { blockingRejections.increment() }

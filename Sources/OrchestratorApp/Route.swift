@@ -1,3 +1,4 @@
+import Authorization
 import HLSModel
 import MicroHTTPD
 
@@ -63,6 +64,23 @@ enum Route: Equatable {
             case .removedSegments: 11
             case .unmatched: 12
             }
+        }
+    }
+}
+
+extension Route {
+    /// The credential this route needs: nil for the open routes (players, CORS, health, metrics),
+    /// `.ingest(stream)` for writes, `.admin` for the operator API. Checked only when a credential
+    /// is configured (``AppConfiguration/access``); exhaustive, so a new route must say.
+    var requiredScope: RequiredScope? {
+        switch self {
+        case .registerSegment(let stream, _), .registerPart(let stream, _), .declareRendition(let stream, _),
+            .endStream(let stream):
+            .ingest(stream: stream.rawValue)
+        case .listStreams, .streamDetail, .deleteStream, .removedSegments:
+            .admin
+        case .master, .playlist, .preflight, .metrics, .health, .readiness:
+            nil
         }
     }
 }

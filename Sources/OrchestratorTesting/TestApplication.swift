@@ -1,3 +1,4 @@
+import Authorization
 import Logging
 import MicroHTTPD
 import OrchestratorApp
@@ -12,19 +13,38 @@ public final class TestApplication: Sendable {
 
     /// Builds and starts the application; `configure` adjusts the test defaults first. Logs go
     /// to `logger` (nowhere by default).
-    public init(
+    public convenience init(
         logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
         _ configure: (inout AppConfiguration) -> Void = { _ in }
     ) throws {
+        try self.init(logger: logger, configuration: Self.configuration(configure), access: .open)
+    }
+
+    /// Builds and starts the application with the credentials `configure` sets (prepared first).
+    public static func withAccessControl(
+        logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        _ configure: (inout AppConfiguration) -> Void
+    ) async throws -> TestApplication {
+        let configuration = configuration(configure)
+        return try TestApplication(logger: logger, configuration: configuration, access: await AccessControl(configuration.access))
+    }
+
+    /// The test defaults (port 0 on loopback, two threads, a short drain), then `configure`.
+    private static func configuration(_ configure: (inout AppConfiguration) -> Void) -> AppConfiguration {
         var configuration = AppConfiguration(httpThreads: 2)
         configuration.port = 0
         configuration.bindAddress = "127.0.0.1"
         configuration.shutdownTimeoutSeconds = 2
         configure(&configuration)
+        return configuration
+    }
+
+    private init(logger: Logger, configuration: AppConfiguration, access: AccessControl) throws {
         application = buildApplication(
             configuration: configuration,
             logger: logger,
-            metricsRegistry: PrometheusCollectorRegistry())
+            metricsRegistry: PrometheusCollectorRegistry(),
+            access: access)
         try application.start()
         port = application.port
         ingestPort = application.ingestPort
