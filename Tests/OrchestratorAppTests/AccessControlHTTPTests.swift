@@ -392,3 +392,39 @@ enum WriteRoute: String, CaseIterable, CustomTestStringConvertible, Sendable {
         #expect(ed.access.jwtAlgorithms == ["EdDSA"])
     }
 }
+
+/// The admin routes: the operator API and the retention feed.
+@Suite struct AdminRouteAccessTests {
+    static let routes: [(method: HTTPMethod, path: String, status: Int)] = [
+        (.get, "/streams", 200), (.get, "/streams/live-1", 200), (.get, "/removed-segments", 200),
+        (.delete, "/streams/live-1", 204),
+    ]
+
+    @Test("the operator API and the retention feed need the admin scope: 401 without a valid credential, 403 with an ingest one", arguments: Credential.allCases)
+    func adminRoutes(_ credential: Credential) async throws {
+        let suite = try AccessControlHTTPTests()
+        for route in Self.routes {
+            let orchestrator = try await suite.orchestrator(try suite.environment())
+            // A stream to look at and delete, registered with an admin token.
+            let created = suite.send(
+                orchestrator, .post, "/streams/live-1/renditions/720p/segments", #"{"sequence":0,"duration":2,"path":"/0.ts"}"#,
+                authorization: "Bearer \(Credential.adminSecret)")
+            #expect(created.status == .created)
+            let answer = suite.send(orchestrator, route.method, route.path, authorization: try await credential.header(suite.factory))
+            let expected: (Int, String?) =
+                switch credential {
+                case .adminToken, .es256JWT: (route.status, nil)
+                case .none: (401, #"Bearer realm="hls-orchestrator""#)
+                case .wrongToken, .expiredJWT, .algNone, .notYetValidJWT: (401, #"Bearer realm="hls-orchestrator", error="invalid_token""#)
+                case .ingestToken, .hs256JWT, .otherStreamJWT, .noScopeJWT, .prefixJWT: (403, nil)
+                }
+            #expect(answer.status.rawValue == expected.0, "\(route.path) with \(credential)")
+            if let challenge = expected.1 {
+                #expect(answer.headers["WWW-Authenticate"] == challenge, "\(route.path) with \(credential)")
+            }
+            if expected.0 == 403 {
+                #expect(answer.headers["WWW-Authenticate"]?.contains(#"error="insufficient_scope""#) == true)
+            }
+        }
+    }
+}
