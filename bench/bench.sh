@@ -270,7 +270,7 @@ preload() {  # preload PREFIX STREAMS
 }
 
 # ---------------------------------------------------------------- rows
-declare -A RPS P50 P99 ERR CPU NOTE REQS NOISE RUNS RUNC CPUMIN
+declare -A RPS P50 P99 ERR CPU NOTE REQS NOISE RUNS RUNC CPUMIN LAST_RPS LAST_CPU
 ROWS=()
 # run_row NAME URL LUA "PIDS for CPU" [VAR=value ...]: one wrk run; fills the arrays above.
 # A repeated row (best of BENCH_REPEAT) keeps the run with the most requests/s.
@@ -297,6 +297,7 @@ run_row() {
         'BEGIN { printf "%.1f", (n > 0 ? t / hz / n * 1e6 : 0) }')
     RUNS[$name]="${RUNS[$name]:+${RUNS[$name]}, }$(printf '%.0f' "${r[rps]}") ($cpu µs, noise $noise%)"
     RUNC[$name]=$((${RUNC[$name]:-0} + 1))
+    LAST_RPS[$name]=${r[rps]}; LAST_CPU[$name]=$cpu
     CPUMIN[$name]=$(awk -v a="$cpu" -v b="${CPUMIN[$name]:-}" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }')
     if [ -n "${RPS[$name]:-}" ] && awk -v a="${r[rps]}" -v b="${RPS[$name]}" 'BEGIN { exit !(a <= b) }'; then
         log "$name (again): ${r[rps]} req/s, cpu $cpu us/req, noise $noise% — keeping the better run"
@@ -586,6 +587,8 @@ GET_ENV=(BENCH_GET_PREFIX=g BENCH_GET_STREAMS="$STREAMS")
 SRV=http://127.0.0.1:$SERVER_PORT
 # floor, get and nginx are the comparison that matters: interleaved, best of BENCH_REPEAT each.
 # With a baseline, get-baseline runs next to get, before it in every other round.
+AB_PAIRS=()   # per round: "get/get-baseline requests/s ratio, CPU/request ratio"
+ratio4() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 for round in $(seq "$REPEAT"); do
     run_row floor "http://127.0.0.1:$FLOOR_PORT" get.lua "$FLOOR_PID" "${GET_ENV[@]}"
     if [ -n "$BASE_PID" ] && [ $((round % 2)) = 0 ]; then
@@ -596,6 +599,9 @@ for round in $(seq "$REPEAT"); do
         run_row get-baseline "http://127.0.0.1:$BASE_PORT" get.lua "$BASE_PID" "${GET_ENV[@]}"
     fi
     run_row nginx "http://127.0.0.1:$NGINX_PORT" get.lua "$NGINX_PIDS" "${GET_ENV[@]}"
+    # The round's pair, side by side in time: less exposed to noise that comes and goes than the
+    # best of each.
+    [ -n "$BASE_PID" ] && AB_PAIRS+=("$(ratio4 "${LAST_RPS[get]}" "${LAST_RPS[get-baseline]}") $(ratio4 "${LAST_CPU[get]}" "${LAST_CPU[get-baseline]}")")
 done
 if [ -n "$BASE_PID" ]; then
     NOTE[get-baseline]="the \`get\` row against the baseline, BENCH_BASELINE_REV=$BASELINE_REV ($BASE_DESC); $BASE_SAME"
@@ -720,9 +726,9 @@ stop_pid "$SERVER_PID"
 # The A/B of BENCH_BASELINE_REV: get and get-baseline against the same floor, and the server's
 # CPU per request of each (the figure that does not depend on wrk).
 ab_summary() {
-    echo "**A/B against the baseline $BASE_DESC** (BENCH_BASELINE_REV=$BASELINE_REV), the same preload, \`get\` and \`get-baseline\` interleaved with floor and nginx (best of $REPEAT each): get/floor $(ratio4 "${RPS[get]}" "${RPS[floor]}"), get-baseline/floor $(ratio4 "${RPS[get-baseline]}" "${RPS[floor]}"), their ratio $(ratio4 "${RPS[get]}" "${RPS[get-baseline]}") (get/get-baseline, the throughput cost of the checks: $(pct_change "${RPS[get]}" "${RPS[get-baseline]}")); server CPU per request (the kept runs) ${CPU[get]} µs against ${CPU[get-baseline]} µs ($(pct_change "${CPU[get]}" "${CPU[get-baseline]}")), the lowest of all runs ${CPUMIN[get]} µs against ${CPUMIN[get-baseline]} µs ($(pct_change "${CPUMIN[get]}" "${CPUMIN[get-baseline]}")); every run as requests/s (CPU, noise): get ${RUNS[get]}; get-baseline ${RUNS[get-baseline]}; floor ${RUNS[floor]}."
+    echo "**A/B against the baseline $BASE_DESC** (BENCH_BASELINE_REV=$BASELINE_REV), the same preload, \`get\` and \`get-baseline\` interleaved with floor and nginx (best of $REPEAT each): get/floor $(ratio4 "${RPS[get]}" "${RPS[floor]}"), get-baseline/floor $(ratio4 "${RPS[get-baseline]}" "${RPS[floor]}"), their ratio $(ratio4 "${RPS[get]}" "${RPS[get-baseline]}") (get/get-baseline, the throughput cost of the checks: $(pct_change "${RPS[get]}" "${RPS[get-baseline]}")); server CPU per request (the kept runs) ${CPU[get]} µs against ${CPU[get-baseline]} µs ($(pct_change "${CPU[get]}" "${CPU[get-baseline]}")), the lowest of all runs ${CPUMIN[get]} µs against ${CPUMIN[get-baseline]} µs ($(pct_change "${CPUMIN[get]}" "${CPUMIN[get-baseline]}")); per round (adjacent runs), get/get-baseline requests/s $(printf '%s\n' "${AB_PAIRS[@]}" | awk '{print $1}' | paste -sd' ') (median $(printf '%s\n' "${AB_PAIRS[@]}" | awk '{print $1}' | median)) and CPU/request $(printf '%s\n' "${AB_PAIRS[@]}" | awk '{print $2}' | paste -sd' ') (median $(printf '%s\n' "${AB_PAIRS[@]}" | awk '{print $2}' | median)); every run as requests/s (CPU, noise): get ${RUNS[get]}; get-baseline ${RUNS[get-baseline]}; floor ${RUNS[floor]}."
 }
-ratio4() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 pct_change() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%+.1f %%", (a / b - 1) * 100; else printf "n/a" }'; }
 ab_check() {
     local bound
