@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # make bench — the service against libmicrohttpd's floor and nginx, on loopback, in one run.
 #
-#   1. build the release binary; compile bench/floor.c
+#   1. build the release binary; compile bench/floor.c; with BENCH_BASELINE_REV, also that
+#      revision's release binary, from a detached git worktree (bench/out/baseline-src, removed
+#      after the build) into its own scratch path (.build-baseline)
 #   2. rates: start the service, preload BENCH_STREAMS streams x 3 renditions x a full window
 #      (three disjoint sets: one read, one for `ingest`, one for the POSTs of `mixed`), then one
-#      wrk run per row: floor, get, nginx, get-gzip, ingest, mixed — the same wrk command each
+#      wrk run per row: floor, get, nginx, get-gzip, ingest, mixed — the same wrk command each;
+#      with BENCH_BASELINE_REV, a second service from the baseline binary, preloaded alike, whose
+#      `get` row (get-baseline) runs interleaved with floor, get and nginx: the A/B of the checks
 #   3. memory: restart, preload BENCH_MEM_STREAMS x 3 x window, VmRSS; ingest soak; VmRSS again
 #   4. connections: on that server, `get` with 64 connections, then again while BENCH_IDLE idle
 #      keep-alive connections are held open
@@ -25,6 +29,15 @@
 #   BENCH_ONLY=ll (only stage 5, writes only the bench-ll block)  BENCH_LL=0 (skip stage 5)
 #   BENCH_LL_CONNS ("5000 10000")  BENCH_LL_PARTS (100: 20 s of 200 ms parts)
 #   BENCH_SCRATCH_PATH (.build: swift build's --scratch-path; the binary is PATH/release/...)
+#   BENCH_BASELINE_REV (empty: no A/B; a git revision: its `get` row as get-baseline, and the A/B
+#     block in RESULTS.md)  BENCH_BASELINE_SCRATCH_PATH (.build-baseline)
+#   BENCH_MEMORY_BUDGET_MB (512, the default: the service's MEMORY_BUDGET_MB in every stage, see below)
+#
+# The service runs with MAX_CONNECTIONS_PER_IP=0 (the benchmark is one client address with up to
+# BENCH_IDLE idle or BENCH_LL_CONNS waiting connections; the default per-address limit is a tenth
+# of MAX_CONNECTIONS), a MAX_CONNECTIONS whose held-reload ceiling (its default MAX_HELD_REQUESTS,
+# a tenth less) covers the LL stage's N, and MEMORY_BUDGET_MB=BENCH_MEMORY_BUDGET_MB; every stage
+# checks that hls_memory_refusals_total stays 0.
 set -euo pipefail
 
 # The command as typed, for the report: the knobs set in the environment, then the command
@@ -54,6 +67,9 @@ LL=${BENCH_LL:-1}
 LL_CONNS=${BENCH_LL_CONNS:-5000 10000}
 LL_PARTS=${BENCH_LL_PARTS:-100}
 SCRATCH=${BENCH_SCRATCH_PATH:-.build}
+BASELINE_REV=${BENCH_BASELINE_REV:-}
+BASELINE_SCRATCH=${BENCH_BASELINE_SCRATCH_PATH:-.build-baseline}
+MEMORY_BUDGET=${BENCH_MEMORY_BUDGET_MB:-512}
 case "$ONLY" in ''|ll) ;; *) echo "BENCH_ONLY must be empty or ll" >&2; exit 2 ;; esac
 [ "$ONLY" = ll ] && LL=1
 export BENCH_WRK_THREADS=$WRK_THREADS
@@ -76,6 +92,14 @@ cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     PIDS=()
+    remove_baseline_src
+}
+# The baseline's source tree: a detached git worktree, only for the length of its build.
+BASE_SRC=$BENCH/out/baseline-src
+remove_baseline_src() {
+    [ -n "$BASELINE_REV" ] && [ -e "$BASE_SRC" ] || return 0
+    git -C "$ROOT" worktree remove --force "$BASE_SRC" 2>/dev/null || rm -rf "$BASE_SRC"
+    git -C "$ROOT" worktree prune 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -129,7 +153,9 @@ CLK_TCK=$(getconf CLK_TCK)
 NCPU=$(nproc)
 BENCH_SHELL_PID=$$
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {printf "%d", $2}'; }
+# metric PORT NAME: a series (NAME with its labels), or the sum of a family's series (NAME alone:
+# hls_errors_total is labelled by status since 5b4e224, the sum is the old total).
+metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {n += $2; f = 1} END {if (f) printf "%d", n}'; }
 
 # ---------------------------------------------------------------- build
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
@@ -140,6 +166,34 @@ fi
 case "$SCRATCH" in /*) SERVER_BIN=$SCRATCH ;; *) SERVER_BIN=$ROOT/$SCRATCH ;; esac
 SERVER_BIN=$SERVER_BIN/release/hls-orchestrator
 [ -x "$SERVER_BIN" ] || die "$SERVER_BIN missing"
+# The baseline (A/B): BENCH_BASELINE_REV's release binary, built from a detached worktree of it
+# into its own scratch path; rebuilt only when that path holds another revision's binary.
+BASE_BIN=; BASE_DESC=
+if [ -n "$BASELINE_REV" ] && [ "$ONLY" != ll ]; then
+    BASE_COMMIT=$(git -C "$ROOT" rev-parse --verify --quiet "$BASELINE_REV^{commit}") \
+        || die "BENCH_BASELINE_REV=$BASELINE_REV is not a commit of this repository"
+    case "$BASELINE_SCRATCH" in /*) BASE_SCRATCH=$BASELINE_SCRATCH ;; *) BASE_SCRATCH=$ROOT/$BASELINE_SCRATCH ;; esac
+    BASE_BIN=$BASE_SCRATCH/release/hls-orchestrator
+    BASE_DESC="$(git -C "$ROOT" rev-parse --short "$BASE_COMMIT") of $(git -C "$ROOT" log -1 --format=%cs "$BASE_COMMIT") (\"$(git -C "$ROOT" log -1 --format=%s "$BASE_COMMIT" | cut -c1-60)…\")"
+    if [ -x "$BASE_BIN" ] && [ "$(cat "$BASE_SCRATCH/bench-baseline-rev" 2>/dev/null)" = "$BASE_COMMIT" ]; then
+        log "baseline $BASE_COMMIT already built in $BASELINE_SCRATCH"
+    else
+        remove_baseline_src
+        rm -f "$BASE_SCRATCH/bench-baseline-rev"
+        git -C "$ROOT" worktree add --detach "$BASE_SRC" "$BASE_COMMIT" >"$OUT/build-baseline.log" 2>&1 \
+            || { cat "$OUT/build-baseline.log" >&2; die "cannot check out $BASELINE_REV into $BASE_SRC"; }
+        # The same dependency versions as the tree under test (SwiftPM re-resolves if they no longer fit).
+        [ -f "$ROOT/Package.resolved" ] && cp "$ROOT/Package.resolved" "$BASE_SRC/"
+        [ -x "$BASE_SRC/deploy/stamp-revision.sh" ] && (cd "$BASE_SRC" && deploy/stamp-revision.sh) >>"$OUT/build-baseline.log" 2>&1
+        log "building the baseline $BASE_DESC (--scratch-path $BASELINE_SCRATCH)"
+        swift build -c release --product hls-orchestrator --static-swift-stdlib --package-path "$BASE_SRC" \
+            --scratch-path "$BASE_SCRATCH" >>"$OUT/build-baseline.log" 2>&1 \
+            || { tail -30 "$OUT/build-baseline.log" >&2; die "release build of the baseline failed"; }
+        echo "$BASE_COMMIT" >"$BASE_SCRATCH/bench-baseline-rev"
+        remove_baseline_src
+    fi
+    [ -x "$BASE_BIN" ] || die "$BASE_BIN missing"
+fi
 if [ "$ONLY" != ll ]; then
     gcc -O2 -Wall -Wextra -o "$OUT/floor" "$BENCH/floor.c" $(pkg-config --cflags --libs libmicrohttpd) \
         || die "cannot compile bench/floor.c"
@@ -166,24 +220,45 @@ log "daemon: $MHD_FLAGS, pool $HTTP_THREADS, limit $DEFAULT_LIMIT, timeout ${DEF
 
 # ---------------------------------------------------------------- the service
 SERVER_PID=; SERVER_PORT=
+# The service under test: no per-address limit (the benchmark is one client address with up to
+# BENCH_IDLE idle or N LL-waiting connections; the default is a tenth of MAX_CONNECTIONS), and a
+# memory budget that the preloads cannot spend (checked: hls_memory_refusals_total stays 0).
 start_server() {  # start_server LABEL [VAR=value ...]
-    local label=$1; shift
+    run_service "$SERVER_BIN" "$1" MAX_CONNECTIONS_PER_IP=0 MEMORY_BUDGET_MB="$MEMORY_BUDGET" "${@:2}"
+}
+# The baseline (BENCH_BASELINE_REV) parses its own, older configuration: only variables it knows.
+start_baseline() {  # start_baseline LABEL [VAR=value ...]
+    run_service "$BASE_BIN" "$1" MAX_CONNECTIONS_PER_IP=0 "${@:2}"
+}
+run_service() {  # run_service BINARY LABEL [VAR=value ...]: sets SERVER_PID and SERVER_PORT
+    local bin=$1 label=$2; shift 2
     local logf=$OUT/server-$label.log
     # Run from $OUT so that a developer's .env in the work tree is not read.
     (cd "$OUT" && exec env PORT=0 BIND_ADDRESS=127.0.0.1 HTTP_THREADS="$HTTP_THREADS" \
-        SLIDING_WINDOW_SIZE="$WINDOW" LOG_LEVEL=info LOG_FORMAT=json "$@" "$SERVER_BIN") 2>"$logf" >/dev/null &
+        SLIDING_WINDOW_SIZE="$WINDOW" LOG_LEVEL=info LOG_FORMAT=json "$@" "$bin") 2>"$logf" >/dev/null &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     SERVER_PORT=
     for _ in $(seq 300); do
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$logf" >&2; die "the service exited at start-up"; }
-        SERVER_PORT=$(grep -m1 '"server started"' "$logf" 2>/dev/null | grep -o '"http.port":"[0-9]*"' | grep -o '[0-9]*' || true)
+        # "http.port":8080 (a JSON number), or "http.port":"8080" (a string, before 366699b).
+        SERVER_PORT=$(grep -m1 '"server started"' "$logf" 2>/dev/null | grep -oE '"http\.port": *"?[0-9]+' | grep -oE '[0-9]+$' || true)
         [ -n "$SERVER_PORT" ] && break
         sleep 0.1
     done
     [ -n "$SERVER_PORT" ] || die "no \"server started\" line from the service"
     wait_port "$SERVER_PORT" "$SERVER_PID" service
     log "service ($label) pid $SERVER_PID on 127.0.0.1:$SERVER_PORT"
+}
+# Requests refused because the memory budget was spent, all parts (0 when the metric is absent:
+# the baseline has no budget).
+memory_refusals() { curl -sf "http://127.0.0.1:$1/metrics" | awk '$1 ~ /^hls_memory_refusals_total([{]|$)/ {n += $2} END {printf "%d", n}'; }
+MEMORY_REFUSALS=()   # "STAGE N" for each stage of the service under test
+note_refusals() {  # note_refusals STAGE: records the refusals of the service so far (warns if any)
+    local n
+    n=$(memory_refusals "$SERVER_PORT")
+    MEMORY_REFUSALS+=("$1 $n")
+    [ "$n" = 0 ] || log "WARNING $1: the service refused $n requests for its memory budget (MEMORY_BUDGET_MB=$MEMORY_BUDGET): raise BENCH_MEMORY_BUDGET_MB"
 }
 
 preload() {  # preload PREFIX STREAMS
@@ -195,7 +270,7 @@ preload() {  # preload PREFIX STREAMS
 }
 
 # ---------------------------------------------------------------- rows
-declare -A RPS P50 P99 ERR CPU NOTE REQS NOISE RUNS
+declare -A RPS P50 P99 ERR CPU NOTE REQS NOISE RUNS RUNC CPUMIN LAST_RPS LAST_CPU
 ROWS=()
 # run_row NAME URL LUA "PIDS for CPU" [VAR=value ...]: one wrk run; fills the arrays above.
 # A repeated row (best of BENCH_REPEAT) keeps the run with the most requests/s.
@@ -214,13 +289,18 @@ run_row() {
     other=$(python3 "$BENCH/cpu_other.py" delta "$OUT/other.before" "$OUT/other.after")
     line=$(grep '^RESULT ' "$file.new") || die "no RESULT from wrk for $name"
     local -A r=()
-    local kv noise
+    local kv noise cpu
     for kv in ${line#RESULT }; do r[${kv%%=*}]=${kv#*=}; done
     noise=$(awk -v o="$other" -v t0="$t0" -v t1="$t1" -v n="$NCPU" -v hz="$CLK_TCK" \
         'BEGIN { printf "%.0f", o / ((t1 - t0) * n * hz) * 100 }')
-    RUNS[$name]="${RUNS[$name]:+${RUNS[$name]}, }$(printf '%.0f' "${r[rps]}") (noise $noise%)"
+    cpu=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="${r[requests]}" \
+        'BEGIN { printf "%.1f", (n > 0 ? t / hz / n * 1e6 : 0) }')
+    RUNS[$name]="${RUNS[$name]:+${RUNS[$name]}, }$(printf '%.0f' "${r[rps]}") ($cpu µs, noise $noise%)"
+    RUNC[$name]=$((${RUNC[$name]:-0} + 1))
+    LAST_RPS[$name]=${r[rps]}; LAST_CPU[$name]=$cpu
+    CPUMIN[$name]=$(awk -v a="$cpu" -v b="${CPUMIN[$name]:-}" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }')
     if [ -n "${RPS[$name]:-}" ] && awk -v a="${r[rps]}" -v b="${RPS[$name]}" 'BEGIN { exit !(a <= b) }'; then
-        log "$name (again): ${r[rps]} req/s, noise $noise% — keeping the better run"
+        log "$name (again): ${r[rps]} req/s, cpu $cpu us/req, noise $noise% — keeping the better run"
         rm -f "$file.new"
         return 0
     fi
@@ -230,8 +310,7 @@ run_row() {
     P50[$name]=${r[p50_us]}
     P99[$name]=${r[p99_us]}
     ERR[$name]=$((r[connect] + r[read] + r[write] + r[status] + r[timeout]))
-    CPU[$name]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="${r[requests]}" \
-        'BEGIN { printf "%.1f", (n > 0 ? t / hz / n * 1e6 : 0) }')
+    CPU[$name]=$cpu
     NOISE[$name]=$noise
     [[ " ${ROWS[*]} " == *" $name "* ]] || ROWS+=("$name")
     log "$name: ${r[rps]} req/s, p50 ${r[p50_us]} us, p99 ${r[p99_us]} us, errors ${ERR[$name]}, cpu ${CPU[$name]} us/req, noise $noise%"
@@ -303,7 +382,12 @@ ll_stage() {
             LL_SKIPPED+=("$n (open-file limit $(ulimit -n) < $((n + 256)))")
             continue
         fi
-        start_server "$row" MAX_CONNECTIONS=$((n + 2000))
+        # MAX_CONNECTIONS N+2000, raised if needed so that MAX_HELD_REQUESTS' default (a tenth
+        # less) still holds all N: 0.9 × (N+2000) ≥ N up to N = 18,000.
+        local max_conns=$((n + 2000))
+        while [ $((max_conns - max_conns / 10)) -lt "$n" ]; do max_conns=$((max_conns + 1000)); done
+        LLR[$n:max_conns]=$max_conns
+        start_server "$row" MAX_CONNECTIONS=$max_conns
         curl -sf -o /dev/null -X PUT -H 'Content-Type: application/json' \
             -d '{"target_duration": 2, "part_target": 0.2, "part_uri_template": "/ll/{sequence}.{part}.m4s"}' \
             "http://127.0.0.1:$SERVER_PORT/streams/ll0/renditions/r720" || die "$row: declaring the LL rendition failed"
@@ -337,6 +421,8 @@ ll_stage() {
         LLR[$n:srv_overload]=$(metric "$SERVER_PORT" hls_blocking_overload_total)
         LLR[$n:srv_rejections]=$(metric "$SERVER_PORT" hls_blocking_rejections_total)
         LLR[$n:held_after]=$(metric "$SERVER_PORT" hls_blocking_requests_held)
+        note_refusals "$row"
+        LLR[$n:refusals]=$(memory_refusals "$SERVER_PORT")
         LLR[$n:errors]=$((LLR[$n:err_status] + LLR[$n:err_503] + LLR[$n:err_socket] + LLR[$n:err_missing] \
             + LLR[$n:err_content] + LLR[$n:post_errors]))
         LLR[$n:cpu_us]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v w="${LLR[$n:wakeups]}" \
@@ -367,7 +453,7 @@ ll_report() {
     local n hb=${LL_HOLD_BACK:-0.6}
     echo "Date: $STARTED_AT · command: \`$COMMAND\` · commit $COMMIT_DESC"
     echo
-    echo "One LL rendition (\`target_duration\` 2, \`part_target\` 0.2: ten parts per segment), a fresh service per N (HTTP_THREADS=$HTTP_THREADS, MAX_CONNECTIONS=N+2000, held-request limits at their defaults), on $(nproc) cores shared with the client. \`bench/llwait.c\` opens N keep-alive connections, sends on each a blocking reload for the next part (\`_HLS_msn\`/\`_HLS_part\`, from the live edge) and on each complete answer at once asks for the following part; its poster thread registers a part every 200 ms for $LL_PARTS parts (the segment right after part 9), reading \`hls_blocking_requests_held\` and the service's VmRSS 30 ms before each POST. POST 201s and answers are timed on one CLOCK_MONOTONIC; waiters can be answered before the poster reads its 201 (negative times)."
+    echo "One LL rendition (\`target_duration\` 2, \`part_target\` 0.2: ten parts per segment), a fresh service per N (HTTP_THREADS=$HTTP_THREADS, MAX_CONNECTIONS=N+2000 ($(for n in "${LL_DONE[@]}"; do printf '%s for N=%s, ' "${LLR[$n:max_conns]}" "$n"; done | sed 's/, $//'): its default held-reload ceiling, MAX_HELD_REQUESTS = MAX_CONNECTIONS less a tenth, covers N), MAX_CONNECTIONS_PER_IP=0 (one client address), MEMORY_BUDGET_MB=$MEMORY_BUDGET, held-request limits at their defaults), on $(nproc) cores shared with the client. \`bench/llwait.c\` opens N keep-alive connections, sends on each a blocking reload for the next part (\`_HLS_msn\`/\`_HLS_part\`, from the live edge) and on each complete answer at once asks for the following part; its poster thread registers a part every 200 ms for $LL_PARTS parts (the segment right after part 9), reading \`hls_blocking_requests_held\` and the service's VmRSS 30 ms before each POST. POST 201s and answers are timed on one CLOCK_MONOTONIC; waiters can be answered before the poster reads its 201 (negative times)."
     echo
     echo "| N | held at once (gauge) | held before each POST: min · parts with all N held | VmRSS before → all held · max | wake-ups (expected) | errors | 201 → last waiter's last byte p50 / p99 / max | 201 → each waiter's last byte p50 / p99 / max | server CPU / wake-up (server CPU) | server wake histogram mean | noise |"
     echo "|---:|---:|---|---|---:|---|---|---|---|---:|---:|"
@@ -399,6 +485,7 @@ ll_report() {
         check "ll-$n errors" "${LLR[$n:errors]}" "<=" 0 "${LLR[$n:errors]}"
         check "ll-$n: every posted part reached every waiter" "${LLR[$n:wakeups]}" ">=" "${LLR[$n:expected]}" "${LLR[$n:wakeups]} of ${LLR[$n:expected]}"
         check "ll-$n: 201 → last waiter p99 ≤ one part (200 ms)" "${LLR[$n:last_p99_ms]}" "<=" 200 "${LLR[$n:last_p99_ms]} ms"
+        check "ll-$n: no memory-budget refusal (MEMORY_BUDGET_MB=$MEMORY_BUDGET)" "${LLR[$n:refusals]}" "<=" 0 "${LLR[$n:refusals]}"
     done
     echo
     echo "LL-HLS stage run time $LL_SECONDS s. Raw outputs: bench/out/run/llwait-N.txt, ll-N.csv, server-ll-N.log."
@@ -423,6 +510,19 @@ preload g "$STREAMS"   # read by get, get-gzip, mixed (and its bytes by floor an
 preload i "$STREAMS"   # ingest posts new segments here
 preload m "$STREAMS"   # mixed posts new segments here
 [ "$PROFILE" = 1 ] && preload p "$STREAMS"   # the profiled ingest run posts here
+note_refusals "rates, preloaded"
+# The baseline (A/B): a second service from BENCH_BASELINE_REV, preloaded alike; only its `get`
+# row is run, interleaved with floor, get and nginx below.
+BASE_PID=; BASE_PORT=
+if [ -n "$BASE_BIN" ]; then
+    MAIN_PID=$SERVER_PID; MAIN_PORT=$SERVER_PORT
+    start_baseline rates-baseline
+    BASE_PID=$SERVER_PID; BASE_PORT=$SERVER_PORT
+    log "preloading the baseline alike"
+    preload g "$STREAMS"; preload i "$STREAMS"; preload m "$STREAMS"
+    [ "$PROFILE" = 1 ] && preload p "$STREAMS"
+    SERVER_PID=$MAIN_PID; SERVER_PORT=$MAIN_PORT
+fi
 
 # The bytes the references serve: a real playlist from the service, with its headers.
 curl -sf -D "$OUT/playlist.headers" -o "$OUT/playlist.m3u8" \
@@ -437,6 +537,14 @@ GZIP_ENCODING=$(curl -sf -o /dev/null -D - -H 'Accept-Encoding: gzip' \
     | awk -F': *' 'tolower($1) == "content-encoding" {print $2}')
 GZIP_ENCODING=${GZIP_ENCODING:-identity}
 log "playlist: $BODY_BYTES bytes, $CONTENT_TYPE; with Accept-Encoding: gzip the service answers $GZIP_ENCODING"
+BASE_SAME=
+if [ -n "$BASE_PID" ]; then
+    curl -sf -o "$OUT/playlist-baseline.m3u8" "http://127.0.0.1:$BASE_PORT/streams/g0/renditions/r720/playlist.m3u8" \
+        || die "cannot GET a preloaded playlist from the baseline"
+    if cmp -s "$OUT/playlist-baseline.m3u8" "$OUT/playlist.m3u8"; then BASE_SAME="the same playlist bytes"
+    else BASE_SAME="playlist $(stat -c %s "$OUT/playlist-baseline.m3u8") bytes (differs from the service's)"; fi
+    log "baseline: $BASE_SAME"
+fi
 
 # The floor.
 FLOOR_PORT=$(free_port)
@@ -478,11 +586,27 @@ log "nginx pids $NGINX_PIDS on $NGINX_PORT"
 GET_ENV=(BENCH_GET_PREFIX=g BENCH_GET_STREAMS="$STREAMS")
 SRV=http://127.0.0.1:$SERVER_PORT
 # floor, get and nginx are the comparison that matters: interleaved, best of BENCH_REPEAT each.
-for _ in $(seq "$REPEAT"); do
+# With a baseline, get-baseline runs next to get, before it in every other round.
+AB_PAIRS=()   # per round: "get/get-baseline requests/s ratio, CPU/request ratio"
+ratio4() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
+for round in $(seq "$REPEAT"); do
     run_row floor "http://127.0.0.1:$FLOOR_PORT" get.lua "$FLOOR_PID" "${GET_ENV[@]}"
+    if [ -n "$BASE_PID" ] && [ $((round % 2)) = 0 ]; then
+        run_row get-baseline "http://127.0.0.1:$BASE_PORT" get.lua "$BASE_PID" "${GET_ENV[@]}"
+    fi
     run_row get "$SRV" get.lua "$SERVER_PID" "${GET_ENV[@]}"
+    if [ -n "$BASE_PID" ] && [ $((round % 2)) = 1 ]; then
+        run_row get-baseline "http://127.0.0.1:$BASE_PORT" get.lua "$BASE_PID" "${GET_ENV[@]}"
+    fi
     run_row nginx "http://127.0.0.1:$NGINX_PORT" get.lua "$NGINX_PIDS" "${GET_ENV[@]}"
+    # The round's pair, side by side in time: less exposed to noise that comes and goes than the
+    # best of each.
+    [ -n "$BASE_PID" ] && AB_PAIRS+=("$(ratio4 "${LAST_RPS[get]}" "${LAST_RPS[get-baseline]}") $(ratio4 "${LAST_CPU[get]}" "${LAST_CPU[get-baseline]}")")
 done
+if [ -n "$BASE_PID" ]; then
+    NOTE[get-baseline]="the \`get\` row against the baseline, BENCH_BASELINE_REV=$BASELINE_REV ($BASE_DESC); $BASE_SAME"
+    stop_pid "$BASE_PID"
+fi
 run_row get-gzip "$SRV" get.lua "$SERVER_PID" "${GET_ENV[@]}" BENCH_GZIP=1
 NOTE[get-gzip]="served $GZIP_ENCODING, $(awk -v b="$(grep -o 'bytes=[0-9]*' "$OUT/wrk-get-gzip.txt" | cut -d= -f2)" \
     -v n="${REQS[get-gzip]}" 'BEGIN {printf "%.0f", n ? b / n : 0}') B/response vs $(awk -v b="$(grep -o 'bytes=[0-9]*' "$OUT/wrk-get.txt" | cut -d= -f2)" \
@@ -526,6 +650,7 @@ counted_row() {
 counted_row ingest "$SRV" ingest.lua "$SERVER_PID" BENCH_POST_PREFIX=i BENCH_POST_STREAMS="$STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
 counted_row mixed "$SRV" mixed.lua "$SERVER_PID" "${GET_ENV[@]}" BENCH_POST_PREFIX=m BENCH_POST_STREAMS="$STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
 RATES_SERVER_RSS=$(rss_kib "$SERVER_PID")
+note_refusals "after the rate rows"
 if [ "$PROFILE" = 1 ]; then
     profile_row floor "$FLOOR_PID" "$FLOOR_PORT" get.lua "${GET_ENV[@]}"
     profile_row get "$SERVER_PID" "$SERVER_PORT" get.lua "${GET_ENV[@]}"
@@ -545,6 +670,8 @@ preload w "$MEM_STREAMS"
 sleep 2
 RSS_PRELOADED=$(rss_kib "$SERVER_PID")
 log "VmRSS empty $RSS_EMPTY KiB, preloaded $RSS_PRELOADED KiB"
+note_refusals "memory, $MEM_STREAMS x 3 preloaded"
+MEM_USED=$(metric "$SERVER_PORT" hls_memory_used_bytes)
 # Soak: new in-order registrations across all those renditions (windows slide, old segments
 # must be freed), VmRSS sampled every second.
 (while kill -0 "$SERVER_PID" 2>/dev/null; do echo "$(date +%s.%N) $(rss_kib "$SERVER_PID")"; sleep 1; done) >"$OUT/soak-rss.txt" 2>/dev/null &
@@ -562,6 +689,7 @@ SOAK_REGS=$((reg_after - reg_before))
 half=$(awk 'NR == 1 {t0 = $1} {r[NR] = $2; t[NR] = $1} END {m = int(NR / 2); if (m < 1) m = 1; print r[m]}' "$OUT/soak-rss.txt")
 RSS_MID=${half:-$RSS_PRELOADED}
 log "soak: $SOAK_REGS registrations, ~$((SOAK_REGS / (MEM_STREAMS * 3))) per rendition; VmRSS mid $RSS_MID KiB, after $RSS_SOAKED KiB"
+note_refusals "after the soak"
 
 # ---------------------------------------------------------------- 4. connections
 GETW=(BENCH_GET_PREFIX=w BENCH_GET_STREAMS="$MEM_STREAMS")
@@ -587,6 +715,7 @@ run_row conn-64 "http://127.0.0.1:$SERVER_PORT" get.lua "$SERVER_PID" "${GETW[@]
 HOLDER_END=$(grep '^HOLDER end' "$OUT/holder.log" || echo "HOLDER end still_open=?")
 HOLDER_READY=$(grep '^HOLDER ready' "$OUT/holder.log")
 NOTE[conn-idle]="$IDLE idle keep-alive connections held (${HOLDER_READY#HOLDER ready }; ${HOLDER_END#HOLDER end }); service fds $SERVER_FDS"
+note_refusals "after the connection rows"
 stop_pid "$SERVER_PID"
 
 # ---------------------------------------------------------------- 5. LL-HLS
@@ -594,7 +723,49 @@ stop_pid "$SERVER_PID"
 
 # ---------------------------------------------------------------- 6. report
 
+# The A/B of BENCH_BASELINE_REV: get and get-baseline against the same floor, and the server's
+# CPU per request of each (the figure that does not depend on wrk).
+ab_summary() {
+    echo "**A/B against the baseline $BASE_DESC** (BENCH_BASELINE_REV=$BASELINE_REV), the same preload, \`get\` and \`get-baseline\` interleaved with floor and nginx (best of $REPEAT each): get/floor $(ratio4 "${RPS[get]}" "${RPS[floor]}"), get-baseline/floor $(ratio4 "${RPS[get-baseline]}" "${RPS[floor]}"), their ratio $(ratio4 "${RPS[get]}" "${RPS[get-baseline]}") (get/get-baseline, the throughput cost of the checks: $(pct_change "${RPS[get]}" "${RPS[get-baseline]}")); server CPU per request (the kept runs) ${CPU[get]} µs against ${CPU[get-baseline]} µs ($(pct_change "${CPU[get]}" "${CPU[get-baseline]}")), the lowest of all runs ${CPUMIN[get]} µs against ${CPUMIN[get-baseline]} µs ($(pct_change "${CPUMIN[get]}" "${CPUMIN[get-baseline]}")); per round (adjacent runs), get/get-baseline requests/s $(printf '%s\n' "${AB_PAIRS[@]}" | awk '{print $1}' | paste -sd' ') (median $(printf '%s\n' "${AB_PAIRS[@]}" | awk '{print $1}' | median)) and CPU/request $(printf '%s\n' "${AB_PAIRS[@]}" | awk '{print $2}' | paste -sd' ') (median $(printf '%s\n' "${AB_PAIRS[@]}" | awk '{print $2}' | median)); every run as requests/s (CPU, noise): get ${RUNS[get]}; get-baseline ${RUNS[get-baseline]}; floor ${RUNS[floor]}."
+}
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+pct_change() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%+.1f %%", (a / b - 1) * 100; else printf "n/a" }'; }
+ab_check() {
+    local bound
+    bound=$(awk -v b="${RPS[get-baseline]}" -v f="${RPS[floor]}" 'BEGIN { printf "%.3f", 0.97 * b / f }')
+    check "get/floor ≥ 0.97 × get-baseline/floor (issue 12: the checks' cost)" "$(ratio4 "${RPS[get]}" "${RPS[floor]}")" ">=" "$bound" "$(ratio4 "${RPS[get]}" "${RPS[floor]}") (get-baseline/floor $(ratio4 "${RPS[get-baseline]}" "${RPS[floor]}"))"
+}
 [ "$LL" = 1 ] && { ll_report; } >"$OUT/report-ll.md"
+table_rows() {  # table_rows ROW...: the table, with the rows that were run
+    local row note
+    echo "| row | requests/s | p50 | p99 | errors | server CPU/request | noise | notes |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|"
+    for row in "$@"; do
+        [ -n "${RPS[$row]:-}" ] || continue
+        note=${NOTE[$row]:-}
+        [ "${RUNC[$row]:-1}" -gt 1 ] && note="runs: ${RUNS[$row]}${note:+; $note}"
+        printf '| %s | %.0f | %s ms | %s ms | %s | %s µs | %s%% | %s |\n' "$row" "${RPS[$row]}" \
+            "$(awk -v u="${P50[$row]}" 'BEGIN {printf "%.2f", u/1000}')" \
+            "$(awk -v u="${P99[$row]}" 'BEGIN {printf "%.2f", u/1000}')" \
+            "${ERR[$row]}" "${CPU[$row]}" "${NOISE[$row]}" "$note"
+    done
+}
+# The A/B block of RESULTS.md (bench-ab markers): kept by runs without a baseline.
+if [ -n "${RPS[get-baseline]:-}" ]; then
+    (
+        echo "Date: $STARTED_AT · command: \`$COMMAND\` · commit $COMMIT_DESC · baseline $BASE_DESC"
+        echo
+        echo "Machine: $(nproc) cores, shared by wrk and the servers; load average at the end $(cut -d' ' -f1-3 /proc/loadavg). Both services: HTTP_THREADS=$HTTP_THREADS, window $WINDOW, MAX_CONNECTIONS_PER_IP=0, $STREAMS streams x 3 renditions per set preloaded alike; the service under test also MEMORY_BUDGET_MB=$MEMORY_BUDGET (the baseline has no budget)."
+        echo
+        table_rows floor get get-baseline nginx
+        echo
+        ab_summary
+        echo
+        echo "| target | measured | bound | |"
+        echo "|---|---|---|---|"
+        ab_check
+    ) >"$OUT/report-ab.md"
+fi
 F=${RPS[floor]}; N=${RPS[nginx]}
 SOAK_GROWTH_KIB=$((RSS_SOAKED - RSS_PRELOADED))
 SECOND_HALF_KIB=$((RSS_SOAKED - RSS_MID))
@@ -603,27 +774,19 @@ FLAT_LIMIT_KIB=$(awk -v r="$RSS_PRELOADED" 'BEGIN { l = r * 0.10; if (l < 4096) 
     echo "Date: $STARTED_AT · command: \`$COMMAND\` · commit $COMMIT_DESC"
     echo
     echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); wrk and the servers share the cores; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
-    echo "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') \`-t$WRK_THREADS -c$CONNS -d${DURATION}s --latency\` for every row; service HTTP_THREADS=$HTTP_THREADS, window $WINDOW; $STREAMS streams x 3 renditions per set; floor: libmicrohttpd $(pkg-config --modversion libmicrohttpd), \`$MHD_FLAGS\`, pool $HTTP_THREADS, memory limit $MEM_LIMIT B; nginx $(nginx -v 2>&1 | sed 's/.*\///'), $(nproc) workers. Playlist $BODY_BYTES bytes."
+    echo "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') \`-t$WRK_THREADS -c$CONNS -d${DURATION}s --latency\` for every row; service HTTP_THREADS=$HTTP_THREADS, window $WINDOW, MAX_CONNECTIONS_PER_IP=0 (one client address: the default, a tenth of MAX_CONNECTIONS, would refuse the idle and LL rows), MEMORY_BUDGET_MB=$MEMORY_BUDGET (hls_memory_refusals_total: $(printf '%s; ' "${MEMORY_REFUSALS[@]}" | sed 's/; $//')), MAX_CONNECTIONS 10000 for the rates and 20000 for memory and connections, REQUEST_TIMEOUT and CONNECTION_TIMEOUT at their defaults (10 s, 30 s: no request here takes more than a second, the idle connections are held ~15 s); $STREAMS streams x 3 renditions per set; floor: libmicrohttpd $(pkg-config --modversion libmicrohttpd), \`$MHD_FLAGS\`, pool $HTTP_THREADS, memory limit $MEM_LIMIT B; nginx $(nginx -v 2>&1 | sed 's/.*\///'), $(nproc) workers. Playlist $BODY_BYTES bytes."
     echo
-    echo "| row | requests/s | p50 | p99 | errors | server CPU/request | noise | notes |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---|"
-    for row in floor get nginx get-gzip ingest mixed soak conn-64 conn-idle $(for n in "${LL_DONE[@]}"; do echo "ll-$n"; done); do
-        [ -n "${RPS[$row]:-}" ] || continue
-        note=${NOTE[$row]:-}
-        [[ "${RUNS[$row]}" == *,* ]] && note="runs: ${RUNS[$row]}${note:+; $note}"
-        printf '| %s | %.0f | %s ms | %s ms | %s | %s µs | %s%% | %s |\n' "$row" "${RPS[$row]}" \
-            "$(awk -v u="${P50[$row]}" 'BEGIN {printf "%.2f", u/1000}')" \
-            "$(awk -v u="${P99[$row]}" 'BEGIN {printf "%.2f", u/1000}')" \
-            "${ERR[$row]}" "${CPU[$row]}" "${NOISE[$row]}" "$note"
-    done
+    table_rows floor get get-baseline nginx get-gzip ingest mixed soak conn-64 conn-idle $(for n in "${LL_DONE[@]}"; do echo "ll-$n"; done)
     echo
+    [ -n "${RPS[get-baseline]:-}" ] && { ab_summary; echo; }
     echo "Ratios: get/floor $(ratio "${RPS[get]}" "$F"), get/nginx $(ratio "${RPS[get]}" "$N"); get-gzip/floor $(ratio "${RPS[get-gzip]}" "$F"), get-gzip/nginx $(ratio "${RPS[get-gzip]}" "$N"); ingest/floor-GET $(ratio "${RPS[ingest]}" "$F"), ingest/nginx $(ratio "${RPS[ingest]}" "$N"); mixed/floor $(ratio "${RPS[mixed]}" "$F"), mixed/nginx $(ratio "${RPS[mixed]}" "$N"); floor/nginx $(ratio "$F" "$N")."
     echo
-    echo "Memory (VmRSS): empty $(mib "$RSS_EMPTY") MiB; $MEM_STREAMS x 3 x $WINDOW preloaded $(mib "$RSS_PRELOADED") MiB; ingest soak ${SOAK}s, $SOAK_REGS new registrations, mid $(mib "$RSS_MID") MiB, after $(mib "$RSS_SOAKED") MiB (growth $(mib "$SOAK_GROWTH_KIB") MiB, second half $(mib "$SECOND_HALF_KIB") MiB). Rate-test server after its rows: $(mib "$RATES_SERVER_RSS") MiB."
+    echo "Memory (VmRSS): empty $(mib "$RSS_EMPTY") MiB; $MEM_STREAMS x 3 x $WINDOW preloaded $(mib "$RSS_PRELOADED") MiB; ingest soak ${SOAK}s, $SOAK_REGS new registrations, mid $(mib "$RSS_MID") MiB, after $(mib "$RSS_SOAKED") MiB (growth $(mib "$SOAK_GROWTH_KIB") MiB, second half $(mib "$SECOND_HALF_KIB") MiB). Rate-test server after its rows: $(mib "$RATES_SERVER_RSS") MiB. Memory budget charged at $MEM_STREAMS x 3 x $WINDOW (hls_memory_used_bytes, all parts): $(mib $(( ${MEM_USED:-0} / 1024 ))) MiB of MEMORY_BUDGET_MB=$MEMORY_BUDGET."
     echo
     echo "| target | measured | bound | |"
     echo "|---|---|---|---|"
     check "get ≥ 0.85× floor" "$(ratio "${RPS[get]}" "$F")" ">=" 0.85 "$(ratio "${RPS[get]}" "$F")×"
+    [ -n "${RPS[get-baseline]:-}" ] && ab_check
     check "get ≥ 1.3× nginx" "$(ratio "${RPS[get]}" "$N")" ">=" 1.3 "$(ratio "${RPS[get]}" "$N")×"
     check "get errors" "${ERR[get]}" "<=" 0 "${ERR[get]}"
     check "get p99 ≤ 1.5× floor p99" "$(ratio "${P99[get]}" "${P99[floor]}")" "<=" 1.5 "$(ratio "${P99[get]}" "${P99[floor]}")× (${P99[get]} vs ${P99[floor]} µs)"
@@ -638,6 +801,7 @@ FLAT_LIMIT_KIB=$(awk -v r="$RSS_PRELOADED" 'BEGIN { l = r * 0.10; if (l < 4096) 
     check "RSS not growing in the second half of the soak (≤ 2 MiB)" "$(mib "$SECOND_HALF_KIB")" "<=" 2 "$(mib "$SECOND_HALF_KIB") MiB"
     check "soak errors" "${ERR[soak]}" "<=" 0 "${ERR[soak]}"
     check "get with $IDLE idle ≥ 0.8× 64-connection rate" "$(ratio "${RPS[conn-idle]}" "${RPS[conn-64]}")" ">=" 0.8 "$(ratio "${RPS[conn-idle]}" "${RPS[conn-64]}")× (${RPS[conn-idle]%.*} vs ${RPS[conn-64]%.*})"
+    check "no memory-budget refusal (MEMORY_BUDGET_MB=$MEMORY_BUDGET), every stage" "$(printf '%s\n' "${MEMORY_REFUSALS[@]}" | awk '{n += $NF} END {print n + 0}')" "<=" 0 "$(printf '%s\n' "${MEMORY_REFUSALS[@]}" | awk '{n += $NF} END {print n + 0}')"
     check "idle connections all still open" "$(echo "${HOLDER_END#*still_open=}" | tr -dc 0-9)" ">=" "$IDLE" "${HOLDER_END#HOLDER end }"
     for name in floor get ingest; do
         [ -s "$OUT/perf-$name.txt" ] || continue
@@ -656,6 +820,7 @@ FLAT_LIMIT_KIB=$(awk -v r="$RSS_PRELOADED" 'BEGIN { l = r * 0.10; if (l < 4096) 
 echo
 cat "$OUT/report.md"
 [ "$LL" = 1 ] && { echo; cat "$OUT/report-ll.md"; }
+[ -f "$OUT/report-ab.md" ] && { echo; cat "$OUT/report-ab.md"; }
 
 if [ -n "$RESULTS" ]; then
     python3 - "$RESULTS" "$OUT/report.md" <<'EOF'
@@ -674,6 +839,10 @@ EOF
     if [ "$LL" = 1 ]; then
         write_block "$RESULTS" "<!-- bench-ll:begin -->" "<!-- bench-ll:end -->" "Latest LL-HLS load check" "$OUT/report-ll.md"
         log "wrote the LL-HLS block into ${RESULTS#$ROOT/}"
+    fi
+    if [ -f "$OUT/report-ab.md" ]; then
+        write_block "$RESULTS" "<!-- bench-ab:begin -->" "<!-- bench-ab:end -->" "Latest A/B against a baseline revision" "$OUT/report-ab.md"
+        log "wrote the A/B block into ${RESULTS#$ROOT/}"
     fi
 fi
 [ "${BENCH_STRICT:-0}" = 1 ] && [ "$MISSES" -gt 0 ] && exit 1

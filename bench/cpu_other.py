@@ -60,7 +60,13 @@ def delta(before_path, after_path):
     total = 0
     for pid, ticks in after.items():
         total += max(0, ticks - before.get(pid, 0))
-    print(total)
+    # A process that ended in between reaches its parent's cutime+cstime with all its ticks,
+    # including those it used before the row: take those back out, or a build's long-lived
+    # child reaped during a row counts minutes of CPU (noise readings of 1,000 % and more).
+    for pid, ticks in before.items():
+        if pid not in after:
+            total -= ticks
+    print(max(0, total))
 
 
 if __name__ == "__main__":
