@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <malloc.h>
+#include <time.h>
 #include <microhttpd.h>
 
 /// MHD_OPTION_UNESCAPE_CALLBACK that leaves the text as it is.
@@ -253,6 +254,19 @@ static inline int CMicroHTTPD_client_address(struct MHD_Connection *connection, 
         return -1;
     }
     return inet_ntop(address->sa_family, bytes, buffer, (socklen_t)size) == NULL ? -1 : 0;
+}
+
+/// Milliseconds of CLOCK_MONOTONIC_COARSE: the receive deadlines' clock, read on every request,
+/// where a few milliseconds of resolution are plenty and the coarse clock costs least (a plain
+/// read of the kernel's last tick, no hardware counter). Why a shim: <time.h>'s clock ids are
+/// macros Swift does not import as constants of this module, and one call keeps it cheap.
+static inline uint64_t CMicroHTTPD_monotonic_ms(void)
+{
+    struct timespec now;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &now) != 0) {
+        return 0;
+    }
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
 /// Returns the heap's free pages to the system: glibc's malloc_trim(0), declared in <malloc.h>,

@@ -11,9 +11,11 @@ enum ConnectionPhase: UInt64, Sendable {
     case idle = 0
     /// The request line has arrived (libmicrohttpd's URI log callback), the head is not complete.
     case head = 1
-    /// The head has been handed to the access handler; the body (if any) is arriving.
+    /// The head has been handed to the access handler: the body (if any) is arriving, then the
+    /// answer is made and sent (microseconds for what this service answers), all within the
+    /// request's deadline.
     case body = 2
-    /// The request is complete: being answered, held (LL-HLS), or its answer being sent.
+    /// Held (an LL-HLS blocking reload, suspended): no receive deadline; the hold has its own.
     case busy = 3
 }
 
@@ -26,7 +28,7 @@ final class ConnectionRecord: Sendable {
     let socket: Int32
     /// The connection, for the calls its own worker thread makes about it.
     let connection: ConnectionHandle
-    /// The phase in the top two bits, below them milliseconds since the watch's epoch.
+    /// The phase in the top two bits, below them milliseconds of the watch's clock.
     private let state: Atomic<UInt64>
 
     init(socket: Int32, connection: ConnectionHandle, now: UInt64) {
@@ -35,7 +37,7 @@ final class ConnectionRecord: Sendable {
         state = Atomic(now)
     }
 
-    /// Enters `phase` at `now` (milliseconds since the watch's epoch).
+    /// Enters `phase` at `now` (milliseconds of ``ConnectionWatch/now``).
     @inline(__always)
     func enter(_ phase: ConnectionPhase, at now: UInt64) {
         state.store(phase.rawValue << 62 | now, ordering: .relaxed)
@@ -67,7 +69,6 @@ final class ConnectionRecord: Sendable {
 /// request line within `idleTimeout` of the previous answer (or of being accepted). Connections
 /// past either are shut down by ``closeOverdue()``; libmicrohttpd then closes them.
 final class ConnectionWatch: Sendable {
-    private let epoch = ContinuousClock.now
     /// Milliseconds from a request line to the end of its body; 0: no limit.
     let requestTimeout: UInt64
     /// Milliseconds from the previous answer to the next request line; 0: no limit.
@@ -82,11 +83,13 @@ final class ConnectionWatch: Sendable {
         perThread = WorkerThreadSlot(make: { ThreadConnections() })
     }
 
-    /// Milliseconds since the watch was made (monotonic).
-    var now: UInt64 {
-        let (seconds, attoseconds) = (ContinuousClock.now - epoch).components
-        return UInt64(max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
-    }
+    /// Milliseconds on the coarse monotonic clock (a few milliseconds of resolution; read on
+    /// every request, so the cheapest clock there is).
+    @inline(__always)
+    static var now: UInt64 { CMicroHTTPD_monotonic_ms() }
+
+    /// ``now``.
+    var now: UInt64 { Self.now }
 
     /// Lists a connection that has just been accepted (on its worker thread).
     func opened(_ record: ConnectionRecord) {

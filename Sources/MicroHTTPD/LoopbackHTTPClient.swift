@@ -53,41 +53,21 @@ public final class HTTPClientConnection {
     public init(
         host: String = "127.0.0.1", port: UInt16, source: String? = nil, timeout: Duration = .seconds(10)
     ) throws(HTTPClientError) {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw .invalidAddress(host) }
+        guard let address = Self.address(host, port: port) else { throw .invalidAddress(host) }
+        let local = try source.map { source throws(HTTPClientError) in
+            guard let local = Self.address(source, port: 0) else { throw .invalidAddress(source) }
+            return local
+        }
         let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw .connectFailed(errno: errno) }
         let (seconds, attoseconds) = timeout.components
         var interval = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
-        if let source {
-            var local = sockaddr_in()
-            local.sin_family = sa_family_t(AF_INET)
-            guard inet_pton(AF_INET, source, &local.sin_addr) == 1 else {
-                _ = Glibc.close(fd)
-                throw .invalidAddress(source)
-            }
-            let bound = withUnsafePointer(to: &local) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            guard bound == 0 else {
-                let code = errno
-                _ = Glibc.close(fd)
-                throw .connectFailed(errno: code)
-            }
-        }
         var noDelay: Int32 = 1
         _ = setsockopt(fd, Int32(CMicroHTTPD_IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
+        let bound = local.map { Self.call(Glibc.bind, fd, $0) } ?? 0
+        let connected = bound == 0 ? Self.call(Glibc.connect, fd, address) : bound
         guard connected == 0 else {
             let code = errno
             _ = Glibc.close(fd)
@@ -98,6 +78,26 @@ public final class HTTPClientConnection {
     }
 
     deinit { close() }
+
+    /// `host:port` as a socket address; nil when `host` is not a dotted IPv4 address.
+    private static func address(_ host: String, port: UInt16) -> sockaddr_in? {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        return inet_pton(AF_INET, host, &address.sin_addr) == 1 ? address : nil
+    }
+
+    /// Calls `bind` or `connect` on `fd` with `address`; returns its result (errno set on -1).
+    private static func call(
+        _ function: (Int32, UnsafePointer<sockaddr>?, socklen_t) -> Int32, _ fd: Int32, _ address: sockaddr_in
+    ) -> Int32 {
+        var address = address
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                function(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
 
     /// Closes the connection; further calls fail with `connectionClosed`.
     public func close() {

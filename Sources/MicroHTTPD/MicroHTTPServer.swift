@@ -488,8 +488,9 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
         return .NO
     }
 
-    // The request is complete. Without a body, it may have been answered before.
-    record(of: connection)?.enter(.busy, at: core.watch.now)
+    // The request is complete. Without a body, it may have been answered before. (Its
+    // deadline has done its work: what follows takes microseconds, or is a held reload, which
+    // leaves the deadline below.)
     var cacheable: (state: WorkerThreadState, hash: UInt64)?
     if context == nil, let cache = core.responseCache, let url, let method, !core.draining.load(ordering: .relaxed) {
         switch answerFromCache(cache, connection: connection, url: url, method: method, core: core) {
@@ -516,6 +517,7 @@ private let accessHandlerTrampoline: MHD_AccessHandlerCallback = {
     case .suspended(let suspended):
         if context == nil { context = attachContext(to: conCls) }
         context?.suspended = suspended
+        record(of: connection)?.enter(.busy, at: ConnectionWatch.now)  // held: no receive deadline
         let early = suspended.parkUnlessAnswered {
             core.parked.withLock { _ = $0.insert(suspended) }
             MHD_suspend_connection(connection)
@@ -596,7 +598,7 @@ private func attachContext(to slot: UnsafeMutablePointer<UnsafeMutableRawPointer
 private let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, connection, conCls, _ in
     guard let cls, let conCls, let slot = conCls.pointee else { return }
     let core = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
-    if let connection { record(of: connection)?.enter(.idle, at: core.watch.now) }
+    if let connection { record(of: connection)?.enter(.idle, at: ConnectionWatch.now) }
     conCls.pointee = nil
     core.inFlight.subtract(1, ordering: .relaxed)
     guard slot != statelessRequest else { return }
@@ -634,10 +636,11 @@ private let connectionEventTrampoline: MHD_NotifyConnectionCallback = { cls, con
 /// Returns NULL, so the access handler's first call still finds an empty `con_cls`.
 private let requestLineTrampoline:
     @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?) -> UnsafeMutableRawPointer? = {
-        cls, _, connection in
-        guard let cls, let connection else { return nil }
-        let core = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
-        record(of: connection)?.enter(.head, at: core.watch.now)
+        _, _, connection in
+        // Only the connection's own record is touched (the shared ServerCore is not: its
+        // reference count would bounce between the worker threads on every request).
+        guard let connection else { return nil }
+        record(of: connection)?.enter(.head, at: ConnectionWatch.now)
         return nil
     }
 
