@@ -119,10 +119,12 @@ private func countOpenFileDescriptors() -> Int? {
     defer { _ = closedir(directory) }
     let own = dirfd(directory)
     var count = 0
+    let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19
     while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
+        // The name is read in place, up to its NUL: an entry is only `d_reclen` bytes long, so
+        // copying the whole `dirent` (`entry.pointee`) can read past the end of the kernel's
+        // buffer — and past a mapped page, which crashes.
+        let name = String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
         guard let descriptor = Int32(name), descriptor != own else { continue }
         count += 1
     }
