@@ -207,13 +207,14 @@ COMMIT_DESC="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(
 
 # The daemon options the service uses, read from its source so the floor stays in step.
 SERVER_SWIFT=$ROOT/Sources/MicroHTTPD/MicroHTTPServer.swift
+SERVER_CONFIG_SWIFT=$ROOT/Sources/MicroHTTPD/ServerConfiguration.swift
 MHD_FLAGS=$(awk '/let flags *=/ {on = 1; sub(/.*let flags *=/, "")} on && /MHD_/ {print; next} on && !/^[[:space:]]*$/ {exit}' "$SERVER_SWIFT" \
     | grep -o 'MHD_[A-Z_]*' | sort -u | paste -sd'|')
 MEM_LIMIT=$(grep -o 'connection_memory_limit: *[0-9_ *]*' "$SERVER_SWIFT" | head -1 | sed 's/.*: *//; s/_//g')
 MEM_LIMIT=$((${MEM_LIMIT:-65536}))
-DEFAULT_LIMIT=$(grep -o 'connectionLimit: Int = [0-9_]*' "$SERVER_SWIFT" | head -1 | sed 's/.*= //; s/_//g')
-DEFAULT_TIMEOUT=$(grep -o 'connectionTimeoutSeconds: Int = [0-9_]*' "$SERVER_SWIFT" | head -1 | sed 's/.*= //; s/_//g')
-DEFAULT_BACKLOG=$(grep -o 'listenBacklog: Int = [0-9_]*' "$SERVER_SWIFT" | head -1 | sed 's/.*= //; s/_//g')
+DEFAULT_LIMIT=$(grep -o 'connectionLimit: Int = [0-9_]*' "$SERVER_CONFIG_SWIFT" | head -1 | sed 's/.*= //; s/_//g')
+DEFAULT_TIMEOUT=$(grep -o 'connectionTimeoutSeconds: Int = [0-9_]*' "$SERVER_CONFIG_SWIFT" | head -1 | sed 's/.*= //; s/_//g')
+DEFAULT_BACKLOG=$(grep -o 'listenBacklog: Int = [0-9_]*' "$SERVER_CONFIG_SWIFT" | head -1 | sed 's/.*= //; s/_//g')
 [ -n "$MHD_FLAGS" ] || MHD_FLAGS="MHD_USE_INTERNAL_POLLING_THREAD|MHD_USE_EPOLL|MHD_ALLOW_SUSPEND_RESUME"
 DEFAULT_LIMIT=${DEFAULT_LIMIT:-10000}; DEFAULT_TIMEOUT=${DEFAULT_TIMEOUT:-30}; DEFAULT_BACKLOG=${DEFAULT_BACKLOG:-1024}
 log "daemon: $MHD_FLAGS, pool $HTTP_THREADS, limit $DEFAULT_LIMIT, timeout ${DEFAULT_TIMEOUT}s, memory $MEM_LIMIT B, backlog $DEFAULT_BACKLOG"

@@ -88,9 +88,6 @@ final class ConnectionWatch: Sendable {
     @inline(__always)
     static var now: UInt64 { CMicroHTTPD_monotonic_ms() }
 
-    /// ``now``.
-    var now: UInt64 { Self.now }
-
     /// Lists a connection that has just been accepted (on its worker thread).
     func opened(_ record: ConnectionRecord) {
         open.withLock { $0[ObjectIdentifier(record)] = record }
@@ -120,7 +117,7 @@ final class ConnectionWatch: Sendable {
     /// - Complexity: O(*n*) in the connections open.
     @discardableResult
     func closeOverdue() -> Int {
-        let now = self.now
+        let now = Self.now
         return open.withLock { records in
             var closed = 0
             for record in records.values {

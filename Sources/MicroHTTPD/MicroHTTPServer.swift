@@ -1,113 +1,11 @@
-// The one Swift file that talks to libmicrohttpd. Every MHD call of the project is in here.
+// The libmicrohttpd daemon: starting, quiescing and stopping it, and the C callbacks through which
+// it hands requests and connection events to Swift. Responses are built in PreparedResponse.swift.
 private import CMicroHTTPD
 import Synchronization
 
 #if canImport(Glibc)
 private import Glibc
 #endif
-
-/// How the libmicrohttpd daemon is started.
-public struct ServerConfiguration: Sendable {
-    /// TCP port; 0 picks a free one (read it back from `MicroHTTPServer.port`).
-    public var port: UInt16
-    /// IPv4 address to bind, or nil for every interface.
-    public var bindAddress: String?
-    /// Worker threads of MHD's internal epoll thread pool (`MHD_OPTION_THREAD_POOL_SIZE`).
-    public var threads: Int
-    /// Most connections open at once (`MHD_OPTION_CONNECTION_LIMIT`).
-    public var connectionLimit: Int
-    /// Most connections open at once from one IP address; 0 = no limit.
-    public var perIPConnectionLimit: Int
-    /// Seconds an idle connection may stay open (`MHD_OPTION_CONNECTION_TIMEOUT`); 0 = forever.
-    /// Also the most a connection may take between two requests to send the next request line,
-    /// however it trickles (see ``ConnectionWatch``).
-    public var connectionTimeoutSeconds: Int
-    /// Seconds a request may take from its request line to the end of its body, however it
-    /// trickles; 0 = no limit.
-    public var requestTimeoutSeconds: Int
-    /// Largest request body accepted; larger ones are handed to the responder as
-    /// `RequestRejection.bodyTooLarge` (413 Content Too Large) as soon as they pass it.
-    public var maxBodyBytes: Int
-    /// Listen backlog (`MHD_OPTION_LISTEN_BACKLOG_SIZE`).
-    public var listenBacklog: Int
-    /// The request header fields handed to the responder; nil hands over every field.
-    ///
-    /// Naming the few fields a service reads saves copying every header of every request into
-    /// Swift strings on the hot path; fields not named are invisible to the responder.
-    public var requestHeaderNames: [String]?
-    /// Answers responders marked cacheable (``CacheDirective``) served again from a cache per
-    /// worker thread, without calling the responder; nil = no cache.
-    public var responseCache: ResponseCacheConfiguration?
-    /// What request bodies being received are charged to; nil: not counted.
-    public var bodyBudget: (any RequestBodyBudget)?
-    /// A tag the responder finds in every request of this server (``HTTPRequest/listener``), to
-    /// tell listeners sharing one responder apart.
-    public var listener: UInt8
-    /// Whether each request carries the peer's address (``HTTPRequest/clientAddress``): one
-    /// `MHD_get_connection_info` and a short string per request, so only when something reads it
-    /// (an access log).
-    public var copiesClientAddress: Bool
-
-    public init(
-        port: UInt16 = 8080,
-        bindAddress: String? = nil,
-        threads: Int = 2,
-        connectionLimit: Int = 10_000,
-        perIPConnectionLimit: Int = 0,
-        connectionTimeoutSeconds: Int = 30,
-        requestTimeoutSeconds: Int = 10,
-        maxBodyBytes: Int = 64 * 1024,
-        listenBacklog: Int = 1024,
-        requestHeaderNames: [String]? = nil,
-        responseCache: ResponseCacheConfiguration? = nil,
-        listener: UInt8 = 0,
-        copiesClientAddress: Bool = false,
-        bodyBudget: (any RequestBodyBudget)? = nil
-    ) {
-        self.port = port
-        self.bindAddress = bindAddress
-        self.threads = threads
-        self.connectionLimit = connectionLimit
-        self.perIPConnectionLimit = perIPConnectionLimit
-        self.connectionTimeoutSeconds = connectionTimeoutSeconds
-        self.requestTimeoutSeconds = requestTimeoutSeconds
-        self.maxBodyBytes = maxBodyBytes
-        self.listenBacklog = listenBacklog
-        self.requestHeaderNames = requestHeaderNames
-        self.responseCache = responseCache
-        self.listener = listener
-        self.copiesClientAddress = copiesClientAddress
-        self.bodyBudget = bodyBudget
-    }
-}
-
-/// Where the memory of request bodies being received is accounted: a request whose body cannot
-/// be reserved is answered with ``RequestRejection/memoryBudgetSpent`` and closed.
-public protocol RequestBodyBudget: Sendable {
-    /// Reserves `bytes`; `false` when the budget is spent (nothing reserved then).
-    func reserve(_ bytes: Int) -> Bool
-    /// Charges `bytes` unconditionally (growth already made).
-    func charge(_ bytes: Int)
-    /// Releases `bytes` reserved or charged before.
-    func release(_ bytes: Int)
-}
-
-/// Why the server could not start.
-public enum ServerError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// `MHD_start_daemon` refused: the port is taken, not permitted, or the address is invalid.
-    case cannotListen(address: String, port: UInt16)
-    /// `start()` was called on a server that already ran.
-    case alreadyStarted
-
-    public var description: String {
-        switch self {
-        case .cannotListen(let address, let port):
-            "cannot listen on \(address):\(port) (port in use, not permitted, or bad address)"
-        case .alreadyStarted:
-            "the server was started already"
-        }
-    }
-}
 
 /// An HTTP/1.1 server on libmicrohttpd's internal epoll thread pool.
 ///
@@ -619,7 +517,7 @@ private let connectionEventTrampoline: MHD_NotifyConnectionCallback = { cls, con
     case .CONNECTION_NOTIFY_STARTED:
         let record = ConnectionRecord(
             socket: CMicroHTTPD_connection_fd(connection), connection: ConnectionHandle(pointer: connection),
-            now: core.watch.now)
+            now: ConnectionWatch.now)
         socketContext.pointee = Unmanaged.passRetained(record).toOpaque()  // released at CLOSED below
         core.watch.opened(record)
     case .CONNECTION_NOTIFY_CLOSED:
@@ -662,7 +560,7 @@ private let malformedLengthTrampoline: CMicroHTTPD_MalformedLengthHandler = { cl
     let rejection: RequestRejection = status == 413 ? .contentLengthTooLarge : .malformedContentLength
     _ = writeDirectly(core.responder.reply(to: request, rejectedFor: rejection), to: record.socket)
     _ = shutdown(record.socket, Int32(CMicroHTTPD_SHUT_RDWR))
-    record.enter(.busy, at: core.watch.now)
+    record.enter(.busy, at: ConnectionWatch.now)
 }
 
 /// The connection's ``ConnectionRecord`` (its `socket_context`), if it has one.
@@ -670,12 +568,6 @@ private let malformedLengthTrampoline: CMicroHTTPD_MalformedLengthHandler = { cl
 private func record(of connection: OpaquePointer) -> ConnectionRecord? {
     guard let raw = CMicroHTTPD_connection_context(connection) else { return nil }
     return Unmanaged<ConnectionRecord>.fromOpaque(raw).takeUnretainedValue()
-}
-
-/// `MHD_ContentReaderFreeCallback` for shared bodies: drops the response's reference.
-private let sharedBytesReleaseTrampoline: MHD_ContentReaderFreeCallback = { cls in
-    guard let cls else { return }
-    Unmanaged<SharedBytes.Storage>.fromOpaque(cls).release()  // the retain taken in makeResponse
 }
 
 /// Wakes a parked connection: wraps `MHD_resume_connection`.
@@ -803,69 +695,4 @@ private func queue(_ response: HTTPResponse, on connection: OpaquePointer, core:
     let result = MHD_queue_response(connection, UInt32(response.status.rawValue), mhdResponse)
     MHD_destroy_response(mhdResponse)
     return result
-}
-
-/// Builds an MHD response with the body and every header of `response`.
-private func makeMHDResponse(_ response: HTTPResponse) -> OpaquePointer? {
-    guard let mhdResponse = makeResponse(response.body) else { return nil }
-    for field in response.headers {
-        _ = MHD_add_response_header(mhdResponse, field.name, field.value)
-    }
-    return mhdResponse
-}
-
-/// A response built once inside libmicrohttpd and queued for any number of requests.
-///
-/// For content that many clients fetch unchanged (a playlist between two changes): the per-request
-/// cost is one `MHD_queue_response`, with no allocation, no header copies and no body copy.
-public final class PreparedResponse: Sendable {
-    fileprivate let handle: ResponseHandle
-    /// The response as a value, with `prepared` pointing back here.
-    public let response: HTTPResponse
-
-    /// Builds the libmicrohttpd response (`MHD_create_response_from_buffer_with_free_callback_cls`,
-    /// `MHD_add_response_header`); nil if libmicrohttpd refuses.
-    public init?(_ response: HTTPResponse) {
-        guard let pointer = makeMHDResponse(response) else { return nil }
-        handle = ResponseHandle(pointer: pointer)
-        var value = response
-        value.prepared = nil
-        self.response = value
-    }
-
-    /// The response to hand to the server: the value plus this prepared form.
-    public var httpResponse: HTTPResponse {
-        var value = response
-        value.prepared = self
-        return value
-    }
-
-    deinit {
-        // Drops our reference; libmicrohttpd frees it once no connection is sending it.
-        MHD_destroy_response(handle.pointer)
-    }
-}
-
-/// An MHD response pointer. `@unchecked Sendable`: libmicrohttpd reference-counts responses under
-/// its own lock, and queueing one response on many connections from many threads is supported.
-private struct ResponseHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
-}
-
-/// Creates an MHD response over the body; shared bodies are sent without a copy.
-private func makeResponse(_ body: HTTPBody) -> OpaquePointer? {
-    switch body {
-    case .bytes(let bytes):
-        return bytes.withUnsafeBytes { buffer in
-            MHD_create_response_from_buffer(
-                buffer.count, UnsafeMutableRawPointer(mutating: buffer.baseAddress), .RESPMEM_MUST_COPY)
-        }
-    case .shared(let shared):
-        // One retain per MHD response; released by sharedBytesReleaseTrampoline when MHD frees it.
-        let retained = Unmanaged.passRetained(shared.storage).toOpaque()
-        let made = MHD_create_response_from_buffer_with_free_callback_cls(
-            shared.count, shared.baseAddress, sharedBytesReleaseTrampoline, retained)
-        if made == nil { Unmanaged<SharedBytes.Storage>.fromOpaque(retained).release() }  // MHD refused
-        return made
-    }
 }
