@@ -20,7 +20,7 @@ public final class UncheckedBox<Value>: @unchecked Sendable {
 
 /// Polls `condition` every 5 ms until it holds (true) or `timeout` passes (false). The default
 /// is generous because CI machines run the whole suite in parallel on 2 cores.
-public func waitUntil(timeout: Duration = .seconds(15), _ condition: @Sendable () -> Bool) async throws -> Bool {
+public func waitUntil(timeout: Duration = .seconds(30), _ condition: @Sendable () -> Bool) async throws -> Bool {
     let clock = ContinuousClock()
     let deadline = clock.now.advanced(by: timeout)
     while !condition() {

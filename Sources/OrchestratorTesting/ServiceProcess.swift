@@ -77,19 +77,19 @@ public final class ServiceProcess: Sendable {
     }
 
     /// Waits for the JSON log line "server started" and returns the port it reports.
-    public func waitForPort(timeout: Duration = .seconds(15)) async throws -> UInt16? {
+    /// The deadline is a fail-safe against a process that never starts, not a measure: the
+    /// output is read once more after it passes, since a busy test run may resume this task late.
+    public func waitForPort(timeout: Duration = .seconds(60)) async throws -> UInt16? {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
-        while clock.now < deadline {
+        while true {
             for line in standardError.split(separator: "\n") where line.contains("\"server started\"") {
-                // A JSON number (a string before 0.9).
                 guard let range = line.range(of: #""http.port":"#) else { continue }
-                return UInt16(line[range.upperBound...].drop { $0 == "\"" }.prefix { $0.isNumber })
+                return UInt16(line[range.upperBound...].prefix { $0.isNumber })
             }
-            if !process.isRunning { return nil }
+            if !process.isRunning || clock.now >= deadline { return nil }
             try await Task.sleep(for: .milliseconds(10))
         }
-        return nil
     }
 }
 

@@ -19,7 +19,11 @@ import Testing
     }
 
     @Test("Random LL interleavings keep every rfc8216bis rule after every step", arguments: seeds)
-    func property(seed: UInt64) throws {
+    func property(seed: UInt64) async throws {
+        try await offThread { try Self().propertyBody(seed: seed) }
+    }
+
+    func propertyBody(seed: UInt64) throws {
         var generator = SplitMix64(seed: seed)
         let partTarget: Int64 = [200, 333, 500, 1000][Int(seed % 4)]
         let gapTimeout: Int64 = seed % 3 == 0 ? 0 : 3000

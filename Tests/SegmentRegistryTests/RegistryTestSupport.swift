@@ -1,3 +1,4 @@
+import Foundation
 import HLSModel
 import PlaylistRenderer
 import SegmentRegistry
@@ -160,5 +161,17 @@ func expectWellFormed(_ snapshot: RenditionSnapshot, windowSize: Int, sourceLoca
         // Longer than the window only when dropping the head would go below three target durations.
         let rest = snapshot.segments.dropFirst().reduce(Int64(0)) { $0 + $1.duration.milliseconds }
         #expect(rest < snapshot.targetDuration * 3000, "over the window only for the 3×target rule", sourceLocation: sourceLocation)
+    }
+}
+
+/// Runs `body` on a thread of its own and waits for it without holding a thread of the Swift
+/// concurrency pool: the long CPU-bound property runs would otherwise take every pool thread
+/// (two on a 2-core machine) for seconds, and the socket and process tests of the same run,
+/// which wait with `Task.sleep`, would see their deadlines pass before they are resumed.
+func offThread(_ body: @escaping @Sendable () throws -> Void) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.stackSize = 1 << 20
+        thread.start()
     }
 }

@@ -35,7 +35,11 @@ import Testing
     }
 
     @Test("Random interleavings keep every RFC 8216 rule after every step", arguments: seeds)
-    func property(seed: UInt64) throws {
+    func property(seed: UInt64) async throws {
+        try await offThread { try Self().propertyBody(seed: seed) }
+    }
+
+    func propertyBody(seed: UInt64) throws {
         var generator = SplitMix64(seed: seed)
         let windowSize = Int.random(in: 1...8, using: &generator)
         let gapTimeout: Int64 = seed % 3 == 0 ? 0 : Int64.random(in: 500...4000, using: &generator)

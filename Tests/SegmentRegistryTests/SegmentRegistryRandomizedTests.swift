@@ -12,7 +12,11 @@ import Testing
     }
 
     @Test("Random interleavings keep every invariant after every step", arguments: Array(UInt64(1)...40))
-    func randomInterleavings(seed: UInt64) throws {
+    func randomInterleavings(seed: UInt64) async throws {
+        try await offThread { try Self().randomInterleavingsBody(seed: seed) }
+    }
+
+    func randomInterleavingsBody(seed: UInt64) throws {
         var generator = SplitMix64(seed: seed)
         let windowSize = Int.random(in: 1...6, using: &generator)
         let target: Int64? = Bool.random(using: &generator) ? nil : 3
