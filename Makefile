@@ -19,10 +19,10 @@ REVISION         ?=
 STAMP            := deploy/stamp-revision.sh $(REVISION)
 
 # Debian packages each target needs (installed only when missing).
-BUILD_PACKAGES := libmicrohttpd-dev pkg-config zlib1g-dev
+BUILD_PACKAGES := libmicrohttpd-dev libsqlite3-dev pkg-config zlib1g-dev
 # ffmpeg plays the live playlist in a test; prometheus provides promtool; nginx and curl test
 # the HTTP/2 front configuration.
-TEST_PACKAGES  := $(BUILD_PACKAGES) ffmpeg prometheus nginx curl
+TEST_PACKAGES  := $(BUILD_PACKAGES) ffmpeg prometheus nginx curl sqlite3
 # make bench: load generator, the nginx reference, a C compiler for the libmicrohttpd floor.
 BENCH_PACKAGES := $(BUILD_PACKAGES) wrk nginx gcc libc6-dev python3 curl procps
 
@@ -92,7 +92,7 @@ run: release
 # The pure targets' tests run first, on their own: their CPU-bound property runs would take the
 # Swift concurrency pool's threads (two on 2 cores) for seconds, and the socket and process
 # tests, which wait on deadlines, would be resumed too late.
-PURE_TESTS := ^(HLSModelTests|PlaylistRendererTests|SegmentRegistryTests|AuthorizationTests)\.
+PURE_TESTS := ^(HLSModelTests|PlaylistRendererTests|SegmentRegistryTests|AuthorizationTests|StateLogTests)\.
 
 ## test: every test and the deploy checks, as CI runs them (5-10 minutes)
 # Unit tests, integration over real sockets, the executable as a subprocess, nginx and ffmpeg

@@ -43,7 +43,14 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        // The only Swift target that touches C.
+        // The system SQLite, for the durable state log; its header carries the CSQLite_* shims.
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Modules/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // The only Swift target that touches libmicrohttpd.
         .target(
             name: "MicroHTTPD",
             dependencies: ["CMicroHTTPD", "CZlib"],
@@ -52,6 +59,10 @@ let package = Package(
         .target(name: "HLSModel", swiftSettings: swiftSettings),
         .target(name: "SegmentRegistry", dependencies: ["HLSModel"], swiftSettings: swiftSettings),
         .target(name: "PlaylistRenderer", dependencies: ["HLSModel"], swiftSettings: swiftSettings),
+        // The state log's entries and the protocol of the stores that keep them (pure Swift).
+        .target(name: "StateLog", dependencies: ["HLSModel", "SegmentRegistry"], swiftSettings: swiftSettings),
+        // The state log in SQLite (`STATE_STORE=sqlite:PATH`): the only Swift target that touches SQLite.
+        .target(name: "SQLiteStore", dependencies: ["CSQLite", "StateLog"], swiftSettings: swiftSettings),
         // Who may write: bearer tokens and JWTs, the scope/stream decision as a pure function.
         // The only target that imports JWTKit and Crypto.
         .target(
@@ -65,7 +76,8 @@ let package = Package(
         .target(
             name: "OrchestratorApp",
             dependencies: [
-                "MicroHTTPD", "HLSModel", "SegmentRegistry", "PlaylistRenderer", "Authorization",
+                "MicroHTTPD", "HLSModel", "SegmentRegistry", "PlaylistRenderer", "Authorization", "StateLog",
+                "SQLiteStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -76,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "HLSOrchestrator",
             dependencies: [
-                "OrchestratorApp", "MicroHTTPD", "Authorization",
+                "OrchestratorApp", "MicroHTTPD", "Authorization", "StateLog",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -106,6 +118,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "HLSModelTests", dependencies: ["HLSModel"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StateLogTests",
+            dependencies: ["StateLog", "SQLiteStore", "SegmentRegistry", "HLSModel", "PlaylistRenderer", "OrchestratorTesting"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SegmentRegistryTests",
             dependencies: ["SegmentRegistry", "HLSModel", "PlaylistRenderer"],

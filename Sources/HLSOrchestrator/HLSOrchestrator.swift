@@ -7,6 +7,7 @@ import MicroHTTPD
 import OrchestratorApp
 import Prometheus
 import ServiceLifecycle
+import StateLog
 import UnixSignals
 
 @main
@@ -56,9 +57,20 @@ enum HLSOrchestrator {
 
         // NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID: systemd's protocol, from the process only.
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        let store: (any StateStore)?
+        do {
+            store = try openStateStore(configuration)
+        } catch {
+            StandardError.write("hls-orchestrator: STATE_STORE: \(error)\n")
+            ProcessExit.exit(2)
+        }
         let application = buildApplication(
             configuration: configuration, logger: logger, metricsRegistry: metricsRegistry, notifier: notifier,
-            access: access)
+            access: access, store: store,
+            fatal: { _ in
+                // Durability is unknown (the store logged why): stop rather than acknowledge more.
+                ProcessExit.exit(1)
+            })
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -66,6 +78,11 @@ enum HLSOrchestrator {
             try await group.run()
         } catch {
             logger.error("service stopped with an error", metadata: ["error.type": "\(type(of: error))", "error.message": "\(error)"])
+            // A log that cannot be replayed is refused like an unusable STATE_STORE.
+            if error is StoreFailure || error is CorruptEntry {
+                StandardError.write("hls-orchestrator: STATE_STORE: \(error)\n")
+                ProcessExit.exit(2)
+            }
             ProcessExit.exit(1)
         }
     }

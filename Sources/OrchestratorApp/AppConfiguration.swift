@@ -1,6 +1,7 @@
 import Authorization
 import FoundationEssentials
 import Logging
+import SQLiteStore
 
 /// Every setting of the service, parsed once from the environment (and `.env`) at start-up.
 ///
@@ -77,6 +78,29 @@ public struct AppConfiguration: Sendable, Equatable {
     /// GETs (0 turns the cache off).
     public var responseCacheEntries: Int = 65_536
 
+    /// `STATE_STORE`: where the state log is kept: `memory` (nothing survives the process) or
+    /// `sqlite:PATH` (a durable log in an SQLite file; every 201 is on disk first).
+    public var stateStore: StateStoreSetting = .memory
+    /// `STATE_SYNC`: `normal` (survives a killed process) or `full` (also a power loss).
+    public var stateSync: SQLiteStateStore.Synchronous = .normal
+
+    /// `STATE_STORE`'s values.
+    public enum StateStoreSetting: Sendable, Equatable {
+        case memory
+        case sqlite(path: String)
+    }
+
+    /// The settings that decide what a state log entry does: a durable log refuses to replay
+    /// under others (its playlists would differ from the ones served).
+    public var decidingSettings: [(name: String, value: String)] {
+        [
+            ("SLIDING_WINDOW_SIZE", "\(slidingWindowSize)"), ("TARGET_DURATION", targetDuration.map { "\($0)" } ?? ""),
+            ("GAP_TIMEOUT", "\(gapTimeoutSeconds)"), ("MAX_PENDING_SEGMENTS", "\(maxPendingSegments)"),
+            ("MAX_STREAMS", "\(maxStreams)"), ("MAX_RENDITIONS_PER_STREAM", "\(maxRenditionsPerStream)"),
+            ("ENDED_STREAM_TTL", "\(endedStreamTTLSeconds)"), ("IDLE_STREAM_TTL", "\(idleStreamTTLSeconds)"),
+        ]
+    }
+
     /// `INGEST_TOKENS`/`_FILE`, `ADMIN_TOKENS`/`_FILE`, `JWT_SECRET`/`_FILE`,
     /// `JWT_PUBLIC_KEY_FILE`: who may write and use the operator API. Empty: every route is open.
     public var access = AccessConfiguration()
@@ -128,6 +152,8 @@ public struct AppConfiguration: Sendable, Equatable {
         ("JWT_SECRET", ""),
         ("JWT_SECRET_FILE", ""),
         ("JWT_PUBLIC_KEY_FILE", ""),
+        ("STATE_STORE", "memory"),
+        ("STATE_SYNC", "normal"),
     ]
 
     /// Parses `environment`; unset or empty variables keep their defaults.
@@ -241,6 +267,22 @@ public struct AppConfiguration: Sendable, Equatable {
         }
         if let seconds = try reader.integer("REMOVED_SEGMENTS_KEEP", in: 1...604_800, "a whole number of seconds from 1 to 604800") {
             removedSegmentsKeepSeconds = seconds
+        }
+        if let store = reader.string("STATE_STORE") {
+            if store == "memory" {
+                stateStore = .memory
+            } else if store.hasPrefix("sqlite:"), store.count > "sqlite:".count {
+                stateStore = .sqlite(path: String(store.dropFirst("sqlite:".count)))
+            } else {
+                throw ConfigurationError(
+                    variable: "STATE_STORE", value: store, expected: "memory, or sqlite:PATH such as sqlite:/var/lib/hls-orchestrator/state.db")
+            }
+        }
+        if let sync = reader.string("STATE_SYNC") {
+            guard let parsed = SQLiteStateStore.Synchronous(rawValue: sync.lowercased()) else {
+                throw ConfigurationError(variable: "STATE_SYNC", value: sync, expected: "normal or full")
+            }
+            stateSync = parsed
         }
         access.ingestTokens = try Self.tokens(
             reader.string("INGEST_TOKENS"), "INGEST_TOKENS", file: reader.string("INGEST_TOKENS_FILE"), "INGEST_TOKENS_FILE")

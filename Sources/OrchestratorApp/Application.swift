@@ -7,6 +7,7 @@ import Prometheus
 import ServiceLifecycle
 import Synchronization
 import SegmentRegistry
+import StateLog
 
 /// The running service: the libmicrohttpd server in front of the `Orchestrator`.
 ///
@@ -58,8 +59,21 @@ public final class Application: Service, Sendable {
     /// Both listeners: the main one, then the ingest one when configured.
     private var servers: [MicroHTTPServer] { [server] + (ingestServer.map { [$0] } ?? []) }
 
-    /// Starts listening (without waiting for anything).
-    public func start() throws(ServerError) {
+    /// Restores the durable state (replays the log; nothing is served before it is back), then
+    /// starts listening (without waiting for anything else).
+    /// - Throws: ``StoreFailure`` when the log cannot be read; ``ServerError`` when a port cannot
+    ///   be listened on.
+    public func start() throws {
+        if let committer = orchestrator.committer {
+            let started = ContinuousClock.now
+            let replayed = try committer.start()
+            logger.info(
+                "state restored",
+                metadata: [
+                    "store.location": "\(committer.store.location)", "store.entries": .stringConvertible(replayed),
+                    "store.replay_ms": .stringConvertible((ContinuousClock.now - started) / .milliseconds(1)),
+                ])
+        }
         try server.start()
         do {
             try ingestServer?.start()
@@ -208,6 +222,9 @@ public final class Application: Service, Sendable {
         }
         let abandoned = servers.reduce(0) { $0 + $1.inFlightRequests }
         for server in servers { server.stop(parkedReply: Orchestrator.shuttingDownResponse) }
+        // Every accepted change is in the log already; this commits what is still queued and
+        // closes the file.
+        orchestrator.committer?.stop()
         if drained {
             logger.info("shutdown complete")
         } else {
@@ -227,11 +244,17 @@ public func buildApplication(
     metricsRegistry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
     clock: @escaping @Sendable () -> Timestamp = SystemClock.now,
     notifier: SystemdNotifier = .disabled,
-    access: AccessControl = .open
+    access: AccessControl = .open,
+    store: (any StateStore)? = nil,
+    fatal: @escaping @Sendable (StoreFailure) -> Void = { _ in }
 ) -> Application {
+    let budget = MemoryBudget(limit: configuration.memoryBudgetBytes)
+    let feed = Orchestrator.removedSegmentsFeed(configuration)
     let orchestrator = Orchestrator(
         configuration: configuration, logger: logger, metrics: OrchestratorMetrics(registry: metricsRegistry),
-        clock: clock, access: access)
+        clock: clock,
+        makeRegistry: SegmentRegistry<PublishedPlaylist>.inMemory(budget: budget, removals: { feed.record($0) }),
+        budget: budget, feed: feed, access: access, store: store, fatal: fatal)
     return Application(configuration: configuration, orchestrator: orchestrator, logger: logger, notifier: notifier)
 }
 

@@ -2,6 +2,7 @@ import Authorization
 import HLSModel
 import MicroHTTPD
 import SegmentRegistry
+import StateLog
 
 /// The one place where errors become HTTP responses (STYLE §6).
 enum ErrorMapping {
@@ -70,6 +71,9 @@ enum ErrorMapping {
             return response
         case is HeldRequestLimitReached:
             return unavailable("too many blocking playlist reloads are held; retry shortly")
+        case let failure as StoreFailure:
+            // Nothing of the request was kept: the store took none of its transaction.
+            return unavailable("the state store cannot take the change now, nothing was kept: \(failure); retry later")
         default:
             return json(.internalServerError, "internal error")
         }

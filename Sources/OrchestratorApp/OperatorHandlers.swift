@@ -39,18 +39,6 @@ extension Orchestrator {
         return Self.jsonResponse(.ok, Self.json(detail.summary, renditions: "[\(renditions)]"))
     }
 
-    /// `DELETE /streams/{id}` → 204: forgotten at once, its held reloads answered, what its
-    /// playlists listed reported removed; 404 when unknown.
-    func deleteStream(_ stream: StreamID) throws -> HTTPResponse {
-        guard let report = registry.forget(stream, now: clock()) else {
-            throw LookupError(message: "stream \(stream) is not known")
-        }
-        waiters.forget(stream: stream)
-        metrics.sweep(skipped: 0, staleRenditions: report.staleRenditionCount)
-        logger.info("stream forgotten", metadata: ["hls.stream": "\(stream)", "hls.reason": "deleted"])
-        return HTTPResponse(status: .noContent)
-    }
-
     /// `GET /removed-segments?after=CURSOR&limit=N` → `{"segments":[…],"next":CURSOR}`: what may
     /// be deleted now, oldest first, each once per walk of the cursor.
     func removedSegments(_ request: HTTPRequest) throws -> HTTPResponse {

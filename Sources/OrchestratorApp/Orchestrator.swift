@@ -5,6 +5,7 @@ import Logging
 import MicroHTTPD
 import PlaylistRenderer
 import SegmentRegistry
+import StateLog
 import Synchronization
 
 /// The HTTP face of the service: routes every request to its handler over the registry.
@@ -28,6 +29,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
     public let budget: MemoryBudget
     /// Segments and parts that left a playlist, reported once they may be deleted.
     let removedSegmentsFeed: RemovedSegmentsFeed
+    /// The ordered writer of the durable state log; nil with `STATE_STORE=memory`.
+    let committer: StateCommitter?
 
     /// Creates the router over a new in-memory registry charging `MEMORY_BUDGET_MB`; `access` is
     /// `configuration.access` prepared (``AccessControl/init(_:)``), open by default.
@@ -51,7 +54,9 @@ public final class Orchestrator: HTTPResponder, Sendable {
         makeRegistry: PlaylistRegistryFactory<PublishedPlaylist>,
         budget: MemoryBudget? = nil,
         feed: RemovedSegmentsFeed? = nil,
-        access: AccessControl = .open
+        access: AccessControl = .open,
+        store: (any StateStore)? = nil,
+        fatal: @escaping @Sendable (StoreFailure) -> Void = { _ in }
     ) {
         // Credentials configured but not prepared would leave writes open: a programmer error.
         precondition(
@@ -99,6 +104,10 @@ public final class Orchestrator: HTTPResponder, Sendable {
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
+        let (registry, budget) = (self.registry, self.budget)
+        committer = store.map { store in
+            StateCommitter(store: store, registry: registry, budget: budget, clock: clock, logger: logger, fatal: fatal)
+        }
         errorCacheControl = "max-age=\(configuration.targetDuration ?? 2)"
         splitsListeners = configuration.ingestPort != nil
         // Above debug nothing is logged per request, so a playlist answer may be served again
@@ -143,8 +152,9 @@ public final class Orchestrator: HTTPResponder, Sendable {
     public static let requestHeaderNames = ["Accept-Encoding", "If-None-Match", "Content-Type", "Origin", "Authorization"]
 
     /// Whether `/readyz` reports ready; cleared when a shutdown starts.
+    /// Not ready either while the state store refuses writes.
     public internal(set) var isReady: Bool {
-        get { ready.load(ordering: .relaxed) }
+        get { ready.load(ordering: .relaxed) && committer?.isHealthy != false }
         set { ready.store(newValue, ordering: .relaxed) }
     }
 
@@ -229,7 +239,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
     }
 
     /// The answer to `error` on `route`, through `ErrorMapping`; unexpected errors are logged.
-    private func errorResponse(for error: any Error, _ request: HTTPRequest, route: Route.Name) -> HTTPResponse {
+    func errorResponse(for error: any Error, _ request: HTTPRequest, route: Route.Name) -> HTTPResponse {
         var mapped = ErrorMapping.response(for: error)
         if route == .playlist || route == .master {
             // Browser players must be able to read playlist errors too; CDNs may keep a client
@@ -249,7 +259,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
     }
 
     /// Counts an answered request and logs it at debug (the access log).
-    private func finished(_ request: HTTPRequest, route: Route.Name, status: Int, started: ContinuousClock.Instant) {
+    func finished(_ request: HTTPRequest, route: Route.Name, status: Int, started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
         let (seconds, attoseconds) = elapsed.components
         let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
@@ -279,12 +289,27 @@ public final class Orchestrator: HTTPResponder, Sendable {
 
     /// A playlist GET: the prepared bytes, or — for an LL-HLS blocking reload the playlist does
     /// not satisfy yet — the request parked until a publication does (rfc8216bis §6.2.5.2).
-    private func playlist(
-        _ stream: StreamID, _ rendition: RenditionName, _ request: HTTPRequest, suspender: RequestSuspender?,
+    ///
+    /// `park` suspends the connection (nil in process). With a durable store, a playlist whose
+    /// serving would pin the window is served once the pin is logged (``pinThenServe``).
+    func playlist(
+        _ stream: StreamID, _ rendition: RenditionName, _ request: HTTPRequest, park: (() -> SuspendedRequest)?,
         started: ContinuousClock.Instant
     ) throws -> HTTPReply {
-        guard let published = registry.playlist(stream: stream, rendition: rendition) else {
-            throw lookupError(stream, rendition)
+        let published: PublishedPlaylist
+        if let committer {
+            guard let (current, needsPin) = registry.unpinnedPlaylist(stream: stream, rendition: rendition) else {
+                throw lookupError(stream, rendition)
+            }
+            if needsPin {
+                return pinThenServe(stream, rendition, request, committer: committer, park: park, started: started)
+            }
+            published = current
+        } else {
+            guard let current = registry.playlist(stream: stream, rendition: rendition) else {
+                throw lookupError(stream, rendition)
+            }
+            published = current
         }
         let snapshot = published.snapshot
         // Only LL-HLS playlists advertise CAN-BLOCK-RELOAD; elsewhere the directives are ignored,
@@ -315,7 +340,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
             throw ReloadDirectives.Invalid(
                 message: "_HLS_msn/_HLS_part ask for more than the playlist can reach soon (rfc8216bis 6.2.5.2)")
         }
-        guard let suspender else {
+        guard let park else {
             return .response(published.response(for: headers, delta: delta, blocking: true))
         }
         // A held reload keeps memory (the request, its waiter, the parked connection's entry).
@@ -324,7 +349,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
             metrics.blockingOverloaded()
             throw RegistryError.memoryBudgetSpent(.held)
         }
-        let held = suspender.suspend()
+        let held = park()
         let metrics = self.metrics
         let waiter = ReloadWaiters<PublishedPlaylist>.Waiter(
             request: held, reload: reload,
@@ -353,38 +378,23 @@ public final class Orchestrator: HTTPResponder, Sendable {
     private func handle(
         _ route: Route, _ request: HTTPRequest, suspender: RequestSuspender?, started: ContinuousClock.Instant
     ) throws -> HTTPReply {
-        switch route {
-        case .playlist(let stream, let rendition):
-            return try playlist(stream, rendition, request, suspender: suspender, started: started)
-        case .registerSegment, .registerPart, .endStream:
-            // Publications of these wake held reloads; their wake latency counts from here.
-            return .response(try ChangeTiming.$started.withValue(started) { try handle(route, request) })
-        default:
-            return .response(try handle(route, request))
+        if case .playlist(let stream, let rendition) = route {
+            return try playlist(stream, rendition, request, park: suspender.map { s in { s.suspend() } }, started: started)
         }
+        if let change = try change(for: route, request) {
+            // Publications of these wake held reloads; their wake latency counts from `started`.
+            return try perform(change, request, route: route.name, suspender: suspender, started: started)
+        }
+        return .response(try handle(route, request))
     }
 
     private func handle(_ route: Route, _ request: HTTPRequest) throws -> HTTPResponse {
         switch route {
-        case .playlist(let stream, let rendition):
-            return try playlist(stream, rendition, request, suspender: nil, started: .now).response
-        case .registerSegment(let stream, let rendition):
-            return try registerSegment(request, stream, rendition)
-        case .registerPart(let stream, let rendition):
-            let part = try PartialSegment(json: request.body)
-            let outcome = try registry.registerPart(part, stream: stream, rendition: rendition, now: clock())
-            return Self.registrationResponse(outcome, stream, rendition, sequence: part.sequence.rawValue, part: part.part)
-        case .declareRendition(let stream, let rendition):
-            let declaration = try RenditionDeclaration(json: request.body)
-            let outcome = try registry.declare(declaration, stream: stream, rendition: rendition, now: clock())
-            let body =
-                "{\"status\":\"\(outcome == .created ? "created" : "updated")\",\"stream\":\(JSONWriter.quoted(stream.rawValue)),"
-                + "\"rendition\":\(JSONWriter.quoted(rendition.rawValue))}"
-            return Self.jsonResponse(outcome == .created ? .created : .ok, body)
+        case .playlist, .registerSegment, .registerPart, .declareRendition, .endStream, .deleteStream:
+            // Served by `handle(_:_:suspender:started:)`.
+            throw RoutingError.notFound(path: request.path)
         case .master(let stream):
             return try master(stream, request)
-        case .endStream(let stream):
-            return try endStream(stream)
         case .metrics:
             return HTTPResponse(
                 status: .ok,
@@ -410,8 +420,6 @@ public final class Orchestrator: HTTPResponder, Sendable {
             return try listStreams(request)
         case .streamDetail(let stream):
             return try streamDetail(stream)
-        case .deleteStream(let stream):
-            return try deleteStream(stream)
         case .removedSegments:
             return try removedSegments(request)
         case .readiness:
@@ -419,13 +427,6 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 ? Self.jsonResponse(.ok, #"{"status":"ready"}"#)
                 : ErrorMapping.json(.serviceUnavailable, "shutting down: not accepting new traffic")
         }
-    }
-
-    private func registerSegment(_ request: HTTPRequest, _ stream: StreamID, _ rendition: RenditionName) throws -> HTTPResponse {
-        let segment = try Segment(json: request.body)
-        let outcome = try registry.register(segment, stream: stream, rendition: rendition, now: clock())
-        if case .registered = outcome { metrics.segmentRegistered() }
-        return Self.registrationResponse(outcome, stream, rendition, sequence: segment.sequence.rawValue, part: nil)
     }
 
     /// `{"status":"registered","stream":…,"rendition":…,"sequence":n[,"part":p],"listed":…}` (201),
@@ -464,18 +465,6 @@ public final class Orchestrator: HTTPResponder, Sendable {
     }
 
     private static let jsonContentType = [(name: "Content-Type", value: "application/json")]
-
-    private func endStream(_ stream: StreamID) throws -> HTTPResponse {
-        let quoted = JSONWriter.quoted(stream.rawValue)
-        switch try registry.endStream(stream, now: clock()) {
-        case .ended:
-            metrics.streamEnded()
-            logger.info("stream ended", metadata: ["hls.stream": "\(stream)"])
-            return Self.jsonResponse(.ok, "{\"status\":\"ended\",\"stream\":\(quoted)}")
-        case .alreadyEnded:
-            return Self.jsonResponse(.ok, "{\"status\":\"already_ended\",\"stream\":\(quoted)}")
-        }
-    }
 
     /// The multivariant playlist of `stream`, rendered now: players fetch it once per session,
     /// so it is not worth keeping prepared.
@@ -538,12 +527,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
         return response
     }()
 
-    /// Runs the registry's periodic work (gap timeouts, stale renditions, forgetting old
-    /// streams) and reports it through metrics and logs.
-    func sweep() {
-        let now = clock()
-        let report = ChangeTiming.$started.withValue(ContinuousClock.now) { registry.sweep(now: now) }
-        removedSegmentsFeed.advance(now: now)
+    /// Reports a sweep's work through metrics and logs.
+    func noteSweep(_ report: SweepReport) {
         metrics.sweep(skipped: report.skippedSegments, staleRenditions: report.staleRenditionCount)
         for transition in report.staleTransitions {
             let metadata: Logger.Metadata = ["hls.stream": "\(transition.stream)", "hls.rendition": "\(transition.rendition)"]

@@ -39,7 +39,7 @@ public final class ServiceProcess: Sendable {
         process.standardOutput = outputPipe
         output.collect(from: errorPipe)
         standardOutputBuffer.collect(from: outputPipe)
-        try process.run()
+        try launch(process)
     }
 
     deinit {
@@ -119,3 +119,12 @@ private final class OutputBuffer: Sendable {
         reader.start()
     }
 }
+
+/// Starts `process`, one launch at a time in this test process: Foundation's `Process.run()` on
+/// Linux was seen crashing (a read past a buffer while it builds the child's arguments and
+/// environment) when several tests launched children at the same moment.
+public func launch(_ process: Process) throws {
+    try launchLock.withLock { _ in try process.run() }
+}
+
+private let launchLock = Mutex(())

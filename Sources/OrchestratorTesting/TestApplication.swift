@@ -44,7 +44,8 @@ public final class TestApplication: Sendable {
             configuration: configuration,
             logger: logger,
             metricsRegistry: PrometheusCollectorRegistry(),
-            access: access)
+            access: access,
+            store: try openStateStore(configuration))
         try application.start()
         port = application.port
         ingestPort = application.ingestPort

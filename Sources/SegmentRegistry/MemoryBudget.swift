@@ -35,6 +35,8 @@ public final class MemoryBudget: Sendable {
     /// The budget in bytes.
     public let limit: Int
     private let total = Atomic<Int>(0)
+    /// Set while a state log is replayed (``withoutRefusals(_:)``).
+    private let admitsEverything = Atomic<Bool>(false)
     /// Bytes and refusals of each part, in `Part.allCases` order.
     private let usage: [Counter] = Part.allCases.map { _ in Counter() }
     private let refusals: [Counter] = Part.allCases.map { _ in Counter() }
@@ -69,10 +71,19 @@ public final class MemoryBudget: Sendable {
     /// reloads (``reserve(_:for:)``), so that in-order ingest and players go on when a client
     /// has filled the rest.
     public func allowsGrowth(of part: Part) -> Bool {
+        if admitsEverything.load(ordering: .relaxed) { return true }
         let registry = used(.records) + used(.pending)
         guard registry >= limit / 4 * 3 || total.load(ordering: .relaxed) >= limit else { return true }
         refusals[part.index].value.add(1, ordering: .relaxed)
         return false
+    }
+
+    /// Runs `body` with every growth allowed (and still charged): the replay of a state log
+    /// rebuilds what was accepted when it was written, whatever the budget holds now.
+    public func withoutRefusals<T>(_ body: () throws -> T) rethrows -> T {
+        admitsEverything.store(true, ordering: .relaxed)
+        defer { admitsEverything.store(false, ordering: .relaxed) }
+        return try body()
     }
 
     /// Charges (`delta` > 0) or releases (`delta` < 0) `part` unconditionally.

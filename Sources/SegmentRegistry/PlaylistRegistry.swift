@@ -55,6 +55,19 @@ public protocol PlaylistRegistry<Artifact>: Sendable {
     /// The latest artifact of a rendition, as served to players; `nil` when unknown.
     func playlist(stream: StreamID, rendition: RenditionName) -> Artifact?
 
+    /// The latest artifact of a rendition without pinning it, and whether serving it would pin
+    /// the window (it lists segments and the window is not pinned yet): a store that logs every
+    /// change applies a ``RegistryCommand/pin(stream:rendition:)`` first. `nil` when unknown.
+    func unpinnedPlaylist(stream: StreamID, rendition: RenditionName) -> (artifact: Artifact, needsPin: Bool)?
+
+    /// Pins the window of a rendition (see ``RegistryCommand/pin(stream:rendition:)``); nothing
+    /// when it is unknown, lists no segment or is pinned already.
+    func pin(stream: StreamID, rendition: RenditionName)
+
+    /// Whether ``sweep(now:)`` at `now` would have anything to do (a deadline passed): a store
+    /// that logs every change logs a sweep only then.
+    func sweepIsDue(now: Timestamp) -> Bool
+
     /// The latest snapshot of a rendition, without the side effects of serving it; `nil` when unknown.
     func snapshot(stream: StreamID, rendition: RenditionName) -> RenditionSnapshot?
 

@@ -342,6 +342,28 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         return cell.pin()
     }
 
+    public func unpinnedPlaylist(stream: StreamID, rendition: RenditionName) -> (artifact: Artifact, needsPin: Bool)? {
+        guard let found = directory.withLock({ $0.cell(stream: stream, rendition: rendition) }) else {
+            return nil
+        }
+        let current = typed(found).current.withLock { $0 }
+        guard let publication = current.publication else { return nil }
+        return (publication.artifact, !current.isPinned && publication.listsSegments)
+    }
+
+    public func pin(stream: StreamID, rendition: RenditionName) {
+        guard let found = directory.withLock({ $0.cell(stream: stream, rendition: rendition) }) else { return }
+        _ = typed(found).pin()
+    }
+
+    public func sweepIsDue(now: Timestamp) -> Bool {
+        let (cells, records) = directory.withLock { ($0.allCells, $0.allRecords) }
+        let instant = now.millisecondsSinceEpoch
+        for cell in cells where typed(cell).attentionAt.load(ordering: .relaxed) <= instant { return true }
+        for record in records where record.expiry(now: now, configuration: configuration) != nil { return true }
+        return false
+    }
+
     /// The latest snapshot of a rendition; unlike ``playlist(stream:rendition:)`` it does not pin.
     /// - Returns: `nil` when the stream or rendition is unknown, or has no segment yet.
     public func snapshot(stream: StreamID, rendition: RenditionName) -> RenditionSnapshot? {

@@ -194,7 +194,7 @@ import Testing
         process.currentDirectoryURL = FileManager.default.temporaryDirectory
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try launch(process)
         guard try await waitUntil(timeout: .seconds(15), { !process.isRunning }) else {
             kill(process.processIdentifier, SIGKILL)  // only the child this test started
             return nil

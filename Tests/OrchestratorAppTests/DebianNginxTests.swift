@@ -90,7 +90,7 @@ import Testing
                 process.executableURL = URL(fileURLWithPath: Self.nginx)
                 process.arguments = nginxArguments + ["-g", "daemon off;"]
                 process.standardError = FileHandle.nullDevice
-                try process.run()
+                try launch(process)
                 started = UncheckedBox(process)
                 _ = try await waitUntil(timeout: .seconds(10)) { (try? HTTPClientConnection(port: port)) != nil }
             } else {

@@ -64,7 +64,7 @@ final class NginxFront: Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
         process.arguments = ["-p", directory.path, "-c", file.path, "-g", "daemon off;"]
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try launch(process)
         self.process = UncheckedBox(process)
         let port = self.port
         _ = try await waitUntil(timeout: .seconds(10)) { (try? HTTPClientConnection(port: port)) != nil }

@@ -32,7 +32,7 @@ func run(_ executable: String, _ arguments: [String], timeout: Duration = .secon
     let output = Pipe()
     process.standardOutput = output
     process.standardError = output
-    try process.run()
+    try launch(process)
     let box = UncheckedBox(process)
     let data = try await offPool { output.fileHandleForReading.readDataToEndOfFile() }
     _ = try await waitUntil(timeout: timeout) { !box.value.isRunning }
@@ -95,7 +95,7 @@ func run(_ executable: String, _ arguments: [String], timeout: Duration = .secon
         let playerLog = Pipe()
         player.standardError = playerLog
         player.standardOutput = FileHandle.nullDevice
-        try player.run()
+        try launch(player)
         let playerBox = UncheckedBox(player)
         var next = 3
         while next < durations.count {

@@ -57,6 +57,14 @@ final class JournalingRegistry<Artifact: Sendable>: PlaylistRegistry, Sendable {
         return base.playlist(stream: stream, rendition: rendition)
     }
 
+    func unpinnedPlaylist(stream: StreamID, rendition: RenditionName) -> (artifact: Artifact, needsPin: Bool)? {
+        base.unpinnedPlaylist(stream: stream, rendition: rendition)
+    }
+    func pin(stream: StreamID, rendition: RenditionName) {
+        note(.served(stream, rendition))
+        base.pin(stream: stream, rendition: rendition)
+    }
+    func sweepIsDue(now: Timestamp) -> Bool { base.sweepIsDue(now: now) }
     func snapshot(stream: StreamID, rendition: RenditionName) -> RenditionSnapshot? { base.snapshot(stream: stream, rendition: rendition) }
     func multivariant(stream: StreamID) -> MultivariantSnapshot? { base.multivariant(stream: stream) }
     func presence(stream: StreamID, rendition: RenditionName) -> PlaylistPresence { base.presence(stream: stream, rendition: rendition) }

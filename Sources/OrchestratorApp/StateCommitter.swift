@@ -1,0 +1,223 @@
+import Dispatch
+import HLSModel
+import Logging
+import SegmentRegistry
+import StateLog
+import Synchronization
+
+/// The one ordered writer of the state log (`STATE_STORE` other than `memory`).
+///
+/// Handlers validate a request, turn it into a ``RegistryCommand`` and ``submit(_:body:completion:)``
+/// it, with their connection suspended; they never wait on the disk. This committer, on a thread
+/// of its own, takes every command submitted since its last turn, gives them positions and one
+/// time (the clock, never below the previous entry's), appends them to the store in one
+/// transaction (group commit), and only then applies them to the registry in order and
+/// completes each with the outcome decided there. So nothing is applied — published, served,
+/// answered 2xx — before it is durable, and a restart that replays the log rebuilds exactly what
+/// was answered.
+///
+/// When an append fails, none of the batch was kept: each command is answered with the
+/// failure (503) and `isHealthy` turns false until an append succeeds. A failure that leaves
+/// durability unknown (an I/O error) calls `fatal`, which stops the process.
+final class StateCommitter: Sendable {
+    typealias Completion = @Sendable (Result<CommandOutcome, StoreFailure>) -> Void
+
+    private struct Pending {
+        var command: RegistryCommand
+        var body: [UInt8]
+        var completions: [Completion]
+    }
+
+    private struct Queue {
+        var pending: [Pending] = []
+        /// The pending pin of each rendition: later GETs wait on the same entry.
+        var pins: [PinKey: Int] = [:]
+        var hasPendingSweep = false
+        var stopping = false
+        var stopped = false
+    }
+
+    private struct PinKey: Hashable {
+        let stream: StreamID
+        let rendition: RenditionName
+    }
+
+    /// Position and time of the last entry, and entries to remove with the next append; touched
+    /// by the replay and then by the committer thread only.
+    private struct Cursor {
+        var position: UInt64 = 0
+        var time: Int64 = .min
+        var removals: [UInt64] = []
+    }
+
+    /// The most commands in one transaction.
+    static let maximumBatch = 1024
+
+    let store: any StateStore
+    private let registry: any PlaylistRegistry<PublishedPlaylist>
+    private let budget: MemoryBudget
+    private let clock: @Sendable () -> Timestamp
+    private let logger: Logger
+    private let fatal: @Sendable (StoreFailure) -> Void
+    private let queue = Mutex(Queue())
+    private let cursor = Mutex(Cursor())
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let healthy = Atomic<Bool>(true)
+    private let committed = Atomic<Int>(0)
+
+    init(
+        store: any StateStore, registry: any PlaylistRegistry<PublishedPlaylist>, budget: MemoryBudget,
+        clock: @escaping @Sendable () -> Timestamp, logger: Logger, fatal: @escaping @Sendable (StoreFailure) -> Void
+    ) {
+        self.store = store
+        self.registry = registry
+        self.budget = budget
+        self.clock = clock
+        self.logger = logger
+        self.fatal = fatal
+    }
+
+    /// Whether the last append succeeded (`/readyz` answers 503 while it did not).
+    var isHealthy: Bool { healthy.load(ordering: .relaxed) }
+
+    /// Entries appended since start-up.
+    var committedCount: Int { committed.load(ordering: .relaxed) }
+
+    /// Applies every stored entry in order (before anything is served), then starts the thread.
+    /// - Returns: the number of entries replayed.
+    /// - Throws: ``StoreFailure`` when the store cannot be read or holds an entry that does not
+    ///   decode (never starts empty over a log it cannot read).
+    func start() throws -> Int {
+        let stored = try store.load()
+        var last = Cursor()
+        for record in stored {
+            let entry = try LogEntry(record)
+            // What the budget refused live was removed from the log; what it took is replayed
+            // whatever the budget says now.
+            if entry.position <= last.position || entry.time.millisecondsSinceEpoch < last.time {
+                throw StoreFailure.unusable("\(store.location): log entry \(entry.position) is out of order")
+            }
+            _ = budget.withoutRefusals { registry.apply(entry.command, at: entry.time) }
+            last.position = entry.position
+            last.time = entry.time.millisecondsSinceEpoch
+        }
+        cursor.withLock { $0 = last }
+        // A queue of its own: its one block is this loop, for the life of the store.
+        DispatchQueue(label: "state-committer").async { [self] in run() }
+        return stored.count
+    }
+
+    /// Hands `command` over; `completion` runs on the committer thread once it was appended and
+    /// applied (or refused by the store). After ``stop()``, completes at once with a failure.
+    func submit(_ command: RegistryCommand, body: [UInt8] = [], completion: @escaping Completion) {
+        let accepted = queue.withLock { queue -> Bool in
+            guard !queue.stopping else { return false }
+            if case .pin(let stream, let rendition) = command {
+                let key = PinKey(stream: stream, rendition: rendition)
+                if let index = queue.pins[key] {
+                    queue.pending[index].completions.append(completion)
+                    return true
+                }
+                queue.pins[key] = queue.pending.count
+            }
+            queue.pending.append(Pending(command: command, body: body, completions: [completion]))
+            return true
+        }
+        guard accepted else {
+            return completion(.failure(.unavailable("the service is shutting down")))
+        }
+        wake.signal()
+    }
+
+    /// Submits a sweep at the log's time unless one is already waiting.
+    func submitSweep(completion: @escaping Completion) {
+        let first = queue.withLock { queue -> Bool in
+            if queue.hasPendingSweep || queue.stopping { return false }
+            queue.hasPendingSweep = true
+            return true
+        }
+        if first { submit(.sweep, completion: completion) }
+    }
+
+    /// Commits what is pending, stops the thread and closes the store.
+    func stop() {
+        let running = queue.withLock { queue -> Bool in
+            let running = !queue.stopping
+            queue.stopping = true
+            return running
+        }
+        guard running else { return }
+        wake.signal()
+        finished.wait()
+        store.close()
+    }
+
+    private func run() {
+        while true {
+            wake.wait()
+            let (batch, stopping) = queue.withLock { queue -> ([Pending], Bool) in
+                let count = min(queue.pending.count, Self.maximumBatch)
+                let batch = Array(queue.pending.prefix(count))
+                queue.pending.removeFirst(count)
+                queue.pins.removeAll(keepingCapacity: true)
+                for (index, pending) in queue.pending.enumerated() {
+                    if case .pin(let stream, let rendition) = pending.command {
+                        queue.pins[PinKey(stream: stream, rendition: rendition)] = index
+                    }
+                }
+                if batch.contains(where: { $0.command == .sweep }) { queue.hasPendingSweep = false }
+                if !queue.pending.isEmpty { wake.signal() }
+                return (batch, queue.stopping && queue.pending.isEmpty)
+            }
+            if !batch.isEmpty { commit(batch) }
+            if stopping { break }
+        }
+        // Entries refused for the memory budget are not left for a replay to accept.
+        let removals = cursor.withLock { $0.removals }
+        if !removals.isEmpty { try? store.append([], removing: removals) }
+        finished.signal()
+    }
+
+    private func commit(_ batch: [Pending]) {
+        var position = cursor.withLock { $0 }
+        let time = Timestamp(millisecondsSinceEpoch: max(position.time, clock().millisecondsSinceEpoch))
+        var entries: [LogEntry] = []
+        entries.reserveCapacity(batch.count)
+        for pending in batch {
+            position.position += 1
+            entries.append(LogEntry(position: position.position, time: time, command: pending.command, body: pending.body))
+        }
+        do {
+            try store.append(entries.map(\.stored), removing: position.removals)
+        } catch {
+            if case .durabilityLost = error {
+                logger.critical(
+                    "state store lost durability; stopping",
+                    metadata: ["store.location": "\(store.location)", "error.message": "\(error)"])
+                fatal(error)
+            }
+            if healthy.exchange(false, ordering: .relaxed) {
+                logger.error(
+                    "state store refused a write; answering writes with 503",
+                    metadata: ["store.location": "\(store.location)", "error.message": "\(error)"])
+            }
+            for pending in batch { for completion in pending.completions { completion(.failure(error)) } }
+            return
+        }
+        if !healthy.exchange(true, ordering: .relaxed) {
+            logger.notice("state store takes writes again", metadata: ["store.location": "\(store.location)"])
+        }
+        committed.add(entries.count, ordering: .relaxed)
+        position.removals.removeAll()
+        position.time = time.millisecondsSinceEpoch
+        for (entry, pending) in zip(entries, batch) {
+            let outcome = registry.apply(entry.command, at: time)
+            // Refused for the memory budget, which also counts what is not in the log: a replay
+            // might accept it, so the entry goes with the next append.
+            if outcome.isRefusedByBudget { position.removals.append(entry.position) }
+            for completion in pending.completions { completion(.success(outcome)) }
+        }
+        cursor.withLock { $0 = position }
+    }
+}

@@ -1,0 +1,199 @@
+public import StateLog
+import Synchronization
+
+/// The state log in an SQLite database file (`STATE_STORE=sqlite:PATH`), in WAL mode.
+///
+/// The file holds one table of entries (`log`) and one of facts about it (`meta`: the settings
+/// its entries were decided under). Its `application_id` marks it as this service's, so a file of
+/// another program is refused instead of being written into. The connection keeps SQLite's
+/// exclusive lock from start-up to close: a second process given the same file is refused at
+/// start-up instead of interleaving its own log.
+///
+/// `synchronous=NORMAL` (the default) survives a killed process: a committed WAL transaction is
+/// in the operating system's cache; `FULL` also survives a power loss (one fsync per commit).
+public final class SQLiteStateStore: StateStore, @unchecked Sendable {
+    /// `STATE_SYNC`.
+    public enum Synchronous: String, Sendable, CaseIterable {
+        case normal
+        case full
+    }
+
+    /// "HLSO" in ASCII: what `PRAGMA application_id` holds in this service's files.
+    public static let applicationID: Int32 = 0x484C_534F
+    /// The layout of the tables; a file with a later one is refused.
+    static let schemaVersion = 1
+
+    public let location: String
+    /// Every call goes through this lock (the committer is the one writer; loads and closes
+    /// come from the start-up and shutdown paths).
+    private let connection: Mutex<SQLiteConnection?>
+
+    /// Opens or creates the store at `path`.
+    ///
+    /// - Parameter settings: the settings that decide what an entry does (window, target
+    ///   duration, timeouts, caps), by variable name: written on creation, compared on every
+    ///   later start, refused when one differs (the log would replay into different playlists).
+    /// - Throws: ``StoreFailure/unusable(_:)`` naming what is wrong.
+    public init(path: String, synchronous: Synchronous, settings: [(name: String, value: String)]) throws(StoreFailure) {
+        location = "sqlite:\(path)"
+        let opened: SQLiteConnection
+        do {
+            opened = try SQLiteConnection(path: path)
+        } catch {
+            throw .unusable("cannot open \(path): \(error.message)")
+        }
+        do {
+            try Self.prepare(opened, path: path, synchronous: synchronous, settings: settings)
+        } catch let failure as StoreFailure {
+            throw failure
+        } catch let error as SQLiteConnection.Failure {
+            if error.isNotADatabase { throw .unusable("\(path) is not an SQLite database of this service (\(error.message))") }
+            if error.isBusy { throw .unusable("\(path) is in use by another process (\(error.message))") }
+            throw .unusable("cannot use \(path): \(error)")
+        } catch {
+            throw .unusable("cannot use \(path): \(error)")
+        }
+        connection = Mutex(opened)
+    }
+
+    private static func prepare(
+        _ db: SQLiteConnection, path: String, synchronous: Synchronous, settings: [(name: String, value: String)]
+    ) throws {
+        // Reading the header first: a file that is not a database fails here, before anything is
+        // written to it.
+        let application = Int32(try db.text("PRAGMA application_id") ?? "0") ?? 0
+        let tables = Int(try db.text("SELECT count(*) FROM sqlite_schema") ?? "0") ?? 0
+        if application != applicationID && (application != 0 || tables > 0) {
+            throw StoreFailure.unusable("\(path) is a database of another program (application_id \(application)); refusing to write into it")
+        }
+        try db.execute("PRAGMA locking_mode=EXCLUSIVE")
+        guard try db.text("PRAGMA journal_mode=WAL")?.lowercased() == "wal" else {
+            throw StoreFailure.unusable("\(path): SQLite could not switch the file to WAL mode")
+        }
+        try db.execute("PRAGMA synchronous=\(synchronous == .full ? "FULL" : "NORMAL")")
+        // The first write takes the exclusive lock, kept until close.
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            let version = Int(try db.text("PRAGMA user_version") ?? "0") ?? 0
+            if version > schemaVersion {
+                throw StoreFailure.unusable("\(path) was written by a later version of this service (layout \(version))")
+            }
+            try db.execute(
+                """
+                CREATE TABLE IF NOT EXISTS log(
+                    position INTEGER PRIMARY KEY,
+                    time INTEGER NOT NULL,
+                    kind INTEGER NOT NULL,
+                    stream TEXT,
+                    rendition TEXT,
+                    body BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+                PRAGMA application_id=\(applicationID);
+                PRAGMA user_version=\(schemaVersion);
+                """)
+            try checkSettings(db, path: path, settings: settings)
+            try db.execute("COMMIT")
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Writes `settings` into a new file; refuses a file written under other settings.
+    private static func checkSettings(_ db: SQLiteConnection, path: String, settings: [(name: String, value: String)]) throws {
+        let read = try db.prepare("SELECT value FROM meta WHERE name = ?1")
+        defer { read.finalize() }
+        let write = try db.prepare("INSERT INTO meta(name, value) VALUES (?1, ?2)")
+        defer { write.finalize() }
+        for (name, value) in settings {
+            read.reset()
+            try read.bind(1, "setting:\(name)")
+            if try read.step() {
+                let stored = read.text(0) ?? ""
+                if stored != value {
+                    throw StoreFailure.unusable(
+                        "\(path) holds a log decided with \(name)=\(stored), and this configuration has \(name)=\(value): "
+                            + "start with \(name)=\(stored), or with a new STATE_STORE file to start empty")
+                }
+            } else {
+                write.reset()
+                try write.bind(1, "setting:\(name)")
+                try write.bind(2, value)
+                _ = try write.step()
+            }
+        }
+    }
+
+    public func load() throws(StoreFailure) -> [StoredEntry] {
+        do {
+            return try connection.withLock { db throws(SQLiteConnection.Failure) in
+                guard let db else { return [] }
+                let select = try db.prepare("SELECT position, time, kind, stream, rendition, body FROM log ORDER BY position")
+                defer { select.finalize() }
+                var entries: [StoredEntry] = []
+                while try select.step() {
+                    entries.append(
+                        StoredEntry(
+                            position: UInt64(bitPattern: select.int64(0)), time: select.int64(1), kind: Int(select.int64(2)),
+                            stream: select.isNull(3) ? nil : select.text(3), rendition: select.isNull(4) ? nil : select.text(4),
+                            body: select.blob(5)))
+                }
+                return entries
+            }
+        } catch {
+            throw error.isNotADatabase
+                ? .unusable("\(location) is corrupt: \(error.message)") : .unusable("cannot read \(location): \(error)")
+        }
+    }
+
+    public func append(_ entries: [StoredEntry], removing: [UInt64]) throws(StoreFailure) {
+        do {
+            try connection.withLock { db throws(SQLiteConnection.Failure) in
+                guard let db else { throw SQLiteConnection.Failure(code: 21, message: "the store is closed") }
+                try db.execute("BEGIN IMMEDIATE")
+                do throws(SQLiteConnection.Failure) {
+                    let insert = try db.prepare(
+                        "INSERT INTO log(position, time, kind, stream, rendition, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                    defer { insert.finalize() }
+                    for entry in entries {
+                        insert.reset()
+                        try insert.bind(1, Int64(bitPattern: entry.position))
+                        try insert.bind(2, entry.time)
+                        try insert.bind(3, Int64(entry.kind))
+                        try insert.bind(4, entry.stream)
+                        try insert.bind(5, entry.rendition)
+                        try insert.bind(6, entry.body)
+                        _ = try insert.step()
+                    }
+                    if !removing.isEmpty {
+                        let delete = try db.prepare("DELETE FROM log WHERE position = ?1")
+                        defer { delete.finalize() }
+                        for position in removing {
+                            delete.reset()
+                            try delete.bind(1, Int64(bitPattern: position))
+                            _ = try delete.step()
+                        }
+                    }
+                    try db.execute("COMMIT")
+                } catch {
+                    try? db.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        } catch {
+            if error.isFull || error.isBusy { throw .unavailable("\(location): \(error.message)") }
+            if error.isIOError { throw .durabilityLost("\(location): \(error)") }
+            throw .unavailable("\(location): \(error)")
+        }
+    }
+
+    public func close() {
+        connection.withLock { db in
+            if let open = db {
+                // Folds the WAL back into the database file before the connection goes.
+                try? open.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+            db = nil
+        }
+    }
+}

@@ -1,0 +1,36 @@
+/// Where the state log is kept durably (`STATE_STORE`). One writer: the committer thread calls
+/// ``append(_:removing:)``; ``load()`` runs once, before it starts.
+public protocol StateStore: AnyObject, Sendable {
+    /// Every entry kept, in position order.
+    func load() throws(StoreFailure) -> [StoredEntry]
+
+    /// Appends `entries` and removes the entries at `removing` (entries whose command was
+    /// refused for a reason a replay could decide otherwise), in one transaction: when this
+    /// returns, all of it is durable; when it throws, none of it happened.
+    func append(_ entries: [StoredEntry], removing: [UInt64]) throws(StoreFailure)
+
+    /// Flushes and closes; nothing may be called after.
+    func close()
+
+    /// A description for logs (the backend and where it keeps the log), never a secret.
+    var location: String { get }
+}
+
+/// Why a store could not do what was asked.
+public enum StoreFailure: Error, Equatable, CustomStringConvertible {
+    /// The store cannot be used at all (start-up): a path that cannot be opened, a file of
+    /// another program, a corrupt file, the settings of another configuration.
+    case unusable(String)
+    /// This write failed and nothing of it was kept, but the store is sound: a full disk, a
+    /// lock held elsewhere. Answer 503 and try again later.
+    case unavailable(String)
+    /// Whether earlier writes are durable can no longer be known (an I/O error, a failed
+    /// sync): the service must stop rather than acknowledge more.
+    case durabilityLost(String)
+
+    public var description: String {
+        switch self {
+        case .unusable(let message), .unavailable(let message), .durabilityLost(let message): message
+        }
+    }
+}
