@@ -1,0 +1,199 @@
+import Foundation
+import MicroHTTPD
+import OrchestratorTesting
+import Synchronization
+import Testing
+
+/// The binary with `STATE_STORE=sqlite:…`, stopped by `kill -9` (and SIGTERM) and started again
+/// on the same file: players and transcoders never notice.
+@Suite struct DurableStateProcessTests {
+    /// A fresh directory for one test's state file, removed after.
+    final class StateDirectory: @unchecked Sendable {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("hls-durable-\(UUID().uuidString)")
+        init() throws { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) }
+        deinit { try? FileManager.default.removeItem(at: url) }
+        var database: String { url.appendingPathComponent("state.db").path }
+    }
+
+    static func start(_ directory: StateDirectory, _ extra: [String: String] = [:]) async throws -> (ServiceProcess, UInt16) {
+        var environment = [
+            "PORT": "0", "BIND_ADDRESS": "127.0.0.1", "STATE_STORE": "sqlite:\(directory.database)",
+            "SLIDING_WINDOW_SIZE": "3", "LOG_LEVEL": "info",
+        ]
+        environment.merge(extra) { $1 }
+        let process = try ServiceProcess(environment: environment)
+        let port = try #require(try await process.waitForPort(), "\(process.standardError)")
+        return (process, port)
+    }
+
+    static func post(_ connection: HTTPClientConnection, _ target: String, _ body: String) throws -> HTTPClientResponse {
+        try connection.request(.post, target, body: Array(body.utf8))
+    }
+
+    static func segment(_ sequence: Int, _ prefix: String, duration: String = "2.0") -> String {
+        #"{"sequence":\#(sequence),"duration":\#(duration),"path":"/\#(prefix)/\#(sequence).ts","bytes":\#(100_000 + sequence)}"#
+    }
+
+    /// The playlists whose bytes and validators must survive a restart.
+    static let targets = [
+        "/streams/live/renditions/720p/playlist.m3u8", "/streams/live/renditions/360p/playlist.m3u8",
+        "/streams/live/master.m3u8", "/streams/ll/renditions/low/playlist.m3u8", "/streams/done/renditions/r/playlist.m3u8",
+    ]
+
+    /// Status, ETag, Last-Modified and body of each target.
+    static func served(_ port: UInt16) throws -> [String] {
+        let connection = try HTTPClientConnection(port: port)
+        return try targets.map { target in
+            let response = try connection.request(.get, target)
+            return "\(target) \(response.status.rawValue) \(response.headers["ETag"] ?? "-") \(response.headers["Last-Modified"] ?? "-")\n\(response.text)"
+        }
+    }
+
+    @Test(
+        "after kill -9 or SIGTERM and a restart, every playlist is byte-identical with the same ETag; holes, retries, conflicts and ends behave as before",
+        arguments: [SIGKILL, SIGTERM])
+    func restart(signal: Int32) async throws {
+        let directory = try StateDirectory()
+        let (first, port) = try await Self.start(directory)
+        let before = try await offPool { () -> [String] in
+            let connection = try HTTPClientConnection(port: port)
+            // A live stream: two renditions, one declared, a hole at 6 with 7 and 8 waiting.
+            #expect(try Self.post(connection, "/streams/live/renditions/720p/segments", Self.segment(0, "a")).status == .created)
+            _ = try connection.request(.put, "/streams/live/renditions/720p", body: Array(#"{"bandwidth":2500000,"codecs":"avc1.64001f"}"#.utf8))
+            for sequence in [1, 2, 3, 4, 5, 7, 8] {
+                #expect(try Self.post(connection, "/streams/live/renditions/720p/segments", Self.segment(sequence, "a")).status == .created)
+            }
+            for sequence in 0..<4 {
+                _ = try Self.post(connection, "/streams/live/renditions/360p/segments", Self.segment(sequence, "b"))
+            }
+            // A low-latency rendition with parts of a segment in progress.
+            _ = try connection.request(
+                .put, "/streams/ll/renditions/low",
+                body: Array(#"{"target_duration":2,"part_target":0.5,"part_uri_template":"/ll/{sequence}.{part}.m4s","bandwidth":900000}"#.utf8))
+            for sequence in 0..<2 {
+                for part in 0..<4 {
+                    _ = try Self.post(
+                        connection, "/streams/ll/renditions/low/parts",
+                        #"{"sequence":\#(sequence),"part":\#(part),"duration":0.5,"path":"/ll/\#(sequence).\#(part).m4s","independent":\#(part == 0)}"#)
+                }
+                _ = try Self.post(connection, "/streams/ll/renditions/low/segments", Self.segment(sequence, "ll", duration: "2.0"))
+            }
+            _ = try Self.post(
+                connection, "/streams/ll/renditions/low/parts",
+                #"{"sequence":2,"part":0,"duration":0.5,"path":"/ll/2.0.m4s","independent":true}"#)
+            // An ended stream.
+            _ = try Self.post(connection, "/streams/done/renditions/r/segments", Self.segment(0, "d"))
+            #expect(try Self.post(connection, "/streams/done/end", "").status == .ok)
+            return try Self.served(port)
+        }
+        // Served: the windows are pinned, and that is in the log too.
+        first.send(signal: signal)
+        let status = try await first.waitForExit()
+        #expect(status == (signal == SIGKILL ? nil : 0) || (signal == SIGKILL && status != 0))
+
+        let (second, port2) = try await Self.start(directory)
+        #expect(second.standardError.contains("\"state restored\""))
+        let after = try await offPool { try Self.served(port2) }
+        #expect(after == before)
+        try await offPool {
+            let connection = try HTTPClientConnection(port: port2)
+            // A retry is still a duplicate; the same sequence with another path still a conflict.
+            let retry = try Self.post(connection, "/streams/live/renditions/720p/segments", Self.segment(8, "a"))
+            #expect(retry.status == .ok && retry.text.contains("duplicate"), "\(retry.text)")
+            #expect(try Self.post(connection, "/streams/live/renditions/720p/segments", Self.segment(8, "x")).status == .conflict)
+            // The ended stream still refuses.
+            #expect(try Self.post(connection, "/streams/done/renditions/r/segments", Self.segment(1, "d")).status == .conflict)
+            // The hole fills: the waiting segments are listed, and the media sequence went up only.
+            #expect(try Self.post(connection, "/streams/live/renditions/720p/segments", Self.segment(6, "a")).status == .created)
+            let playlist = try connection.request(.get, "/streams/live/renditions/720p/playlist.m3u8").text
+            #expect(playlist.contains("/a/6.ts\n") && playlist.contains("/a/7.ts\n") && playlist.contains("/a/8.ts\n"), "\(playlist)")
+            #expect(playlist.contains("#EXT-X-MEDIA-SEQUENCE:6\n"), "\(playlist)")
+        }
+        second.send(signal: SIGTERM)
+        #expect(try await second.waitForExit() == 0)
+    }
+
+    @Test("kill -9 in the middle of ingest from 8 clients: after a restart every segment answered 201 is there")
+    func killDuringIngest() async throws {
+        let directory = try StateDirectory()
+        let (first, port) = try await Self.start(directory, ["SLIDING_WINDOW_SIZE": "6"])
+        final class Shared: Sendable {
+            let acknowledged = Mutex<[Int: Int]>([:])  // client → highest sequence answered 201 (in order)
+            let stop = Atomic<Bool>(false)
+        }
+        let shared = Shared()
+        let clients = (0..<8).map { client in
+            Task.detached {
+                try await offPool {
+                    let connection = try HTTPClientConnection(port: port, timeout: .seconds(5))
+                    var sequence = 0
+                    while !shared.stop.load(ordering: .relaxed) {
+                        guard let response = try? Self.post(connection, "/streams/c\(client)/renditions/r/segments", Self.segment(sequence, "c\(client)")) else {
+                            return  // the process is gone
+                        }
+                        if response.status == .created { shared.acknowledged.withLock { $0[client] = sequence } }
+                        sequence += 1
+                    }
+                }
+            }
+        }
+        // Let them run, then kill the process under them.
+        try await Task.sleep(for: .milliseconds(800))
+        first.send(signal: SIGKILL)
+        _ = try await first.waitForExit()
+        shared.stop.store(true, ordering: .relaxed)
+        for client in clients { _ = try? await client.value }
+        let answered = shared.acknowledged.withLock { $0 }
+        #expect(answered.count == 8, "every client got some 201s: \(answered)")
+        #expect(answered.values.reduce(0, +) > 80, "\(answered)")
+
+        let (second, port2) = try await Self.start(directory, ["SLIDING_WINDOW_SIZE": "6"])
+        try await offPool {
+            let connection = try HTTPClientConnection(port: port2)
+            for (client, last) in answered.sorted(by: { $0.key < $1.key }) {
+                // The newest acknowledged segment is listed (in-order ingest lists each at once)…
+                let playlist = try connection.request(.get, "/streams/c\(client)/renditions/r/playlist.m3u8").text
+                #expect(playlist.contains("/c\(client)/\(last).ts\n") || playlist.contains("/c\(client)/\(last + 1).ts\n"), "\(playlist)")
+                // …and every acknowledged one is known: posting it again is never a new 201.
+                for sequence in stride(from: last, through: max(0, last - 10), by: -1) {
+                    let again = try Self.post(connection, "/streams/c\(client)/renditions/r/segments", Self.segment(sequence, "c\(client)"))
+                    #expect(again.status == .ok, "c\(client) \(sequence): \(again.status) \(again.text)")
+                }
+            }
+        }
+        second.send(signal: SIGTERM)
+        #expect(try await second.waitForExit() == 0)
+    }
+
+    @Test("an unusable STATE_STORE stops start-up with exit 2 naming it; a corrupt or foreign file is left untouched")
+    func unusableStore() async throws {
+        let directory = try StateDirectory()
+        let missing = try ServiceProcess(environment: ["PORT": "0", "STATE_STORE": "sqlite:\(directory.url.path)/no/such/dir/state.db"])
+        #expect(try await missing.waitForExit() == 2)
+        #expect(missing.standardError.contains("STATE_STORE"), "\(missing.standardError)")
+
+        let bad = try ServiceProcess(environment: ["PORT": "0", "STATE_STORE": "postgres://x"])
+        #expect(try await bad.waitForExit() == 2)
+        #expect(bad.standardError.contains("STATE_STORE"))
+        let sync = try ServiceProcess(environment: ["PORT": "0", "STATE_SYNC": "sometimes"])
+        #expect(try await sync.waitForExit() == 2)
+        #expect(sync.standardError.contains("STATE_SYNC"))
+
+        let garbage = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) })
+        try garbage.write(to: URL(fileURLWithPath: directory.database))
+        let corrupt = try ServiceProcess(environment: ["PORT": "0", "STATE_STORE": "sqlite:\(directory.database)"])
+        #expect(try await corrupt.waitForExit() == 2)
+        #expect(corrupt.standardError.contains("STATE_STORE"), "\(corrupt.standardError)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: directory.database)) == garbage)
+
+        // A file written under another window is refused, naming the setting.
+        try FileManager.default.removeItem(atPath: directory.database)
+        let (first, _) = try await Self.start(directory)
+        first.send(signal: SIGTERM)
+        #expect(try await first.waitForExit() == 0)
+        let changed = try ServiceProcess(
+            environment: ["PORT": "0", "STATE_STORE": "sqlite:\(directory.database)", "SLIDING_WINDOW_SIZE": "5"])
+        #expect(try await changed.waitForExit() == 2)
+        #expect(changed.standardError.contains("SLIDING_WINDOW_SIZE=3"), "\(changed.standardError)")
+    }
+}
