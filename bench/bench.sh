@@ -27,6 +27,9 @@
 #   BENCH_SKIP_BUILD=1 (use the existing release binary)  BENCH_STRICT=1 (exit 1 on a MISS)
 #   BENCH_RESULTS (bench/RESULTS.md; empty = do not write)
 #   BENCH_ONLY=ll (only stage 5, writes only the bench-ll block)  BENCH_LL=0 (skip stage 5)
+#   BENCH_ONLY=state (only the state-store stage: get and ingest with STATE_STORE=memory, sqlite
+#     with STATE_SYNC=normal and full, interleaved BENCH_REPEAT times; a kill -9 and restart of
+#     BENCH_MEM_STREAMS x 3 renditions; writes only the bench-state block)
 #   BENCH_LL_CONNS ("5000 10000")  BENCH_LL_PARTS (100: 20 s of 200 ms parts)
 #   BENCH_SCRATCH_PATH (.build: swift build's --scratch-path; the binary is PATH/release/...)
 #   BENCH_BASELINE_REV (empty: no A/B; a git revision: its `get` row as get-baseline, and the A/B
@@ -70,7 +73,7 @@ SCRATCH=${BENCH_SCRATCH_PATH:-.build}
 BASELINE_REV=${BENCH_BASELINE_REV:-}
 BASELINE_SCRATCH=${BENCH_BASELINE_SCRATCH_PATH:-.build-baseline}
 MEMORY_BUDGET=${BENCH_MEMORY_BUDGET_MB:-512}
-case "$ONLY" in ''|ll) ;; *) echo "BENCH_ONLY must be empty or ll" >&2; exit 2 ;; esac
+case "$ONLY" in ''|ll|state) ;; *) echo "BENCH_ONLY must be empty, ll or state" >&2; exit 2 ;; esac
 [ "$ONLY" = ll ] && LL=1
 export BENCH_WRK_THREADS=$WRK_THREADS
 STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -491,6 +494,119 @@ ll_report() {
     echo
     echo "LL-HLS stage run time $LL_SECONDS s. Raw outputs: bench/out/run/llwait-N.txt, ll-N.csv, server-ll-N.log."
 }
+# ingest and mixed: every POST a new in-order registration, checked on the server side (wrk
+# reads no statuses, see bench/lua/common.lua): the segment POSTs the server answered
+# (hls_http_request_duration_seconds_count{route="segments"}) must all be new registrations
+# (hls_segments_registered_total moves by as much), none an error (wrk's non-2xx count and the
+# server's hls_errors_total stay 0), and lie between the requests wrk completed and the POSTs it
+# sent (it stops with up to one request per connection in flight).
+SEGMENT_POSTS='hls_http_request_duration_seconds_count{route="segments"}'
+declare -A COUNTED
+# counted_row NAME POSTS_SENT PREFIX...: run_row NAME ... bracketed by the counter readings.
+counted_row() {
+    local name=$1 file=$OUT/wrk-$1.txt; shift
+    local reg_before ans_before err_before reg_after ans_after err_after sent completed
+    reg_before=$(metric "$SERVER_PORT" hls_segments_registered_total)
+    ans_before=$(metric "$SERVER_PORT" "$SEGMENT_POSTS")
+    err_before=$(metric "$SERVER_PORT" hls_errors_total)
+    run_row "$name" "$@"
+    sleep 0.5
+    reg_after=$(metric "$SERVER_PORT" hls_segments_registered_total)
+    ans_after=$(metric "$SERVER_PORT" "$SEGMENT_POSTS")
+    err_after=$(metric "$SERVER_PORT" hls_errors_total)
+    sent=$(grep -o 'posts_sent=[0-9]*' "$file" | cut -d= -f2)
+    completed=${REQS[$name]}
+    local registered=$((reg_after - reg_before)) answered=$((ans_after - ans_before)) errors=$((err_after - err_before))
+    if [ "$name" = mixed ]; then
+        # 19 GETs per POST: the POSTs among the completed requests are at least completed/20 - 64.
+        completed=$(( completed / 20 > CONNS ? completed / 20 - CONNS : 0 ))
+    fi
+    if [ "${ERR[$name]}" -eq 0 ] && [ "$errors" -eq 0 ] && [ "$registered" -eq "$answered" ] \
+        && [ "$answered" -ge "$completed" ] && [ "$answered" -le "$sent" ] && [ "$answered" -gt 0 ]; then
+        COUNTED[$name]=yes
+    else
+        COUNTED[$name]=no
+    fi
+    NOTE[$name]="segment POSTs answered by the server $answered, hls_segments_registered_total +$registered, hls_errors_total +$errors (POSTs sent $sent): every POST a new registration=${COUNTED[$name]}"
+}
+# ---------------------------------------------------------------- 6. state stores (BENCH_ONLY=state)
+state_stage() {
+    local dir=$OUT/state round mode before after t0 ready_ms size_kib
+    rm -rf "$dir"; mkdir -p "$dir"
+    for round in $(seq "$REPEAT"); do
+        for mode in memory normal full; do
+            local store=memory
+            [ "$mode" = memory ] || store="sqlite:$dir/$mode-$round.db"
+            start_server "state-$mode" STATE_STORE="$store" STATE_SYNC="${mode/memory/normal}"
+            preload g "$STREAMS"; preload i "$STREAMS"
+            SRV=http://127.0.0.1:$SERVER_PORT
+            GET_ENV=(BENCH_GET_PREFIX=g BENCH_GET_STREAMS="$STREAMS")
+            # One pass over every playlist first: with a durable store the first GET of each logs its pin.
+            run_row "get-$mode" "$SRV" get.lua "$SERVER_PID" "${GET_ENV[@]}"
+            counted_row "ingest-$mode" "$SRV" ingest.lua "$SERVER_PID" BENCH_POST_PREFIX=i BENCH_POST_STREAMS="$STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
+            note_refusals "state-$mode"
+            [ "$mode" = memory ] || STATE_SIZE[$mode]=$(du -k "$dir/$mode-$round.db"* | awk '{n += $1} END {print n}')
+            stop_pid "$SERVER_PID"
+        done
+    done
+    # Restart: BENCH_MEM_STREAMS streams x 3 renditions x WINDOW segments, every playlist served
+    # then one playlist served (pinned), kill -9 and a new process on the same file: time from exec to the first
+    # playlist answered byte-identical.
+    start_server state-restart STATE_STORE="sqlite:$dir/restart.db"
+    preload r "$MEM_STREAMS"
+    curl -sf -D "$dir/before.h" -o "$dir/before.m3u8" "http://127.0.0.1:$SERVER_PORT/streams/r$((MEM_STREAMS - 1))/renditions/r720/playlist.m3u8" || die "no playlist before the restart"
+    kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    RESTART_ENTRIES=$(sqlite3 "$dir/restart.db" 'SELECT count(*) FROM log')
+    size_kib=$(du -k "$dir/restart.db"* | awk '{n += $1} END {print n}')
+    t0=$(date +%s%N)
+    start_server state-restarted STATE_STORE="sqlite:$dir/restart.db"
+    curl -sf -D "$dir/after.h" -o "$dir/after.m3u8" "http://127.0.0.1:$SERVER_PORT/streams/r$((MEM_STREAMS - 1))/renditions/r720/playlist.m3u8" || die "no playlist after the restart"
+    ready_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    RESTART_MS=$ready_ms
+    RESTART_REPLAY_MS=$(grep -m1 '"state restored"' "$OUT/server-state-restarted.log" | grep -oE '"store.replay_ms": *[0-9.]+' | grep -oE '[0-9.]+$')
+    RESTART_SAME=no
+    cmp -s "$dir/before.m3u8" "$dir/after.m3u8" && [ "$(grep -i '^etag' "$dir/before.h")" = "$(grep -i '^etag' "$dir/after.h")" ] && RESTART_SAME=yes
+    RESTART_SIZE_KIB=$size_kib
+    stop_pid "$SERVER_PID"
+}
+declare -A STATE_SIZE
+state_report() {
+    echo "Date: $STARTED_AT · command: \`$COMMAND\` · commit $COMMIT_DESC"
+    echo
+    echo "The same wrk rows as the rates stage (HTTP_THREADS=$HTTP_THREADS, $CONNS connections, ${DURATION} s, $STREAMS streams x 3 renditions preloaded for each), with a fresh service per store, interleaved $REPEAT times (best kept): \`STATE_STORE=memory\`, \`sqlite\` with \`STATE_SYNC=normal\`, and with \`full\`. Every ingest POST a new in-order registration, counted on the server."
+    echo
+    echo "| store | get requests/s | get p50 / p99 | ingest requests/s | ingest p50 / p99 | ingest every POST registered | log file after the rows |"
+    echo "|---|---:|---|---:|---|---|---:|"
+    for mode in memory normal full; do
+        printf '| %s | %s | %s / %s µs | %s | %s / %s µs | %s | %s |\n' "$mode" "${RPS[get-$mode]}" "${P50[get-$mode]}" "${P99[get-$mode]}" \
+            "${RPS[ingest-$mode]}" "${P50[ingest-$mode]}" "${P99[ingest-$mode]}" "${COUNTED[ingest-$mode]}" \
+            "$([ "$mode" = memory ] && echo - || echo "$(mib "${STATE_SIZE[$mode]}") MiB")"
+    done
+    echo
+    echo "Restart: $MEM_STREAMS streams x 3 renditions x $WINDOW segments ($RESTART_ENTRIES log entries, $(mib "$RESTART_SIZE_KIB") MiB), one playlist served (its window pinned), kill -9, then a new process on the file: exec → first playlist answered $RESTART_MS ms (replay $RESTART_REPLAY_MS ms); the playlist and its ETag identical to the one served before: $RESTART_SAME."
+    echo
+    echo "| target | measured | bound | |"
+    echo "|---|---|---|---|"
+    check "ingest sqlite normal / memory ≥ 0.7" "$(ratio "${RPS[ingest-normal]}" "${RPS[ingest-memory]}")" ">=" 0.7 "$(ratio "${RPS[ingest-normal]}" "${RPS[ingest-memory]}")"
+    check "ingest sqlite full / memory ≥ 0.5" "$(ratio "${RPS[ingest-full]}" "${RPS[ingest-memory]}")" ">=" 0.5 "$(ratio "${RPS[ingest-full]}" "${RPS[ingest-memory]}")"
+    check "get sqlite / memory ≥ 0.95 (reads never touch the store)" "$(ratio "${RPS[get-normal]}" "${RPS[get-memory]}")" ">=" 0.95 "$(ratio "${RPS[get-normal]}" "${RPS[get-memory]}")"
+    check "restart of $MEM_STREAMS x 3 renditions ≤ 2000 ms" "$RESTART_MS" "<=" 2000 "$RESTART_MS ms"
+    check "restart byte-identical (body and ETag)" "$([ "$RESTART_SAME" = yes ] && echo 1 || echo 0)" ">=" 1 "$RESTART_SAME"
+}
+if [ "$ONLY" = state ]; then
+    command -v sqlite3 >/dev/null || die "sqlite3 is needed (apt-get install sqlite3)"
+    state_stage
+    { state_report; } >"$OUT/report-state.md"
+    echo
+    cat "$OUT/report-state.md"
+    if [ -n "$RESULTS" ]; then
+        write_block "$RESULTS" "<!-- bench-state:begin -->" "<!-- bench-state:end -->" "Latest state-store check" "$OUT/report-state.md"
+        log "wrote the state-store block into ${RESULTS#$ROOT/}"
+    fi
+    [ "${BENCH_STRICT:-0}" = 1 ] && [ "$MISSES" -gt 0 ] && exit 1
+    exit 0
+fi
+
 if [ "$ONLY" = ll ]; then
     ll_stage
     { ll_report; } >"$OUT/report-ll.md"
@@ -613,41 +729,6 @@ NOTE[get-gzip]="served $GZIP_ENCODING, $(awk -v b="$(grep -o 'bytes=[0-9]*' "$OU
     -v n="${REQS[get-gzip]}" 'BEGIN {printf "%.0f", n ? b / n : 0}') B/response vs $(awk -v b="$(grep -o 'bytes=[0-9]*' "$OUT/wrk-get.txt" | cut -d= -f2)" \
     -v n="${REQS[get]}" 'BEGIN {printf "%.0f", n ? b / n : 0}') identity"
 
-# ingest and mixed: every POST a new in-order registration, checked on the server side (wrk
-# reads no statuses, see bench/lua/common.lua): the segment POSTs the server answered
-# (hls_http_request_duration_seconds_count{route="segments"}) must all be new registrations
-# (hls_segments_registered_total moves by as much), none an error (wrk's non-2xx count and the
-# server's hls_errors_total stay 0), and lie between the requests wrk completed and the POSTs it
-# sent (it stops with up to one request per connection in flight).
-SEGMENT_POSTS='hls_http_request_duration_seconds_count{route="segments"}'
-declare -A COUNTED
-# counted_row NAME POSTS_SENT PREFIX...: run_row NAME ... bracketed by the counter readings.
-counted_row() {
-    local name=$1 file=$OUT/wrk-$1.txt; shift
-    local reg_before ans_before err_before reg_after ans_after err_after sent completed
-    reg_before=$(metric "$SERVER_PORT" hls_segments_registered_total)
-    ans_before=$(metric "$SERVER_PORT" "$SEGMENT_POSTS")
-    err_before=$(metric "$SERVER_PORT" hls_errors_total)
-    run_row "$name" "$@"
-    sleep 0.5
-    reg_after=$(metric "$SERVER_PORT" hls_segments_registered_total)
-    ans_after=$(metric "$SERVER_PORT" "$SEGMENT_POSTS")
-    err_after=$(metric "$SERVER_PORT" hls_errors_total)
-    sent=$(grep -o 'posts_sent=[0-9]*' "$file" | cut -d= -f2)
-    completed=${REQS[$name]}
-    local registered=$((reg_after - reg_before)) answered=$((ans_after - ans_before)) errors=$((err_after - err_before))
-    if [ "$name" = mixed ]; then
-        # 19 GETs per POST: the POSTs among the completed requests are at least completed/20 - 64.
-        completed=$(( completed / 20 > CONNS ? completed / 20 - CONNS : 0 ))
-    fi
-    if [ "${ERR[$name]}" -eq 0 ] && [ "$errors" -eq 0 ] && [ "$registered" -eq "$answered" ] \
-        && [ "$answered" -ge "$completed" ] && [ "$answered" -le "$sent" ] && [ "$answered" -gt 0 ]; then
-        COUNTED[$name]=yes
-    else
-        COUNTED[$name]=no
-    fi
-    NOTE[$name]="segment POSTs answered by the server $answered, hls_segments_registered_total +$registered, hls_errors_total +$errors (POSTs sent $sent): every POST a new registration=${COUNTED[$name]}"
-}
 counted_row ingest "$SRV" ingest.lua "$SERVER_PID" BENCH_POST_PREFIX=i BENCH_POST_STREAMS="$STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
 counted_row mixed "$SRV" mixed.lua "$SERVER_PID" "${GET_ENV[@]}" BENCH_POST_PREFIX=m BENCH_POST_STREAMS="$STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
 RATES_SERVER_RSS=$(rss_kib "$SERVER_PID")

@@ -402,7 +402,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 body: .bytes(
                     metrics.exposition(
                         activeStreams: registry.activeStreamCount, heldRequests: waiters.heldCount, budget: budget,
-                        feed: removedSegmentsFeed)))
+                        feed: removedSegmentsFeed, store: committer)))
         case .health:
             return Self.jsonResponse(.ok, #"{"status":"ok"}"#)
         case .preflight(let allowed):

@@ -159,16 +159,17 @@ public final class OrchestratorMetrics: Sendable {
     /// The Prometheus text exposition of every metric, with the gauges read from their sources
     /// at scrape time first, so they are always exact.
     func exposition(
-        activeStreams count: Int, heldRequests held: Int, budget: MemoryBudget? = nil, feed: RemovedSegmentsFeed? = nil
+        activeStreams count: Int, heldRequests held: Int, budget: MemoryBudget? = nil, feed: RemovedSegmentsFeed? = nil,
+        store: StateCommitter? = nil
     ) -> [UInt8] {
         activeStreams.record(count)
         heldRequests.record(held)
-        return exposition(budget: budget, feed: feed)
+        return exposition(budget: budget, feed: feed, store: store)
     }
 
     /// The Prometheus text exposition of every metric, of the memory budget and of the process,
     /// sorted.
-    private func exposition(budget: MemoryBudget?, feed: RemovedSegmentsFeed?) -> [UInt8] {
+    private func exposition(budget: MemoryBudget?, feed: RemovedSegmentsFeed?, store: StateCommitter?) -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(8 * 1024)
         registry.emit(into: &buffer)
@@ -179,6 +180,13 @@ public final class OrchestratorMetrics: Sendable {
                     + "# TYPE hls_removed_segments_held gauge\nhls_removed_segments_held \(feed.count)\n"
                     + "# HELP hls_removed_segments_dropped_total Retention feed entries dropped (REMOVED_SEGMENTS_KEEP passed, or the feed full).\n"
                     + "# TYPE hls_removed_segments_dropped_total counter\nhls_removed_segments_dropped_total \(feed.droppedCount)\n").utf8)
+        }
+        if let store {
+            buffer.append(
+                contentsOf: ("# HELP hls_state_log_entries_total Entries appended to the durable state log since start-up.\n"
+                    + "# TYPE hls_state_log_entries_total counter\nhls_state_log_entries_total \(store.committedCount)\n"
+                    + "# HELP hls_state_store_failures_total Commits the state store refused (their writes answered 503).\n"
+                    + "# TYPE hls_state_store_failures_total counter\nhls_state_store_failures_total \(store.failureCount)\n").utf8)
         }
         if let process = ProcessStatistics.current() {
             buffer.append(contentsOf: Self.exposition(of: process).utf8)

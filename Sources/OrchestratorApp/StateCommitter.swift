@@ -65,6 +65,7 @@ final class StateCommitter: Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let healthy = Atomic<Bool>(true)
     private let committed = Atomic<Int>(0)
+    private let failures = Atomic<Int>(0)
 
     init(
         store: any StateStore, registry: any PlaylistRegistry<PublishedPlaylist>, budget: MemoryBudget,
@@ -83,6 +84,9 @@ final class StateCommitter: Sendable {
 
     /// Entries appended since start-up.
     var committedCount: Int { committed.load(ordering: .relaxed) }
+
+    /// Appends the store refused since start-up.
+    var failureCount: Int { failures.load(ordering: .relaxed) }
 
     /// Applies every stored entry in order (before anything is served), then starts the thread.
     /// - Returns: the number of entries replayed.
@@ -191,6 +195,7 @@ final class StateCommitter: Sendable {
         do {
             try store.append(entries.map(\.stored), removing: position.removals)
         } catch {
+            failures.add(1, ordering: .relaxed)
             if case .durabilityLost = error {
                 logger.critical(
                     "state store lost durability; stopping",
