@@ -55,7 +55,7 @@ enum IdentifierRule {
 /// The identifier of a live stream, as it appears in `/streams/{stream_id}/...`.
 ///
 /// Valid by construction: 1 to 128 characters from `A-Z a-z 0-9 . _ ~ -`, and not `.` or `..`.
-public struct StreamID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct StreamID: RawRepresentable, Codable, Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The identifier text, already validated.
     public let rawValue: String
 
@@ -93,7 +93,7 @@ public struct StreamID: RawRepresentable, Hashable, Comparable, Sendable, Custom
 /// (for example `720p`).
 ///
 /// Valid by construction: 1 to 128 characters from `A-Z a-z 0-9 . _ ~ -`, and not `.` or `..`.
-public struct RenditionName: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct RenditionName: RawRepresentable, Codable, Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The name text, already validated.
     public let rawValue: String
 

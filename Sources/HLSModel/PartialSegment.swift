@@ -3,7 +3,7 @@
 ///
 /// Equality (`==`) compares every field; a repeated registration is the same part only when
 /// every field is equal (``isSameMedia(as:)``).
-public struct PartialSegment: Hashable, Sendable {
+public struct PartialSegment: Hashable, Codable, Sendable {
     /// The largest accepted ``part`` index.
     public static let maximumPartIndex = 1000
 

@@ -6,7 +6,7 @@
 /// quoted-string cannot contain a double quote, a carriage return or a line feed (RFC 8216
 /// §4.2); one, or a line break some other parser honours, would end the attribute or the line
 /// early and let the rest inject attributes or tags.
-public struct QuotedURI: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+public struct QuotedURI: RawRepresentable, Codable, Hashable, Sendable, CustomStringConvertible {
     /// The longest accepted URI, in UTF-8 bytes.
     public static let maximumByteCount = SegmentPath.maximumByteCount
 
@@ -51,7 +51,7 @@ public struct QuotedURI: RawRepresentable, Hashable, Sendable, CustomStringConve
 /// `#EXT-X-PRELOAD-HINT:TYPE=PART` (rfc8216bis §4.4.5.3).
 ///
 /// Valid by construction: a ``QuotedURI`` that contains both placeholders.
-public struct PartURITemplate: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+public struct PartURITemplate: RawRepresentable, Codable, Hashable, Sendable, CustomStringConvertible {
     /// The template text, already validated.
     public let rawValue: String
 

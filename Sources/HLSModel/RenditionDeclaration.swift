@@ -5,7 +5,7 @@
 ///
 /// Every field is optional; a missing one is simply unknown. A rendition is *low-latency* when
 /// it declares a ``partTarget``.
-public struct RenditionDeclaration: Equatable, Sendable {
+public struct RenditionDeclaration: Equatable, Codable, Sendable {
     /// The largest accepted bandwidth, in bits per second (1 Tbit/s).
     public static let maximumBandwidth: UInt64 = 1_000_000_000_000
     /// The longest accepted `codecs` text, in bytes.
@@ -189,7 +189,7 @@ public struct RenditionDeclaration: Equatable, Sendable {
 }
 
 /// A video resolution, `RESOLUTION=<width>x<height>` (RFC 8216 §4.3.4.2); each side in `1...16384`.
-public struct Resolution: Hashable, Sendable, CustomStringConvertible {
+public struct Resolution: Hashable, Codable, Sendable, CustomStringConvertible {
     /// The largest accepted width or height, in pixels.
     public static let maximumSide = 16384
     static let message = "resolution must be a string \"<width>x<height>\" with each side from 1 to 16384, such as \"1280x720\""
@@ -232,7 +232,7 @@ public struct Resolution: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A frame rate held as whole thousandths of a frame per second (`29.97` → 29970).
-public struct FrameRate: Hashable, Sendable, CustomStringConvertible {
+public struct FrameRate: Hashable, Codable, Sendable, CustomStringConvertible {
     static let message = "frame_rate must be a number greater than 0 and at most 1000"
 
     /// Thousandths of a frame per second, in `1...1_000_000`.

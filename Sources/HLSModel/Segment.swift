@@ -3,7 +3,7 @@
 ///
 /// Equality (`==`) compares every field. Whether a repeated registration is the *same* segment
 /// is ``isSameMedia(as:)``: only sequence, duration and path count there.
-public struct Segment: Equatable, Sendable {
+public struct Segment: Equatable, Codable, Sendable {
     /// The media sequence number (RFC 8216 §3).
     public let sequence: SequenceNumber
     /// The duration, written as the `#EXTINF` value.

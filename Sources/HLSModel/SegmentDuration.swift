@@ -3,7 +3,7 @@
 /// Valid durations are greater than 0 and at most 3600 seconds. Keeping integer milliseconds
 /// makes equality exact (a retried registration compares equal to the original) and lets the
 /// renderer print `#EXTINF` values without floating-point formatting.
-public struct SegmentDuration: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct SegmentDuration: Codable, Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The longest accepted duration, in milliseconds (one hour).
     public static let maximumMilliseconds: Int64 = 3_600_000
 

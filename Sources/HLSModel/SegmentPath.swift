@@ -6,7 +6,7 @@
 /// `#`. A line break of any kind would end the URI line for some parser and let the rest inject
 /// playlist tags; a leading `#` would turn the URI line itself into a tag or a comment
 /// (RFC 8216 §4.1).
-public struct SegmentPath: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+public struct SegmentPath: RawRepresentable, Codable, Hashable, Sendable, CustomStringConvertible {
     /// The longest accepted path, in UTF-8 bytes.
     public static let maximumByteCount = 2048
 

@@ -2,7 +2,7 @@
 ///
 /// The upper bound is 2^53 = 9007199254740992, the largest integer every JSON implementation
 /// (including JavaScript's) represents exactly.
-public struct SequenceNumber: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct SequenceNumber: RawRepresentable, Codable, Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The largest accepted value, 2^53.
     public static let maximum: UInt64 = 1 << 53
 

@@ -1,7 +1,7 @@
 /// A wall-clock instant, in milliseconds since the Unix epoch (1970-01-01T00:00:00Z).
 ///
 /// The pure modules never read a clock; the caller passes the current `Timestamp` in.
-public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct Timestamp: Codable, Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Milliseconds since the Unix epoch; negative before 1970.
     public let millisecondsSinceEpoch: Int64
 

@@ -66,11 +66,13 @@ public final class Application: Service, Sendable {
     public func start() throws {
         if let committer = orchestrator.committer {
             let started = ContinuousClock.now
-            let replayed = try committer.start()
+            let (replayed, snapshot) = try committer.start()
             logger.info(
                 "state restored",
                 metadata: [
                     "store.location": "\(committer.store.location)", "store.entries": .stringConvertible(replayed),
+                    "store.snapshot_streams": .stringConvertible(snapshot?.streams ?? 0),
+                    "store.snapshot_renditions": .stringConvertible(snapshot?.renditions ?? 0),
                     "store.replay_ms": .stringConvertible((ContinuousClock.now - started) / .milliseconds(1)),
                 ])
         }

@@ -104,9 +104,10 @@ public final class Orchestrator: HTTPResponder, Sendable {
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
-        let (registry, budget) = (self.registry, self.budget)
+        let (registry, budget, feed) = (self.registry, self.budget, self.removedSegmentsFeed)
         committer = store.map { store in
-            StateCommitter(store: store, registry: registry, budget: budget, clock: clock, logger: logger, fatal: fatal)
+            StateCommitter(
+                store: store, registry: registry, feed: feed, budget: budget, clock: clock, logger: logger, fatal: fatal)
         }
         errorCacheControl = "max-age=\(configuration.targetDuration ?? 2)"
         splitsListeners = configuration.ingestPort != nil

@@ -1,4 +1,5 @@
 import Dispatch
+import FoundationEssentials
 import HLSModel
 import Logging
 import SegmentRegistry
@@ -48,14 +49,26 @@ final class StateCommitter: Sendable {
         var position: UInt64 = 0
         var time: Int64 = .min
         var removals: [UInt64] = []
+        /// The position of the newest snapshot, and when it was taken (monotonic).
+        var snapshotPosition: UInt64 = 0
+        var snapshotTaken = ContinuousClock.now
     }
+
+    /// A snapshot is taken once this many entries follow the last one…
+    static let snapshotEntries: UInt64 = 100_000
+    /// …or once this much time has passed with any entry after it; and at shutdown.
+    static let snapshotInterval: Duration = .seconds(60)
 
     /// The most commands in one transaction.
     static let maximumBatch = 1024
 
     let store: any StateStore
     private let registry: any PlaylistRegistry<PublishedPlaylist>
+    private let feed: RemovedSegmentsFeed
     private let budget: MemoryBudget
+    /// Taken while a snapshot is being encoded and written (one at a time).
+    private let snapshotSlot = DispatchSemaphore(value: 1)
+    private let snapshotsWritten = Atomic<Int>(0)
     private let clock: @Sendable () -> Timestamp
     private let logger: Logger
     private let fatal: @Sendable (StoreFailure) -> Void
@@ -68,11 +81,13 @@ final class StateCommitter: Sendable {
     private let failures = Atomic<Int>(0)
 
     init(
-        store: any StateStore, registry: any PlaylistRegistry<PublishedPlaylist>, budget: MemoryBudget,
-        clock: @escaping @Sendable () -> Timestamp, logger: Logger, fatal: @escaping @Sendable (StoreFailure) -> Void
+        store: any StateStore, registry: any PlaylistRegistry<PublishedPlaylist>, feed: RemovedSegmentsFeed,
+        budget: MemoryBudget, clock: @escaping @Sendable () -> Timestamp, logger: Logger,
+        fatal: @escaping @Sendable (StoreFailure) -> Void
     ) {
         self.store = store
         self.registry = registry
+        self.feed = feed
         self.budget = budget
         self.clock = clock
         self.logger = logger
@@ -88,14 +103,33 @@ final class StateCommitter: Sendable {
     /// Appends the store refused since start-up.
     var failureCount: Int { failures.load(ordering: .relaxed) }
 
-    /// Applies every stored entry in order (before anything is served), then starts the thread.
-    /// - Returns: the number of entries replayed.
-    /// - Throws: ``StoreFailure`` when the store cannot be read or holds an entry that does not
-    ///   decode (never starts empty over a log it cannot read).
-    func start() throws -> Int {
+    /// Snapshots written since start-up.
+    var snapshotCount: Int { snapshotsWritten.load(ordering: .relaxed) }
+
+    /// Loads the newest snapshot and applies every entry after it in order (before anything is
+    /// served), then starts the thread.
+    /// - Returns: the entries replayed, and the streams and renditions the snapshot held.
+    /// - Throws: ``StoreFailure`` when the store cannot be read, holds a snapshot or an entry
+    ///   that does not decode (never starts empty over a log it cannot read).
+    func start() throws -> (entries: Int, snapshot: (streams: Int, renditions: Int)?) {
         let stored = try store.load()
         var last = Cursor()
-        for record in stored {
+        var restored: (streams: Int, renditions: Int)?
+        if let snapshot = stored.snapshot {
+            let state: StateSnapshot
+            do {
+                state = try JSONDecoder().decode(StateSnapshot.self, from: Data(snapshot.body))
+            } catch {
+                throw StoreFailure.unusable("\(store.location): the snapshot at entry \(snapshot.position) does not decode: \(error)")
+            }
+            budget.withoutRefusals { registry.restore(state.registry) }
+            feed.restore(state.feed)
+            last.position = snapshot.position
+            last.time = snapshot.time
+            last.snapshotPosition = snapshot.position
+            restored = state.registry.counts
+        }
+        for record in stored.entries {
             let entry = try LogEntry(record)
             // What the budget refused live was removed from the log; what it took is replayed
             // whatever the budget says now.
@@ -106,10 +140,11 @@ final class StateCommitter: Sendable {
             last.position = entry.position
             last.time = entry.time.millisecondsSinceEpoch
         }
+        last.snapshotTaken = .now
         cursor.withLock { $0 = last }
         // A queue of its own: its one block is this loop, for the life of the store.
         DispatchQueue(label: "state-committer").async { [self] in run() }
-        return stored.count
+        return (stored.entries.count, restored)
     }
 
     /// Hands `command` over; `completion` runs on the committer thread once it was appended and
@@ -174,13 +209,59 @@ final class StateCommitter: Sendable {
                 if !queue.pending.isEmpty { wake.signal() }
                 return (batch, queue.stopping && queue.pending.isEmpty)
             }
-            if !batch.isEmpty { commit(batch) }
+            if !batch.isEmpty {
+                commit(batch)
+                let due = cursor.withLock { cursor in
+                    let behind = cursor.position - cursor.snapshotPosition
+                    return behind >= Self.snapshotEntries
+                        || (behind > 0 && ContinuousClock.now - cursor.snapshotTaken >= Self.snapshotInterval)
+                }
+                if due && !stopping { snapshot(inBackground: true) }
+            }
             if stopping { break }
         }
         // Entries refused for the memory budget are not left for a replay to accept.
         let removals = cursor.withLock { $0.removals }
         if !removals.isEmpty { try? store.append([], removing: removals) }
+        // The last snapshot: the next start loads it and replays nothing.
+        snapshotSlot.wait()  // a snapshot still being written in the background finishes first
+        snapshotSlot.signal()
+        if cursor.withLock({ $0.position > $0.snapshotPosition }) { snapshot(inBackground: false) }
         finished.signal()
+    }
+
+    /// Takes the state now (on the committer thread, between batches: consistent with the log's
+    /// position), then encodes and writes it — on another thread unless `inBackground` is false —
+    /// and lets the store drop the entries it covers. A failure leaves the log whole (logged).
+    private func snapshot(inBackground: Bool) {
+        guard snapshotSlot.wait(timeout: .now()) == .success else { return }
+        let (position, time) = cursor.withLock { cursor in
+            cursor.snapshotPosition = cursor.position
+            cursor.snapshotTaken = .now
+            return (cursor.position, cursor.time)
+        }
+        let state = StateSnapshot(registry: registry.image(), feed: feed.image())
+        let write: @Sendable () -> Void = { [self] in
+            defer { snapshotSlot.signal() }
+            let started = ContinuousClock.now
+            do {
+                let body = try JSONEncoder().encode(state)
+                try store.saveSnapshot(StoredSnapshot(position: position, time: time, body: Array(body)))
+                snapshotsWritten.add(1, ordering: .relaxed)
+                logger.info(
+                    "state snapshot written",
+                    metadata: [
+                        "store.position": .stringConvertible(position), "store.snapshot_bytes": .stringConvertible(body.count),
+                        "store.snapshot_ms": .stringConvertible((ContinuousClock.now - started) / .milliseconds(1)),
+                    ])
+            } catch {
+                logger.warning(
+                    "state snapshot failed; the log is kept whole",
+                    metadata: ["store.location": "\(store.location)", "error.message": "\(error)"])
+                if case StoreFailure.durabilityLost = error { fatal(.durabilityLost("\(error)")) }
+            }
+        }
+        if inBackground { DispatchQueue.global().async(execute: write) } else { write() }
     }
 
     private func commit(_ batch: [Pending]) {

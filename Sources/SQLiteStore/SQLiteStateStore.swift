@@ -71,6 +71,9 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
             throw StoreFailure.unusable("\(path): SQLite could not switch the file to WAL mode")
         }
         try db.execute("PRAGMA synchronous=\(synchronous == .full ? "FULL" : "NORMAL")")
+        // After a checkpoint the WAL is cut back to this size, so a large snapshot written once
+        // does not leave a large file behind.
+        try db.execute("PRAGMA journal_size_limit=\(64 << 20)")
         // The first write takes the exclusive lock, kept until close.
         try db.execute("BEGIN IMMEDIATE")
         do {
@@ -88,6 +91,11 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
                     rendition TEXT,
                     body BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS snapshot(
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    position INTEGER NOT NULL,
+                    time INTEGER NOT NULL,
+                    body BLOB NOT NULL);
                 PRAGMA application_id=\(applicationID);
                 PRAGMA user_version=\(schemaVersion);
                 """)
@@ -124,12 +132,21 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
         }
     }
 
-    public func load() throws(StoreFailure) -> [StoredEntry] {
+    public func load() throws(StoreFailure) -> StoredState {
         do {
             return try connection.withLock { db throws(SQLiteConnection.Failure) in
-                guard let db else { return [] }
-                let select = try db.prepare("SELECT position, time, kind, stream, rendition, body FROM log ORDER BY position")
+                guard let db else { return StoredState(snapshot: nil, entries: []) }
+                var snapshot: StoredSnapshot?
+                let latest = try db.prepare("SELECT position, time, body FROM snapshot WHERE id = 1")
+                defer { latest.finalize() }
+                if try latest.step() {
+                    snapshot = StoredSnapshot(
+                        position: UInt64(bitPattern: latest.int64(0)), time: latest.int64(1), body: latest.blob(2))
+                }
+                let select = try db.prepare(
+                    "SELECT position, time, kind, stream, rendition, body FROM log WHERE position > ?1 ORDER BY position")
                 defer { select.finalize() }
+                try select.bind(1, Int64(bitPattern: snapshot?.position ?? 0))
                 var entries: [StoredEntry] = []
                 while try select.step() {
                     entries.append(
@@ -138,7 +155,7 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
                             stream: select.isNull(3) ? nil : select.text(3), rendition: select.isNull(4) ? nil : select.text(4),
                             body: select.blob(5)))
                 }
-                return entries
+                return StoredState(snapshot: snapshot, entries: entries)
             }
         } catch {
             throw error.isNotADatabase
@@ -182,6 +199,34 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
             }
         } catch {
             if error.isFull || error.isBusy { throw .unavailable("\(location): \(error.message)") }
+            if error.isIOError { throw .durabilityLost("\(location): \(error)") }
+            throw .unavailable("\(location): \(error)")
+        }
+    }
+
+    public func saveSnapshot(_ snapshot: StoredSnapshot) throws(StoreFailure) {
+        do {
+            try connection.withLock { db throws(SQLiteConnection.Failure) in
+                guard let db else { throw SQLiteConnection.Failure(code: 21, message: "the store is closed") }
+                try db.execute("BEGIN IMMEDIATE")
+                do throws(SQLiteConnection.Failure) {
+                    let insert = try db.prepare("INSERT OR REPLACE INTO snapshot(id, position, time, body) VALUES (1, ?1, ?2, ?3)")
+                    defer { insert.finalize() }
+                    try insert.bind(1, Int64(bitPattern: snapshot.position))
+                    try insert.bind(2, snapshot.time)
+                    try insert.bind(3, snapshot.body)
+                    _ = try insert.step()
+                    let trim = try db.prepare("DELETE FROM log WHERE position <= ?1")
+                    defer { trim.finalize() }
+                    try trim.bind(1, Int64(bitPattern: snapshot.position))
+                    _ = try trim.step()
+                    try db.execute("COMMIT")
+                } catch {
+                    try? db.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        } catch {
             if error.isIOError { throw .durabilityLost("\(location): \(error)") }
             throw .unavailable("\(location): \(error)")
         }

@@ -195,6 +195,26 @@ struct Directory: ~Copyable {
         return removed
     }
 
+    /// Enters a stream restored from a snapshot (in the order the snapshot lists them).
+    mutating func restore(_ record: StreamRecord, isEnded: Bool) {
+        streams[record.stream] = StreamEntry(isEnded: isEnded, record: record)
+        allRecords.append(record)
+        if !isEnded { activeCount += 1 }
+        version &+= 1
+        budget?.adjust(MemoryBudget.Estimate.stream, for: .records)
+    }
+
+    /// Enters a rendition restored from a snapshot into its (restored) stream.
+    mutating func restore(_ cell: CellBase, stream: StreamID, rendition: RenditionName) {
+        streams[stream]?.members.append(StreamEntry.Member(rendition: rendition, cell: cell))
+        allCells.append(cell)
+    }
+
+    /// Every stream as a snapshot keeps it, in creation order, with whether it has ended.
+    var streamImages: [RegistryImage.Stream] {
+        allRecords.map { $0.image(isEnded: streams[$0.stream]?.isEnded ?? false) }
+    }
+
     /// Removes `stream` at once (an operator's delete); returns its cells, or nil when unknown.
     mutating func remove(_ stream: StreamID) -> [CellBase]? {
         guard let entry = streams.removeValue(forKey: stream) else { return nil }

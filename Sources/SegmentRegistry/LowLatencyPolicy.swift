@@ -4,7 +4,7 @@ import Synchronization
 
 /// What every low-latency rendition of a stream shares (rfc8216bis §6.2.4): one part target and
 /// one target duration, so `#EXT-X-SERVER-CONTROL` is identical across them.
-struct LowLatencyPolicy: Equatable, Sendable {
+struct LowLatencyPolicy: Equatable, Codable, Sendable {
     var partTarget: SegmentDuration?
     var targetDuration: Int64?
 }
@@ -35,7 +35,7 @@ enum LowLatencyPolicyConflict: Equatable, Sendable {
 
 /// Whether a stream's renditions are low-latency or regular (rfc8216bis §6.2.4: one
 /// `#EXT-X-SERVER-CONTROL` for all of them), with the values its low-latency renditions share.
-struct StreamKind: Equatable, Sendable {
+struct StreamKind: Equatable, Codable, Sendable {
     /// The shared low-latency values; a part target is set once the stream is low-latency.
     var lowLatency = LowLatencyPolicy()
     /// Set by the first segment of a rendition without low-latency settings.

@@ -98,6 +98,12 @@ public protocol PlaylistRegistry<Artifact>: Sendable {
 
     /// Forgets `stream` at once (an operator's delete); nil when unknown.
     func forget(_ stream: StreamID, now: Timestamp) -> SweepReport?
+
+    /// The whole state now, for a snapshot of the state log (see ``RegistryImage``).
+    func image() -> RegistryImage
+
+    /// Loads a snapshot's state into this registry, which must be empty.
+    func restore(_ image: RegistryImage)
 }
 
 /// Makes the registry the app runs over, from the operator's configuration, the `publish`

@@ -11,7 +11,7 @@ import Synchronization
 /// ready, oldest first) are dropped too. Both are counted in ``droppedCount``.
 public final class RemovedSegmentsFeed: Sendable {
     /// One removed segment (`part == nil`) or part.
-    public struct Entry: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable, Codable {
         public let id: UInt64
         public let stream: StreamID
         public let rendition: RenditionName
@@ -23,7 +23,7 @@ public final class RemovedSegmentsFeed: Sendable {
     }
 
     /// An entry before it matured (no id yet).
-    private struct Waiting {
+    struct Waiting: Codable, Sendable {
         let stream: StreamID
         let rendition: RenditionName
         let sequence: UInt64
@@ -39,7 +39,7 @@ public final class RemovedSegmentsFeed: Sendable {
         }
     }
 
-    private struct State {
+    struct State: Codable, Sendable {
         /// A binary min-heap on (`deletableAfter`, `order`).
         var waiting: [Waiting] = []
         /// Matured entries, ids increasing; `ready[head...]` are live (the rest were dropped).
@@ -110,6 +110,17 @@ public final class RemovedSegmentsFeed: Sendable {
     }
 
     /// Entries dropped before they could be read (kept too long, or beyond `maxEntries`).
+    /// What the feed holds, for a snapshot of the state (``restore(_:)`` loads it back).
+    public struct Image: Codable, Sendable {
+        var state: State
+    }
+
+    /// The feed's content now.
+    public func image() -> Image { Image(state: state.withLock { $0 }) }
+
+    /// Replaces the feed's content with `image` (at start-up, before anything is recorded).
+    public func restore(_ image: Image) { state.withLock { $0 = image.state } }
+
     public var droppedCount: Int { state.withLock { $0.dropped } }
 
     /// Entries held now (waiting and ready).

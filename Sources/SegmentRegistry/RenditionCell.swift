@@ -304,6 +304,18 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
         return reported != other.current.withLock { $0.publication?.report }
     }
 
+    /// Publishes the restored `state` as it was published before the snapshot: same version,
+    /// same time, nothing retired or removed (nothing was served yet).
+    func republishRestored(context: TimelineContext<Artifact>) {
+        writer.withLock { state in
+            guard let timeline = state.timeline else { return }
+            let reports = timeline.isLowLatency ? context.reports(record.stream, rendition) : []
+            let snapshot = state.snapshot(of: timeline, stream: record.stream, rendition: rendition, reports: reports)
+            let publication = Publication(snapshot: snapshot, artifact: context.publish(snapshot))
+            current.withLock { $0 = CurrentPublication(publication: publication, isPinned: timeline.isPinned) }
+        }
+    }
+
     /// Pins the window and returns the artifact current at that moment.
     func pin() -> Artifact? {
         writer.withLock { state in

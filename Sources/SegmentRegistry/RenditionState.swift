@@ -3,7 +3,7 @@ import HLSModel
 import Synchronization
 
 /// The mutable state of one rendition, owned by its writer lock.
-struct RenditionState: Sendable {
+struct RenditionState: Codable, Sendable {
     /// `nil` until the first segment (a declaration alone creates the rendition).
     var timeline: RenditionTimeline?
     /// The rendition's declaration (`PUT`), if any, and when it was last made (it changes the
@@ -92,7 +92,7 @@ struct RenditionState: Sendable {
 }
 
 /// A declaration, behind one reference.
-final class DeclarationBox: Sendable {
+final class DeclarationBox: Codable, Sendable {
     let value: RenditionDeclaration
     let declaredAt: Timestamp
     init(_ value: RenditionDeclaration, declaredAt: Timestamp) {

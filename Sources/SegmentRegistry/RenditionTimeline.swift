@@ -22,7 +22,7 @@ import HLSModel
 ///   buffered parts is frozen into `completedParts`; parts arriving later are stale.
 /// - Every listed segment gets a program date-time (registered, else derived: continuous from
 ///   the previous listed segment, or arrival minus duration after a break).
-struct RenditionTimeline: Sendable {
+struct RenditionTimeline: Codable, Sendable {
     /// The change a registration made.
     struct Registration: Equatable, Sendable {
         /// What the caller is told.
@@ -71,7 +71,7 @@ struct RenditionTimeline: Sendable {
     private var lowLatency: LowLatencyBox?
 
     /// The fields only a low-latency rendition has.
-    private struct LowLatencyFields: Sendable {
+    private struct LowLatencyFields: Codable, Sendable {
         var partTarget: SegmentDuration?
         var partURITemplate: PartURITemplate?
         var mapURI: QuotedURI?
@@ -83,7 +83,7 @@ struct RenditionTimeline: Sendable {
     /// Written only through `writableLowLatency`, which copies a shared box first: a box two
     /// timelines (or threads) can see is never mutated, which is what the unchecked `Sendable`
     /// stands for.
-    private final class LowLatencyBox: @unchecked Sendable {
+    private final class LowLatencyBox: Codable, @unchecked Sendable {
         var fields: LowLatencyFields
         init(_ fields: LowLatencyFields) { self.fields = fields }
     }

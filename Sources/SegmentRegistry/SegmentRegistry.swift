@@ -441,6 +441,22 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     }
 
     /// Segments skipped by gap timeouts since the registry was created.
+    /// The skip counters a snapshot keeps: since the registry began, and since the last sweep
+    /// (segments, holes), which the next sweep reports.
+    var skipCounters: (total: UInt64, sinceSweep: UInt64, holesSinceSweep: Int) {
+        (
+            skippedTotal.load(ordering: .relaxed), skippedSinceSweep.load(ordering: .relaxed),
+            holesSinceSweep.load(ordering: .relaxed)
+        )
+    }
+
+    /// Sets the skip counters a snapshot kept.
+    func restoreSkipCounters(total: UInt64, sinceSweep: UInt64, holesSinceSweep holes: Int) {
+        skippedTotal.store(total, ordering: .relaxed)
+        skippedSinceSweep.store(sinceSweep, ordering: .relaxed)
+        holesSinceSweep.store(holes, ordering: .relaxed)
+    }
+
     public var skippedSegmentsTotal: UInt64 {
         skippedTotal.load(ordering: .relaxed)
     }
@@ -510,7 +526,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
 
     // MARK: - Internals
 
-    private var context: TimelineContext<Artifact> {
+    var context: TimelineContext<Artifact> {
         TimelineContext(configuration: configuration, publish: publish, retire: retire, budget: budget, removals: removals) {
             [self] stream, rendition in
             renditionReports(stream: stream, excluding: rendition)

@@ -23,6 +23,22 @@ final class StreamRecord: Sendable {
         lastActivity = Atomic(now.millisecondsSinceEpoch)
     }
 
+    /// A record as a snapshot kept it (``RegistryImage``).
+    init(restoring image: RegistryImage.Stream) {
+        stream = image.stream
+        createdAt = image.createdAt
+        lastActivity = Atomic(image.lastActivity)
+        endedAt.store(image.endedAt, ordering: .relaxed)
+        kind.withLock { $0 = image.kind }
+    }
+
+    /// The record as a snapshot keeps it.
+    func image(isEnded: Bool) -> RegistryImage.Stream {
+        RegistryImage.Stream(
+            stream: stream, createdAt: createdAt, lastActivity: lastActivity.load(ordering: .relaxed),
+            endedAt: endedAt.load(ordering: .relaxed), kind: kind.withLock { $0 }, isEnded: isEnded)
+    }
+
     /// When the stream last got a registration or declaration.
     var updatedAt: Timestamp { Timestamp(millisecondsSinceEpoch: lastActivity.load(ordering: .relaxed)) }
 

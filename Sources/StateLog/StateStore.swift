@@ -1,13 +1,17 @@
 /// Where the state log is kept durably (`STATE_STORE`). One writer: the committer thread calls
 /// ``append(_:removing:)``; ``load()`` runs once, before it starts.
 public protocol StateStore: AnyObject, Sendable {
-    /// Every entry kept, in position order.
-    func load() throws(StoreFailure) -> [StoredEntry]
+    /// The newest snapshot, if any, and every entry after it, in position order.
+    func load() throws(StoreFailure) -> StoredState
 
     /// Appends `entries` and removes the entries at `removing` (entries whose command was
     /// refused for a reason a replay could decide otherwise), in one transaction: when this
     /// returns, all of it is durable; when it throws, none of it happened.
     func append(_ entries: [StoredEntry], removing: [UInt64]) throws(StoreFailure)
+
+    /// Keeps `snapshot` as the newest and removes every entry at or below its position, in one
+    /// transaction: the store's size follows the state, not its history.
+    func saveSnapshot(_ snapshot: StoredSnapshot) throws(StoreFailure)
 
     /// Flushes and closes; nothing may be called after.
     func close()
@@ -32,5 +36,32 @@ public enum StoreFailure: Error, Equatable, CustomStringConvertible {
         switch self {
         case .unusable(let message), .unavailable(let message), .durabilityLost(let message): message
         }
+    }
+}
+
+/// What a store holds at start-up.
+public struct StoredState: Sendable, Equatable {
+    public var snapshot: StoredSnapshot?
+    /// The entries after the snapshot's position (all of them without one), in order.
+    public var entries: [StoredEntry]
+
+    public init(snapshot: StoredSnapshot?, entries: [StoredEntry]) {
+        self.snapshot = snapshot
+        self.entries = entries
+    }
+}
+
+/// A snapshot as a store keeps it: the state after the entry at `position`, encoded.
+public struct StoredSnapshot: Sendable, Equatable {
+    public var position: UInt64
+    /// The time of the entry at `position` (milliseconds since the Unix epoch).
+    public var time: Int64
+    /// A ``StateSnapshot`` as JSON.
+    public var body: [UInt8]
+
+    public init(position: UInt64, time: Int64, body: [UInt8]) {
+        self.position = position
+        self.time = time
+        self.body = body
     }
 }

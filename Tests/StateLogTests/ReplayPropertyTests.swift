@@ -1,3 +1,4 @@
+import Foundation
 import HLSModel
 import PlaylistRenderer
 import SegmentRegistry
@@ -83,6 +84,26 @@ import Testing
             stored.append(entry.stored)
         }
 
+        // A snapshot at a random position, through its stored form (JSON), plus the tail.
+        let cut = Int.random(in: 0..<stored.count, using: &generator)
+        let prefix = Self.registry()
+        for record in stored[..<cut] {
+            let entry = try LogEntry(record)
+            _ = prefix.apply(entry.command, at: entry.time)
+        }
+        let encoded = try JSONEncoder().encode(prefix.image())
+        let restored = Self.registry()
+        restored.restore(try JSONDecoder().decode(RegistryImage.self, from: encoded))
+        #expect(Self.playlists(restored, streams: streams, renditions: renditions) == Self.playlists(prefix, streams: streams, renditions: renditions))
+        var tailAnswers: [String] = []
+        for record in stored[cut...] {
+            let entry = try LogEntry(record)
+            tailAnswers.append(Self.describe(restored.apply(entry.command, at: entry.time)))
+        }
+        if let first = tailAnswers.indices.first(where: { tailAnswers[$0] != answers[cut + $0] }) {
+            Issue.record("snapshot at \(cut): entry \(cut + first) (\(stored[cut + first].kind) \(stored[cut + first].stream ?? "-")/\(stored[cut + first].rendition ?? "-")) answered \(tailAnswers[first]) after the restore, \(answers[cut + first]) live")
+        }
+
         // Replayed from the stored form, through the same decoders.
         let replayed = Self.registry()
         var replayedAnswers: [String] = []
@@ -94,6 +115,8 @@ import Testing
         let expected = Self.playlists(live, streams: streams, renditions: renditions)
         #expect(!expected.isEmpty)
         #expect(Self.playlists(replayed, streams: streams, renditions: renditions) == expected)
+        #expect(Self.playlists(restored, streams: streams, renditions: renditions) == expected)
+
     }
 
     @Test("a stored entry decodes to the command it was made from; a damaged one is refused with its position")

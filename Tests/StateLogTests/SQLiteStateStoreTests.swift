@@ -52,12 +52,34 @@ import Testing
         let store = try SQLiteStateStore(path: path, synchronous: .full, settings: Self.settings)
         let loaded = try store.load()
         let expected = (1...59).filter { $0 != 7 && $0 != 8 }.map { Self.entry(UInt64($0), body: $0 <= 50 ? #"{"n":\#($0)}"# : "{}") }
-        #expect(loaded == expected)
+        #expect(loaded == StoredState(snapshot: nil, entries: expected))
         store.close()
         // The real shell sees this service's file: WAL mode, its application id, the rows.
         let (status, output) = try Self.sqlite3(path, "PRAGMA journal_mode; PRAGMA application_id; SELECT count(*) FROM log;")
         #expect(status == 0, "\(output)")
         #expect(output == "wal\n\(SQLiteStateStore.applicationID)\n57\n")
+    }
+
+    @Test("a snapshot replaces the previous one and drops the entries it covers; later entries stay, and load back after it")
+    func snapshots() throws {
+        let directory = try Directory()
+        let path = directory.path("state.db")
+        do {
+            let store = try SQLiteStateStore(path: path, synchronous: .normal, settings: Self.settings)
+            try store.append((1...100).map { Self.entry($0) }, removing: [])
+            try store.saveSnapshot(StoredSnapshot(position: 40, time: 1_700_000_000_040, body: Array("first".utf8)))
+            try store.append((101...120).map { Self.entry($0) }, removing: [])
+            try store.saveSnapshot(StoredSnapshot(position: 90, time: 1_700_000_000_090, body: Array("second".utf8)))
+            store.close()
+        }
+        let store = try SQLiteStateStore(path: path, synchronous: .normal, settings: Self.settings)
+        #expect(
+            try store.load()
+                == StoredState(
+                    snapshot: StoredSnapshot(position: 90, time: 1_700_000_000_090, body: Array("second".utf8)),
+                    entries: (91...120).map { Self.entry($0) }))
+        store.close()
+        #expect(try Self.sqlite3(path, "SELECT count(*), min(position) FROM log; SELECT count(*) FROM snapshot;").output == "30|91\n1\n")
     }
 
     @Test("a second process (connection) on the same file is refused while the first holds it")

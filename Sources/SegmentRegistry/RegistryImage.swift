@@ -1,0 +1,93 @@
+import HLSModel
+import Synchronization
+
+/// The whole state of a registry at one position of its log: what a snapshot keeps, so that a
+/// restart loads it and replays only the entries after it.
+///
+/// Restored into an empty registry made with the same configuration (``SegmentRegistry/restore(_:)``),
+/// it serves the same bytes as the registry it was taken from, and goes on deciding the same
+/// way: streams and renditions in their creation order (sweeps visit them in it), every
+/// rendition's timeline, declaration, versions and times, the stale count. Codable, so a store
+/// keeps it in a standard format (JSON).
+public struct RegistryImage: Codable, Sendable {
+    /// One stream's record.
+    struct Stream: Codable, Sendable {
+        var stream: StreamID
+        var createdAt: Timestamp
+        var lastActivity: Int64
+        /// `Int64.max` while live.
+        var endedAt: Int64
+        var kind: StreamKind
+        var isEnded: Bool
+    }
+
+    /// One rendition's state.
+    struct Rendition: Codable, Sendable {
+        var stream: StreamID
+        var rendition: RenditionName
+        var state: RenditionState
+        var attentionAt: Int64
+    }
+
+    /// In creation order.
+    var streams: [Stream]
+    /// In creation order.
+    var renditions: [Rendition]
+    var staleCount: Int
+    var skippedTotal: UInt64
+    var skippedSinceSweep: UInt64
+    var holesSinceSweep: Int
+
+    /// The number of streams and renditions it holds.
+    public var counts: (streams: Int, renditions: Int) { (streams.count, renditions.count) }
+}
+
+extension SegmentRegistry {
+    /// The registry's state now. Consistent when no change is applied meanwhile (the state
+    /// log's committer, the one writer, takes it between two batches).
+    public func image() -> RegistryImage {
+        let (streams, cells) = directory.withLock { ($0.streamImages, $0.allCells) }
+        let renditions = cells.map { untyped -> RegistryImage.Rendition in
+            let cell = typed(untyped)
+            return RegistryImage.Rendition(
+                stream: cell.record.stream, rendition: cell.rendition, state: cell.writer.withLock { $0 },
+                attentionAt: cell.attentionAt.load(ordering: .relaxed))
+        }
+        let skips = skipCounters
+        return RegistryImage(
+            streams: streams, renditions: renditions, staleCount: sweepState.withLock { $0 }, skippedTotal: skips.total,
+            skippedSinceSweep: skips.sinceSweep, holesSinceSweep: skips.holesSinceSweep)
+    }
+
+    /// Loads `image` into this registry, which must be empty, and publishes every rendition's
+    /// playlist as it was last published (low-latency ones once their siblings are back, so
+    /// their rendition reports are whole).
+    public func restore(_ image: RegistryImage) {
+        var records: [StreamID: StreamRecord] = [:]
+        var cells: [RenditionCell<Artifact>] = []
+        directory.withLock { directory in
+            for stream in image.streams {
+                let record = StreamRecord(restoring: stream)
+                records[stream.stream] = record
+                directory.restore(record, isEnded: stream.isEnded)
+            }
+            for rendition in image.renditions {
+                guard let record = records[rendition.stream] else { continue }
+                let cell = RenditionCell<Artifact>(rendition: rendition.rendition, state: rendition.state, record: record)
+                cell.attentionAt.store(rendition.attentionAt, ordering: .relaxed)
+                budget?.adjust(rendition.state.chargedRecords, for: .records)
+                budget?.adjust(rendition.state.chargedPending, for: .pending)
+                directory.restore(cell, stream: rendition.stream, rendition: rendition.rendition)
+                cells.append(cell)
+            }
+        }
+        sweepState.withLock { $0 = image.staleCount }
+        restoreSkipCounters(
+            total: image.skippedTotal, sinceSweep: image.skippedSinceSweep, holesSinceSweep: image.holesSinceSweep)
+        let context = self.context
+        for cell in cells { cell.republishRestored(context: context) }
+        for cell in cells where cell.writer.withLock({ $0.timeline?.isLowLatency == true }) {
+            cell.republishRestored(context: context)
+        }
+    }
+}
