@@ -197,3 +197,112 @@ import Testing
         #expect(changed.standardError.contains("SLIDING_WINDOW_SIZE=3"), "\(changed.standardError)")
     }
 }
+
+/// A full disk, made real: the state file on a small tmpfs mount, grown when the test gives the
+/// space back. Needs the right to mount (root with CAP_SYS_ADMIN, as on the CI machines).
+@Suite struct DurableStateFullDiskTests {
+    /// Runs `mount` with `arguments`; true when it succeeded.
+    static func mount(_ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/mount")
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        guard (try? launch(process)) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    static func unmount(_ path: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/umount")
+        process.arguments = [path]
+        process.standardError = FileHandle.nullDevice
+        if (try? launch(process)) != nil { process.waitUntilExit() }
+    }
+
+    /// Whether this machine lets the test mount a tmpfs (checked once, on a throwaway directory).
+    static let canMount: Bool = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hls-mount-probe-\(UUID().uuidString)")
+        guard (try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)) != nil else { return false }
+        defer { try? FileManager.default.removeItem(at: directory) }
+        guard mount(["-t", "tmpfs", "-o", "size=1m", "tmpfs", directory.path]) else { return false }
+        unmount(directory.path)
+        return true
+    }()
+
+    @Test(
+        "a full disk: writes get 503 with Retry-After and /readyz 503, no crash, nothing acknowledged lost; space back, writes and readiness return",
+        .enabled(if: canMount, "mounting a tmpfs needs CAP_SYS_ADMIN"))
+    func fullDisk() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hls-full-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(Self.mount(["-t", "tmpfs", "-o", "size=512k", "tmpfs", directory.path]))
+        defer { Self.unmount(directory.path) }
+        let database = directory.appendingPathComponent("state.db").path
+        let environment = [
+            "PORT": "0", "BIND_ADDRESS": "127.0.0.1", "STATE_STORE": "sqlite:\(database)", "LOG_LEVEL": "info",
+        ]
+        let first = try ServiceProcess(environment: environment)
+        let port = try #require(try await first.waitForPort(), "\(first.standardError)")
+        let longPath = String(repeating: "p", count: 1500)
+        let (acknowledged, refusal, readiness) = try await offPool { () -> ([Int], HTTPClientResponse?, HTTPStatus) in
+            let connection = try HTTPClientConnection(port: port)
+            var acknowledged: [Int] = []
+            var refusal: HTTPClientResponse?
+            for sequence in 0..<2000 {
+                let response = try connection.request(
+                    .post, "/streams/full/renditions/r/segments",
+                    body: Array(#"{"sequence":\#(sequence),"duration":2.0,"path":"/\#(longPath)/\#(sequence).ts"}"#.utf8))
+                if response.status == .created {
+                    acknowledged.append(sequence)
+                } else {
+                    refusal = response
+                    break
+                }
+            }
+            return (acknowledged, refusal, try connection.request(.get, "/readyz").status)
+        }
+        let refused = try #require(refusal, "the 512 KiB disk never filled")
+        #expect(refused.status == .serviceUnavailable)
+        #expect(refused.headers["Retry-After"] != nil)
+        #expect(refused.text.contains("\"error\"") && refused.text.contains("state store"), "\(refused.text)")
+        #expect(readiness == .serviceUnavailable)
+        #expect(first.isRunning)
+        #expect(acknowledged.count > 50, "\(acknowledged.count)")
+
+        // Space comes back: the next write is kept, and the service is ready again.
+        #expect(Self.mount(["-o", "remount,size=64m", directory.path]))
+        let next = acknowledged.count
+        let (again, ready) = try await offPool { () -> (HTTPStatus, HTTPStatus) in
+            let connection = try HTTPClientConnection(port: port)
+            let status = try connection.request(
+                .post, "/streams/full/renditions/r/segments",
+                body: Array(#"{"sequence":\#(next),"duration":2.0,"path":"/\#(longPath)/\#(next).ts"}"#.utf8)
+            ).status
+            return (status, try connection.request(.get, "/readyz").status)
+        }
+        #expect(again == .created)
+        #expect(ready == .ok)
+        #expect(first.standardError.contains("\"state store refused a write; answering writes with 503\""))
+        #expect(first.standardError.contains("\"state store takes writes again\""))
+
+        // Nothing acknowledged was lost: after kill -9 every one is a duplicate.
+        first.send(signal: SIGKILL)
+        _ = try await first.waitForExit()
+        let second = try ServiceProcess(environment: environment)
+        let port2 = try #require(try await second.waitForPort(), "\(second.standardError)")
+        let statuses = try await offPool {
+            let connection = try HTTPClientConnection(port: port2)
+            return try (acknowledged + [next]).map { sequence in
+                try connection.request(
+                    .post, "/streams/full/renditions/r/segments",
+                    body: Array(#"{"sequence":\#(sequence),"duration":2.0,"path":"/\#(longPath)/\#(sequence).ts"}"#.utf8)
+                ).status
+            }
+        }
+        #expect(statuses.allSatisfy { $0 == .ok }, "\(Set(statuses.map(\.rawValue)))")
+        second.send(signal: SIGTERM)
+        #expect(try await second.waitForExit() == 0)
+    }
+}
