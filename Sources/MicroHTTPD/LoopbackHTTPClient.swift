@@ -58,7 +58,8 @@ public final class HTTPClientConnection {
             guard let local = Self.address(source, port: 0) else { throw .invalidAddress(source) }
             return local
         }
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: a child process started meanwhile (a test's) must not hold it open.
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .connectFailed(errno: errno) }
         let (seconds, attoseconds) = timeout.components
         var interval = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))

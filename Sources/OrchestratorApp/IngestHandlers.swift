@@ -164,6 +164,41 @@ extension Orchestrator {
         }
     }
 
+    /// `{"status":"registered","stream":…,"rendition":…,"sequence":n[,"part":p],"listed":…}` (201),
+    /// or the same with `duplicate`/`stale` and no `listed` (200), written straight into bytes:
+    /// this is the answer to every ingest request.
+    static func registrationResponse(
+        _ outcome: RegistrationOutcome, _ stream: StreamID, _ rendition: RenditionName, sequence: UInt64, part: Int?
+    ) -> HTTPResponse {
+        var body: [UInt8] = []
+        body.reserveCapacity(96 + stream.rawValue.utf8.count + rendition.rawValue.utf8.count)
+        let status: HTTPStatus
+        let listed: Bool?
+        switch outcome {
+        case .registered(let isListed):
+            body.append(contentsOf: #"{"status":"registered","stream":"#.utf8)
+            (status, listed) = (.created, isListed)
+        case .duplicate:
+            body.append(contentsOf: #"{"status":"duplicate","stream":"#.utf8)
+            (status, listed) = (.ok, nil)
+        case .stale:
+            body.append(contentsOf: #"{"status":"stale","stream":"#.utf8)
+            (status, listed) = (.ok, nil)
+        }
+        JSONWriter.appendQuoted(stream.rawValue, to: &body)
+        body.append(contentsOf: #","rendition":"#.utf8)
+        JSONWriter.appendQuoted(rendition.rawValue, to: &body)
+        body.append(contentsOf: #","sequence":"#.utf8)
+        JSONWriter.appendDecimal(sequence, to: &body)
+        if let part {
+            body.append(contentsOf: #","part":"#.utf8)
+            JSONWriter.appendDecimal(UInt64(part), to: &body)
+        }
+        if let listed { body.append(contentsOf: (listed ? #","listed":true"# : #","listed":false"#).utf8) }
+        body.append(UInt8(ascii: "}"))
+        return HTTPResponse(status: status, headers: HTTPHeaders(jsonContentType), body: .bytes(body))
+    }
+
     private static func registration(_ outcome: CommandOutcome) throws -> RegistrationOutcome {
         guard case .registered(let registration) = outcome else { throw unexpected(outcome) }
         return registration

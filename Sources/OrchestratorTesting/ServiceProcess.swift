@@ -17,29 +17,23 @@ public final class ServiceProcess: Sendable {
         return "hls-orchestrator"
     }
 
-    private let process: Process
-    private let errorPipe: Pipe
-    private let outputPipe: Pipe
+    private let process: ChildProcess
     private let output = OutputBuffer()
     private let standardOutputBuffer = OutputBuffer()
 
     /// Starts the binary with `arguments` and `environment` (nothing inherited but PATH) in
     /// `directory`.
     public init(arguments: [String] = [], environment: [String: String], directory: URL? = nil) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
-        process.arguments = arguments
         var environment = environment
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        process.environment = environment
-        process.currentDirectoryURL = directory ?? FileManager.default.temporaryDirectory
-        errorPipe = Pipe()
-        outputPipe = Pipe()
-        process.standardError = errorPipe
-        process.standardOutput = outputPipe
-        output.collect(from: errorPipe)
-        standardOutputBuffer.collect(from: outputPipe)
-        try launch(process)
+        process = try ChildProcess(
+            Self.binaryPath, arguments, environment: environment,
+            directory: (directory ?? FileManager.default.temporaryDirectory).path, output: .pipe, error: .pipe)
+        let (output, standardOutput) = (self.output, standardOutputBuffer)
+        process.streamError(to: { bytes in output.bytes.withLock { $0 += bytes } }, ended: { output.ended.store(true, ordering: .sequentiallyConsistent) })
+        process.streamOutput(
+            to: { bytes in standardOutput.bytes.withLock { $0 += bytes } },
+            ended: { standardOutput.ended.store(true, ordering: .sequentiallyConsistent) })
     }
 
     deinit {
@@ -60,7 +54,7 @@ public final class ServiceProcess: Sendable {
     public var isRunning: Bool { process.isRunning }
 
     /// Sends `signal` to the process (only this child).
-    public func send(signal: Int32) { kill(process.processIdentifier, signal) }
+    public func send(signal: Int32) { process.send(signal: signal) }
 
     /// Waits up to `timeout` for the process to exit; returns its exit status, or nil if it runs on.
     /// Once it has exited, also waits (up to two seconds) until its standard error has been read
@@ -98,33 +92,4 @@ private final class OutputBuffer: Sendable {
     let bytes = Mutex<[UInt8]>([])
     /// Whether the pipe has reached end of file.
     let ended = Atomic<Bool>(false)
-
-    /// Appends what arrives on `pipe` until its end, read on a thread of its own with blocking
-    /// reads: a `readabilityHandler` runs on libdispatch's shared queues, which a busy test run
-    /// can starve for many seconds (the child's lines then seem never to arrive).
-    func collect(from pipe: Pipe) {
-        let handle = pipe.fileHandleForReading
-        let reader = Thread { [self] in
-            while true {
-                let data = handle.availableData
-                if data.isEmpty {
-                    // End of file: the child (and every holder of the pipe's write end) is gone.
-                    ended.store(true, ordering: .sequentiallyConsistent)
-                    return
-                }
-                bytes.withLock { $0.append(contentsOf: data) }
-            }
-        }
-        reader.stackSize = 1 << 20
-        reader.start()
-    }
 }
-
-/// Starts `process`, one launch at a time in this test process: Foundation's `Process.run()` on
-/// Linux was seen crashing (a read past a buffer while it builds the child's arguments and
-/// environment) when several tests launched children at the same moment.
-public func launch(_ process: Process) throws {
-    try launchLock.withLock { _ in try process.run() }
-}
-
-private let launchLock = Mutex(())

@@ -113,7 +113,7 @@ public typealias PlaylistRegistryFactory<Artifact: Sendable> = @Sendable (
     _ configuration: RegistryConfiguration,
     _ publish: @escaping @Sendable (RenditionSnapshot) -> Artifact,
     _ retire: @escaping @Sendable (Artifact) -> Void,
-    _ events: @escaping @Sendable (RegistryEvent) -> Void
+    _ events: @escaping @Sendable (LifecycleEvent) -> Void
 ) -> any PlaylistRegistry<Artifact>
 
 extension SegmentRegistry {

@@ -32,8 +32,9 @@ public enum DeclarationOutcome: Hashable, Sendable {
     case updated
 }
 
-/// A stream or rendition that appeared in the registry, for lifecycle logs.
-public enum RegistryEvent: Hashable, Sendable {
+/// A stream or rendition that appeared in the registry, for the lifecycle lines of the service's
+/// log (not an entry of the state log: those are ``RegistryCommand``s).
+public enum LifecycleEvent: Hashable, Sendable {
     /// The stream's first rendition was created (by a segment or a declaration).
     case streamStarted(StreamID)
     /// A rendition was created (by its first segment or its first declaration).

@@ -44,7 +44,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
     let configuration: RegistryConfiguration
     private let publish: @Sendable (RenditionSnapshot) -> Artifact
     let retire: @Sendable (Artifact) -> Void
-    private let events: @Sendable (RegistryEvent) -> Void
+    private let events: @Sendable (LifecycleEvent) -> Void
     /// Not generic (cells are held as ``CellBase``), so the directory's dictionaries and lock are
     /// compiled for their concrete types here instead of going through generic metadata at run
     /// time on every lookup; ``typed(_:)`` gives a cell its type back.
@@ -94,7 +94,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         configuration: RegistryConfiguration,
         publish: @escaping @Sendable (RenditionSnapshot) -> Artifact,
         retire: @escaping @Sendable (Artifact) -> Void = { _ in },
-        events: @escaping @Sendable (RegistryEvent) -> Void = { _ in },
+        events: @escaping @Sendable (LifecycleEvent) -> Void = { _ in },
         budget: MemoryBudget? = nil,
         removals: @escaping @Sendable (SegmentRemoval) -> Void = { _ in }
     ) {

@@ -203,21 +203,13 @@ import Testing
 @Suite struct DurableStateFullDiskTests {
     /// Runs `mount` with `arguments`; true when it succeeded.
     static func mount(_ arguments: [String]) -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/mount")
-        process.arguments = arguments
-        process.standardError = FileHandle.nullDevice
-        guard (try? launch(process)) != nil else { return false }
+        guard let process = try? ChildProcess("/bin/mount", arguments) else { return false }
         process.waitUntilExit()
         return process.terminationStatus == 0
     }
 
     static func unmount(_ path: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/umount")
-        process.arguments = [path]
-        process.standardError = FileHandle.nullDevice
-        if (try? launch(process)) != nil { process.waitUntilExit() }
+        (try? ChildProcess("/bin/umount", [path]))?.waitUntilExit()
     }
 
     /// Whether this machine lets the test mount a tmpfs (checked once, on a throwaway directory).

@@ -187,16 +187,10 @@ import Testing
 @Suite struct HealthcheckCommandTests {
     /// Runs the binary with `arguments` and `environment` in a temp dir; its exit status.
     static func run(_ arguments: [String], environment: [String: String]) async throws -> Int32? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ServiceProcess.binaryPath)
-        process.arguments = arguments
-        process.environment = environment
-        process.currentDirectoryURL = FileManager.default.temporaryDirectory
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try launch(process)
+        let process = try ChildProcess(
+            ServiceProcess.binaryPath, arguments, environment: environment, directory: FileManager.default.temporaryDirectory.path)
         guard try await waitUntil(timeout: .seconds(15), { !process.isRunning }) else {
-            kill(process.processIdentifier, SIGKILL)  // only the child this test started
+            process.send(signal: SIGKILL)  // only the child this test started
             return nil
         }
         return process.terminationStatus

@@ -61,7 +61,7 @@ import Testing
         let nginxArguments = ["-e", tree.errorLog, "-c", tree.path("/etc/nginx/nginx.conf")]
 
         var checked = false
-        var started: UncheckedBox<Process>?
+        var started: ChildProcess?
         for step in try Self.documentedSteps() {
             let command = String(step.dropFirst("sudo ".count))
             if command.hasPrefix("apt-get install") {
@@ -86,12 +86,7 @@ import Testing
                 checked = true
             } else if command == "systemctl reload nginx" {
                 #expect(checked, "nginx -t comes before the reload")
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: Self.nginx)
-                process.arguments = nginxArguments + ["-g", "daemon off;"]
-                process.standardError = FileHandle.nullDevice
-                try launch(process)
-                started = UncheckedBox(process)
+                started = try ChildProcess(Self.nginx, nginxArguments + ["-g", "daemon off;"])
                 _ = try await waitUntil(timeout: .seconds(10)) { (try? HTTPClientConnection(port: port)) != nil }
             } else {
                 let (status, output) = try await run(
@@ -124,8 +119,8 @@ import Testing
         let (_, welcome) = try await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(defaultSitePort)/"])
         #expect(welcome == "200")
 
-        process.value.terminate()
-        _ = try await waitUntil(timeout: .seconds(10)) { !process.value.isRunning }
+        process.terminate()
+        _ = try await waitUntil(timeout: .seconds(10)) { !process.isRunning }
         await app.shutdown()
     }
 }

@@ -11,7 +11,7 @@ final class NginxFront: Sendable {
     let port: UInt16
     /// The directory the front serves `/segments/...` from: `mediaRoot/segments/...`.
     let mediaRoot: URL
-    private let process: UncheckedBox<Process>
+    private let process: ChildProcess
     private let directory: URL
 
     /// The media root written in the shipped locations file.
@@ -60,12 +60,7 @@ final class NginxFront: Sendable {
             """
         let file = directory.appendingPathComponent("nginx.conf")
         try configuration.write(to: file, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
-        process.arguments = ["-p", directory.path, "-c", file.path, "-g", "daemon off;"]
-        process.standardError = FileHandle.nullDevice
-        try launch(process)
-        self.process = UncheckedBox(process)
+        process = try ChildProcess("/usr/sbin/nginx", ["-p", directory.path, "-c", file.path, "-g", "daemon off;"])
         let port = self.port
         _ = try await waitUntil(timeout: .seconds(10)) { (try? HTTPClientConnection(port: port)) != nil }
     }
@@ -73,7 +68,7 @@ final class NginxFront: Sendable {
     /// A loopback port the kernel hands out as ephemeral (bound to port 0, then released), so
     /// that nginx listens on a port no other server on the machine was given.
     static func ephemeralPort() throws -> UInt16 {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
         defer { close(descriptor) }
         var address = sockaddr_in()
@@ -92,8 +87,8 @@ final class NginxFront: Sendable {
 
     /// Stops nginx (only the process this test started) and removes its files.
     func stop() async throws {
-        process.value.terminate()
-        _ = try await waitUntil(timeout: .seconds(10)) { !self.process.value.isRunning }
+        process.terminate()
+        _ = try await waitUntil(timeout: .seconds(10)) { !self.process.isRunning }
         try? FileManager.default.removeItem(at: directory)
     }
 }

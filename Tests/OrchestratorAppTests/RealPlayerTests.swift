@@ -26,18 +26,11 @@ struct StaticFiles: HTTPResponder {
 
 /// Runs a command to completion (off the cooperative pool) and returns its status and output.
 func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [executable] + arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try launch(process)
-    let box = UncheckedBox(process)
-    let data = try await offPool { output.fileHandleForReading.readDataToEndOfFile() }
-    _ = try await waitUntil(timeout: timeout) { !box.value.isRunning }
-    if box.value.isRunning { box.value.terminate() }
-    return (box.value.terminationStatus, String(decoding: data, as: UTF8.self))
+    let process = try ChildProcess(executable, arguments, output: .pipe, error: .pipe, mergeError: true)
+    let data = try await offPool { process.readOutput() }
+    _ = try await waitUntil(timeout: timeout) { !process.isRunning }
+    if process.isRunning { process.terminate() }
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 @Suite(.serialized) struct RealPlayerTests {
@@ -85,18 +78,13 @@ func run(_ executable: String, _ arguments: [String], timeout: Duration = .secon
         //    arrive in shuffled pairs at about real-time pace, then the stream ends.
         for sequence in [1, 0, 2, 1] { try await register(sequence) }
         let output = directory.appendingPathComponent("played.ts").path
-        let player = Process()
-        player.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        player.arguments = [
-            "ffmpeg", "-hide_banner", "-loglevel", "warning", "-live_start_index", "0",
-            "-i", "http://127.0.0.1:\(app.port)/streams/player/renditions/low/playlist.m3u8",
-            "-c", "copy", "-f", "mpegts", "-y", output,
-        ]
-        let playerLog = Pipe()
-        player.standardError = playerLog
-        player.standardOutput = FileHandle.nullDevice
-        try launch(player)
-        let playerBox = UncheckedBox(player)
+        let player = try ChildProcess(
+            "ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "warning", "-live_start_index", "0",
+                "-i", "http://127.0.0.1:\(app.port)/streams/player/renditions/low/playlist.m3u8",
+                "-c", "copy", "-f", "mpegts", "-y", output,
+            ], error: .pipe)
         var next = 3
         while next < durations.count {
             let batch = Array(next..<min(next + 2, durations.count)).shuffled()
@@ -105,9 +93,9 @@ func run(_ executable: String, _ arguments: [String], timeout: Duration = .secon
             try await Task.sleep(for: .milliseconds(700))
         }
         #expect(try await app.post("/streams/player/end").status == .ok)
-        let finished = try await waitUntil(timeout: .seconds(60)) { !playerBox.value.isRunning }
+        let finished = try await waitUntil(timeout: .seconds(60)) { !player.isRunning }
         if !finished { player.terminate() }
-        let log = try await offPool { String(decoding: playerLog.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+        let log = try await offPool { String(decoding: player.readError(), as: UTF8.self) }
         #expect(finished, "ffmpeg did not stop after ENDLIST")
         #expect(player.terminationStatus == 0, "ffmpeg failed: \(log)")
 

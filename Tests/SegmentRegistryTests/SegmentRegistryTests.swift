@@ -549,7 +549,7 @@ import Testing
 
     @Test("Each stream and rendition is announced once when it first appears, the stream first")
     func events() throws {
-        let seen = Mutex<[RegistryEvent]>([])
+        let seen = Mutex<[LifecycleEvent]>([])
         let registry = SegmentRegistry<Int>(
             configuration: RegistryConfiguration(windowSize: 3, endedStreamTTLMilliseconds: 1000),
             publish: { _ in 0 }, events: { event in seen.withLock { $0.append(event) } })

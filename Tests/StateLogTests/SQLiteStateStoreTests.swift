@@ -26,14 +26,8 @@ import Testing
 
     /// Runs the sqlite3 command-line shell on `path`.
     static func sqlite3(_ path: String, _ sql: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, sql]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try launch(process)
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let process = try ChildProcess("/usr/bin/sqlite3", [path, sql], output: .pipe, error: .pipe, mergeError: true)
+        let data = process.readOutput()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
