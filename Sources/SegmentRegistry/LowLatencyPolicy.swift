@@ -51,3 +51,32 @@ struct StreamKind: Equatable, Codable, Sendable {
         case regularSegment
     }
 }
+
+extension StreamKind {
+    /// Checks that a rendition may join the stream as `joining` says, and fixes what it fixes:
+    /// a low-latency rendition's values that are set (unless one differs from a value already
+    /// fixed, or the stream is regular), or the stream's being regular. On a conflict nothing
+    /// changes and the conflict is returned. The stream's rule, as a pure function of its kind.
+    mutating func join(_ joining: Joining) -> LowLatencyPolicyConflict? {
+        switch joining {
+        case .lowLatency(let policy):
+            if hasRegularRendition { return .regularStream }
+            let fixed = lowLatency
+            if let declared = policy.partTarget, let existing = fixed.partTarget, declared != existing {
+                return .partTarget(fixed: existing)
+            }
+            if let declared = policy.targetDuration, let existing = fixed.targetDuration, declared != existing {
+                return .targetDuration(fixed: existing)
+            }
+            lowLatency.partTarget = fixed.partTarget ?? policy.partTarget
+            lowLatency.targetDuration = fixed.targetDuration ?? policy.targetDuration
+            return nil
+        case .regularDeclaration:
+            return lowLatency.partTarget == nil ? nil : .lowLatencyStream
+        case .regularSegment:
+            guard lowLatency.partTarget == nil else { return .lowLatencyStream }
+            hasRegularRendition = true
+            return nil
+        }
+    }
+}

@@ -43,9 +43,7 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
                 if state.timeline?.holds(segment) == true { return (.duplicate, 0) }
                 throw .streamEnded(record.stream)
             }
-            if let budget = context.budget, let next = state.timeline?.nextSequence,
-                segment.sequence.rawValue > next, state.timeline?.holds(segment) != true, !budget.allowsGrowth(of: .pending)
-            {
+            if let budget = context.budget, RenditionRules.segmentIsGrowth(segment, of: state), !budget.allowsGrowth(of: .pending) {
                 throw .memoryBudgetSpent(.pending)  // it would wait behind a hole
             }
             defer { settle(&state, budget: context.budget, path: segment.path.utf8Count) }
@@ -82,18 +80,15 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
         let timeline = try context.makeTimeline(
             first: segment, declaration: state.declaration, sharedTargetDuration: shared,
             earlyParts: state.earlyParts, now: now)
-        if isLowLatency {
-            let policy = LowLatencyPolicy(partTarget: timeline.partTarget, targetDuration: timeline.targetDuration)
-            switch record.join(.lowLatency(policy)) {
-            case .targetDuration(let fixed):
-                throw .targetDurationConflict(rendition, declared: timeline.targetDuration, fixed: fixed)
-            case .regularStream:
-                throw .mixedLowLatency(record.stream, rendition, streamIsLowLatency: false)
-            case .partTarget, .lowLatencyStream, nil:
-                break  // the part target was fixed with the declaration
-            }
-        } else if record.join(.regularSegment) != nil {
+        switch record.join(RenditionRules.firstSegment(of: timeline)) {
+        case .targetDuration(let fixed):
+            throw .targetDurationConflict(rendition, declared: timeline.targetDuration, fixed: fixed)
+        case .regularStream:
+            throw .mixedLowLatency(record.stream, rendition, streamIsLowLatency: false)
+        case .lowLatencyStream:
             throw .mixedLowLatency(record.stream, rendition, streamIsLowLatency: true)
+        case .partTarget, nil:
+            break  // the part target was fixed with the declaration
         }
         state.earlyParts = []
         state.timeline = timeline
@@ -122,27 +117,8 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
                 if state.holds(part) { return .duplicate }
                 throw RegistryError.streamEnded(record.stream, refused: .part)
             }
-            let partTarget = state.timeline == nil ? state.declaration?.partTarget : state.timeline?.partTarget
-            guard let partTarget else { throw LowLatencyError.notLowLatency(rendition) }
-            guard part.duration <= partTarget else {
-                throw LowLatencyError.exceedsPartTarget(
-                    sequence: part.sequence, part: part.part, duration: part.duration, partTarget: partTarget)
-            }
-            // Every part of a rendition with a template is announced by a preload hint before it
-            // is listed (the hint names the first missing part), so its path must be the hint's.
-            let template = state.timeline?.partURITemplate ?? state.declaration?.partURITemplate
-            if let template, !state.knowsPart(part) {
-                let hinted = template.uri(sequence: part.sequence, part: part.part)
-                guard part.path.rawValue == hinted else {
-                    throw LowLatencyError.hintMismatch(sequence: part.sequence, part: part.part, hinted: hinted)
-                }
-            }
-            // A part of a later segment than the one in progress, or before the first segment,
-            // is buffered: growth the budget may refuse.
-            if let budget = context.budget, !state.knowsPart(part),
-                part.sequence.rawValue > (state.timeline?.nextSequence ?? 0) || state.timeline == nil,
-                !budget.allowsGrowth(of: .pending)
-            {
+            let isGrowth = try RenditionRules.part(part, of: state, rendition: rendition)
+            if isGrowth, let budget = context.budget, !budget.allowsGrowth(of: .pending) {
                 throw RegistryError.memoryBudgetSpent(.pending)
             }
             defer { settle(&state, budget: context.budget, path: part.path.rawValue.utf8.count) }
@@ -176,29 +152,10 @@ final class RenditionCell<Artifact: Sendable>: CellBase, @unchecked Sendable {
         try writer.withLock { state throws -> Bool in
             guard !state.isEvicted else { return false }
             guard !state.isEnded else { throw RegistryError.streamEnded(record.stream, refused: .declaration) }
-            if let declared = declaration.targetDuration, let timeline = state.timeline,
-                declared != timeline.targetDuration
-            {
-                throw RegistryError.targetDurationConflict(rendition, declared: declared, fixed: timeline.targetDuration)
-            }
-            if let timeline = state.timeline {
-                if let declared = declaration.partTarget, declared != timeline.partTarget {
-                    throw LowLatencyError.partTargetConflict(rendition, declared: declared, fixed: timeline.partTarget)
-                }
-                if let declared = declaration.mapURI, declared != timeline.mapURI {
-                    throw LowLatencyError.mapURIConflict(rendition, declared: declared, fixed: timeline.mapURI)
-                }
-            }
-            if let partTarget = declaration.partTarget {
-                let targetDuration = configuration.targetDuration ?? declaration.targetDuration
-                    ?? (state.timeline?.isLowLatency == true ? state.timeline?.targetDuration : nil)
-                let policy = LowLatencyPolicy(partTarget: partTarget, targetDuration: targetDuration)
-                if let conflict = record.join(.lowLatency(policy)) {
-                    throw conflict.error(stream: record.stream, rendition: rendition, policy: policy)
-                }
-            } else if state.timeline?.isLowLatency != true, let conflict = record.join(.regularDeclaration) {
-                // A rendition whose low-latency settings are fixed keeps them; any other becomes regular.
-                throw conflict.error(stream: record.stream, rendition: rendition, policy: nil)
+            let joining = try RenditionRules.declaration(declaration, of: state, rendition: rendition, configuration: configuration)
+            if let conflict = record.join(joining) {
+                let policy: LowLatencyPolicy? = if case .lowLatency(let policy) = joining { policy } else { nil }
+                throw conflict.error(stream: record.stream, rendition: rendition, policy: policy)
             }
             state.declare(declaration, at: now)
             if let template = declaration.partURITemplate, state.timeline?.isLowLatency == true {

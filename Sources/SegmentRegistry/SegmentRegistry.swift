@@ -203,9 +203,10 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
         rendition: RenditionName,
         now: Timestamp
     ) throws -> DeclarationOutcome {
-        if let declared = declaration.targetDuration, let fixed = configuration.targetDuration, declared != fixed {
-            throw RegistryError.targetDurationConflict(rendition, declared: declared, fixed: fixed)
-        }
+        // What a new rendition would join its stream as (and a conflict with TARGET_DURATION,
+        // refused before anything else); a known one is checked against its state by its cell.
+        let joiningIfNew = try RenditionRules.declaration(
+            declaration, of: RenditionState(), rendition: rendition, configuration: configuration)
         while true {
             switch directory.withLock({ $0.lookup(stream: stream, rendition: rendition) }) {
             case .ended:
@@ -219,12 +220,8 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                 var state = RenditionState()
                 state.declare(declaration, at: now)
                 let cell = RenditionCell<Artifact>(rendition: rendition, state: state, record: StreamRecord(stream: stream, now: now))
-                let policy = declaration.partTarget.map {
-                    LowLatencyPolicy(partTarget: $0, targetDuration: configuration.targetDuration ?? declaration.targetDuration)
-                }
-                let joining = policy.map(StreamKind.Joining.lowLatency) ?? .regularDeclaration
                 let inserted = directory.withLock {
-                    $0.insert(cell, stream: stream, rendition: rendition, configuration: configuration, now: now, joining: joining)
+                    $0.insert(cell, stream: stream, rendition: rendition, configuration: configuration, now: now, joining: joiningIfNew)
                 }
                 switch inserted {
                 case .inserted(let newStream):
@@ -237,6 +234,7 @@ public final class SegmentRegistry<Artifact: Sendable>: PlaylistRegistry, Sendab
                 case .tooManyRenditions:
                     throw RegistryError.tooManyRenditions(stream, limit: configuration.maxRenditionsPerStream)
                 case .lowLatencyConflict(let conflict):
+                    let policy: LowLatencyPolicy? = if case .lowLatency(let policy) = joiningIfNew { policy } else { nil }
                     throw conflict.error(stream: stream, rendition: rendition, policy: policy)
                 }
             }

@@ -61,28 +61,7 @@ final class StreamRecord: Sendable {
     /// already fixed, or the stream is regular), or the stream's being regular. On a conflict
     /// nothing changes and the conflict is returned.
     func join(_ joining: StreamKind.Joining) -> LowLatencyPolicyConflict? {
-        kind.withLock { kind in
-            switch joining {
-            case .lowLatency(let policy):
-                if kind.hasRegularRendition { return .regularStream }
-                let fixed = kind.lowLatency
-                if let declared = policy.partTarget, let existing = fixed.partTarget, declared != existing {
-                    return .partTarget(fixed: existing)
-                }
-                if let declared = policy.targetDuration, let existing = fixed.targetDuration, declared != existing {
-                    return .targetDuration(fixed: existing)
-                }
-                kind.lowLatency.partTarget = fixed.partTarget ?? policy.partTarget
-                kind.lowLatency.targetDuration = fixed.targetDuration ?? policy.targetDuration
-                return nil
-            case .regularDeclaration:
-                return kind.lowLatency.partTarget == nil ? nil : .lowLatencyStream
-            case .regularSegment:
-                guard kind.lowLatency.partTarget == nil else { return .lowLatencyStream }
-                kind.hasRegularRendition = true
-                return nil
-            }
-        }
+        kind.withLock { $0.join(joining) }
     }
 
     /// The target duration the stream's low-latency renditions share, once fixed.
