@@ -133,3 +133,24 @@ public struct RenditionReport: Hashable, Sendable {
         self.lastPart = lastPart
     }
 }
+
+extension PartialSegment {
+    /// Compact, for snapshots: an array of sequence, part, duration (ms), path, independent.
+    public init(from decoder: any Decoder) throws {
+        var values = try decoder.unkeyedContainer()
+        sequence = try values.decode(SequenceNumber.self)
+        part = try values.decode(Int.self)
+        duration = try values.decode(SegmentDuration.self)
+        path = try values.decode(QuotedURI.self)
+        independent = try values.decode(Bool.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var values = encoder.unkeyedContainer()
+        try values.encode(sequence)
+        try values.encode(part)
+        try values.encode(duration)
+        try values.encode(path)
+        try values.encode(independent)
+    }
+}

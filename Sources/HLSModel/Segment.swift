@@ -63,3 +63,26 @@ public struct Segment: Equatable, Codable, Sendable {
         sequence == other.sequence && duration == other.duration && path == other.path
     }
 }
+
+extension Segment {
+    /// Compact, for snapshots of the state (hundreds of thousands of segments): an array of the
+    /// sequence, the duration in milliseconds, the path, the program date-time in milliseconds
+    /// and the byte count (null when absent).
+    public init(from decoder: any Decoder) throws {
+        var values = try decoder.unkeyedContainer()
+        sequence = try values.decode(SequenceNumber.self)
+        duration = try values.decode(SegmentDuration.self)
+        path = try values.decode(SegmentPath.self)
+        programDateTimeMilliseconds = try values.decodeIfPresent(Int64.self) ?? Self.absentDate
+        storedByteCount = try values.decodeIfPresent(UInt64.self) ?? Self.absentByteCount
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var values = encoder.unkeyedContainer()
+        try values.encode(sequence)
+        try values.encode(duration)
+        try values.encode(path)
+        try values.encode(programDateTime?.millisecondsSinceEpoch)
+        try values.encode(byteCount)
+    }
+}

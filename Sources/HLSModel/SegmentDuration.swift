@@ -62,3 +62,16 @@ public struct SegmentDuration: Codable, Hashable, Comparable, Sendable, CustomSt
         lhs.milliseconds < rhs.milliseconds
     }
 }
+
+extension SegmentDuration {
+    /// A number of milliseconds, validated again when decoded.
+    public init(from decoder: any Decoder) throws {
+        let milliseconds = try decoder.singleValueContainer().decode(Int64.self)
+        try self.init(milliseconds: milliseconds)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var value = encoder.singleValueContainer()
+        try value.encode(milliseconds)
+    }
+}

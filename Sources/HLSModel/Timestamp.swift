@@ -37,3 +37,15 @@ public struct Timestamp: Codable, Hashable, Comparable, Sendable, CustomStringCo
         lhs.millisecondsSinceEpoch < rhs.millisecondsSinceEpoch
     }
 }
+
+extension Timestamp {
+    /// Milliseconds since the Unix epoch.
+    public init(from decoder: any Decoder) throws {
+        self.init(millisecondsSinceEpoch: try decoder.singleValueContainer().decode(Int64.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var value = encoder.singleValueContainer()
+        try value.encode(millisecondsSinceEpoch)
+    }
+}

@@ -31,6 +31,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
     let removedSegmentsFeed: RemovedSegmentsFeed
     /// The ordered writer of the durable state log; nil with `STATE_STORE=memory`.
     let committer: StateCommitter?
+    /// Off while the state log is replayed: publications are not rendered until the end.
+    let rendering: RenderingSwitch
 
     /// Creates the router over a new in-memory registry charging `MEMORY_BUDGET_MB`; `access` is
     /// `configuration.access` prepared (``AccessControl/init(_:)``), open by default.
@@ -68,6 +70,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
         // Held reloads never take the slots the transcoder's POST (which releases them) and the
         // health checks need, whatever the settings say.
         let heldCeiling = configuration.maxConnections - AppConfiguration.connectionReserve(configuration.maxConnections)
+        let rendering = RenderingSwitch()
+        self.rendering = rendering
         let waiters = ReloadWaiters<PublishedPlaylist>(
             maximumTotal: min(configuration.maxHeldRequests, heldCeiling),
             maximumPerRendition: min(configuration.maxHeldRequestsPerRendition, heldCeiling))
@@ -86,6 +90,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
                 // Every change passes here once: render it, then wake the reloads it satisfies.
                 // Only low-latency playlists advertise blocking reloads (the GET handler parks
                 // no other), so a regular one skips the waiters' lock and table altogether.
+                guard rendering.isOn else { return PublishedPlaylist(unrendered: snapshot) }
                 let published = PublishedPlaylist(snapshot: snapshot)
                 if snapshot.isLowLatency {
                     waiters.publish(published, key: .init(stream: snapshot.stream, rendition: snapshot.rendition))
@@ -107,7 +112,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
         let (registry, budget, feed) = (self.registry, self.budget, self.removedSegmentsFeed)
         committer = store.map { store in
             StateCommitter(
-                store: store, registry: registry, feed: feed, budget: budget, clock: clock, logger: logger, fatal: fatal)
+                store: store, registry: registry, feed: feed, budget: budget, rendering: rendering, clock: clock, logger: logger,
+                fatal: fatal)
         }
         errorCacheControl = "max-age=\(configuration.targetDuration ?? 2)"
         splitsListeners = configuration.ingestPort != nil
@@ -378,4 +384,11 @@ extension HTTPReply {
         case .suspended: ErrorMapping.json(.internalServerError, "a request was parked without a connection")
         }
     }
+}
+
+/// Whether publications are rendered (off during a replay of the state log).
+final class RenderingSwitch: Sendable {
+    private let on = Atomic<Bool>(true)
+    var isOn: Bool { on.load(ordering: .acquiring) }
+    func set(_ value: Bool) { on.store(value, ordering: .releasing) }
 }

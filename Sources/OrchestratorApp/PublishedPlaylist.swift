@@ -60,6 +60,13 @@ final class PublishedPlaylist: ResponseValidity, Sendable {
         body = SharedBytes(MediaPlaylistRenderer.renderBytes(snapshot))
     }
 
+    /// `snapshot` without its bytes: the publications of a state log's replay, which nobody
+    /// serves (the port opens after it, once every rendition is published again, rendered).
+    init(unrendered snapshot: RenditionSnapshot) {
+        self.snapshot = snapshot
+        body = SharedBytes([])
+    }
+
     var isCurrent: Bool { current.load(ordering: .sequentiallyConsistent) }
 
     /// Marks the playlist replaced or forgotten (the registry's `retire`), before the change that

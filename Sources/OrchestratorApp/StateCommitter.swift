@@ -66,6 +66,7 @@ final class StateCommitter: Sendable {
     private let registry: any PlaylistRegistry<PublishedPlaylist>
     private let feed: RemovedSegmentsFeed
     private let budget: MemoryBudget
+    private let rendering: RenderingSwitch
     /// Taken while a snapshot is being encoded and written (one at a time).
     private let snapshotSlot = DispatchSemaphore(value: 1)
     private let snapshotsWritten = Atomic<Int>(0)
@@ -82,13 +83,14 @@ final class StateCommitter: Sendable {
 
     init(
         store: any StateStore, registry: any PlaylistRegistry<PublishedPlaylist>, feed: RemovedSegmentsFeed,
-        budget: MemoryBudget, clock: @escaping @Sendable () -> Timestamp, logger: Logger,
+        budget: MemoryBudget, rendering: RenderingSwitch, clock: @escaping @Sendable () -> Timestamp, logger: Logger,
         fatal: @escaping @Sendable (StoreFailure) -> Void
     ) {
         self.store = store
         self.registry = registry
         self.feed = feed
         self.budget = budget
+        self.rendering = rendering
         self.clock = clock
         self.logger = logger
         self.fatal = fatal
@@ -113,12 +115,15 @@ final class StateCommitter: Sendable {
     ///   that does not decode (never starts empty over a log it cannot read).
     func start() throws -> (entries: Int, snapshot: (streams: Int, renditions: Int)?) {
         let stored = try store.load()
+        // Nothing is served before the replay ends: its publications are rendered once, after.
+        rendering.set(false)
+        defer { rendering.set(true) }
         var last = Cursor()
         var restored: (streams: Int, renditions: Int)?
         if let snapshot = stored.snapshot {
             let state: StateSnapshot
             do {
-                state = try JSONDecoder().decode(StateSnapshot.self, from: Data(snapshot.body))
+                state = try SnapshotCodec.decode(snapshot.parts)
             } catch {
                 throw StoreFailure.unusable("\(store.location): the snapshot at entry \(snapshot.position) does not decode: \(error)")
             }
@@ -140,6 +145,8 @@ final class StateCommitter: Sendable {
             last.position = entry.position
             last.time = entry.time.millisecondsSinceEpoch
         }
+        rendering.set(true)
+        registry.republishAll()
         last.snapshotTaken = .now
         cursor.withLock { $0 = last }
         // A queue of its own: its one block is this loop, for the life of the store.
@@ -245,13 +252,16 @@ final class StateCommitter: Sendable {
             defer { snapshotSlot.signal() }
             let started = ContinuousClock.now
             do {
-                let body = try JSONEncoder().encode(state)
-                try store.saveSnapshot(StoredSnapshot(position: position, time: time, body: Array(body)))
+                let parts = try SnapshotCodec.encode(state)
+                let stored = StoredSnapshot(position: position, time: time, parts: parts)
+                try store.saveSnapshot(stored)
                 snapshotsWritten.add(1, ordering: .relaxed)
                 logger.info(
                     "state snapshot written",
                     metadata: [
-                        "store.position": .stringConvertible(position), "store.snapshot_bytes": .stringConvertible(body.count),
+                        "store.position": .stringConvertible(position), "store.snapshot_bytes": .stringConvertible(stored.byteCount),
+                        "store.snapshot_renditions": .stringConvertible(state.registry.counts.renditions),
+                        "store.snapshot_feed_entries": .stringConvertible(state.feed.count),
                         "store.snapshot_ms": .stringConvertible((ContinuousClock.now - started) / .milliseconds(1)),
                     ])
             } catch {

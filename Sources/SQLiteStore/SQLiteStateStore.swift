@@ -92,7 +92,7 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
                     body BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS snapshot(
-                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    part INTEGER PRIMARY KEY,
                     position INTEGER NOT NULL,
                     time INTEGER NOT NULL,
                     body BLOB NOT NULL);
@@ -137,11 +137,13 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
             return try connection.withLock { db throws(SQLiteConnection.Failure) in
                 guard let db else { return StoredState(snapshot: nil, entries: []) }
                 var snapshot: StoredSnapshot?
-                let latest = try db.prepare("SELECT position, time, body FROM snapshot WHERE id = 1")
+                let latest = try db.prepare("SELECT position, time, body FROM snapshot ORDER BY part")
                 defer { latest.finalize() }
-                if try latest.step() {
-                    snapshot = StoredSnapshot(
-                        position: UInt64(bitPattern: latest.int64(0)), time: latest.int64(1), body: latest.blob(2))
+                while try latest.step() {
+                    if snapshot == nil {
+                        snapshot = StoredSnapshot(position: UInt64(bitPattern: latest.int64(0)), time: latest.int64(1), parts: [])
+                    }
+                    snapshot?.parts.append(latest.blob(2))
                 }
                 let select = try db.prepare(
                     "SELECT position, time, kind, stream, rendition, body FROM log WHERE position > ?1 ORDER BY position")
@@ -210,12 +212,17 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
                 guard let db else { throw SQLiteConnection.Failure(code: 21, message: "the store is closed") }
                 try db.execute("BEGIN IMMEDIATE")
                 do throws(SQLiteConnection.Failure) {
-                    let insert = try db.prepare("INSERT OR REPLACE INTO snapshot(id, position, time, body) VALUES (1, ?1, ?2, ?3)")
+                    try db.execute("DELETE FROM snapshot")
+                    let insert = try db.prepare("INSERT INTO snapshot(part, position, time, body) VALUES (?1, ?2, ?3, ?4)")
                     defer { insert.finalize() }
-                    try insert.bind(1, Int64(bitPattern: snapshot.position))
-                    try insert.bind(2, snapshot.time)
-                    try insert.bind(3, snapshot.body)
-                    _ = try insert.step()
+                    for (index, part) in snapshot.parts.enumerated() {
+                        insert.reset()
+                        try insert.bind(1, Int64(index))
+                        try insert.bind(2, Int64(bitPattern: snapshot.position))
+                        try insert.bind(3, snapshot.time)
+                        try insert.bind(4, part)
+                        _ = try insert.step()
+                    }
                     let trim = try db.prepare("DELETE FROM log WHERE position <= ?1")
                     defer { trim.finalize() }
                     try trim.bind(1, Int64(bitPattern: snapshot.position))

@@ -104,6 +104,10 @@ public protocol PlaylistRegistry<Artifact>: Sendable {
 
     /// Loads a snapshot's state into this registry, which must be empty.
     func restore(_ image: RegistryImage)
+
+    /// Publishes every rendition again as it stands, without a new version (after a replay
+    /// whose publications were not rendered).
+    func republishAll()
 }
 
 /// Makes the registry the app runs over, from the operator's configuration, the `publish`

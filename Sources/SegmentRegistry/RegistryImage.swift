@@ -23,6 +23,9 @@ public struct RegistryImage: Codable, Sendable {
 
     /// One rendition's state.
     struct Rendition: Codable, Sendable {
+        private enum CodingKeys: String, CodingKey {
+            case stream = "s", rendition = "r", state = "st", attentionAt = "a"
+        }
         var stream: StreamID
         var rendition: RenditionName
         var state: RenditionState
@@ -40,6 +43,28 @@ public struct RegistryImage: Codable, Sendable {
 
     /// The number of streams and renditions it holds.
     public var counts: (streams: Int, renditions: Int) { (streams.count, renditions.count) }
+
+    /// The image cut into `count` parts that encode and decode apart (in parallel): the first
+    /// holds the streams and the counters, each its share of the renditions, in order.
+    public func split(into count: Int) -> [RegistryImage] {
+        let count = max(1, count)
+        let share = (renditions.count + count - 1) / count
+        return (0..<count).map { index in
+            let start = min(renditions.count, index * share)
+            let end = min(renditions.count, start + share)
+            return RegistryImage(
+                streams: index == 0 ? streams : [], renditions: Array(renditions[start..<end]),
+                staleCount: staleCount, skippedTotal: skippedTotal, skippedSinceSweep: skippedSinceSweep,
+                holesSinceSweep: holesSinceSweep)
+        }
+    }
+
+    /// The image `split(into:)` cut into `parts`, whole again.
+    public static func merge(_ parts: [RegistryImage]) -> RegistryImage? {
+        guard var whole = parts.first else { return nil }
+        for part in parts.dropFirst() { whole.renditions += part.renditions }
+        return whole
+    }
 }
 
 extension SegmentRegistry {
@@ -84,6 +109,16 @@ extension SegmentRegistry {
         sweepState.withLock { $0 = image.staleCount }
         restoreSkipCounters(
             total: image.skippedTotal, sinceSweep: image.skippedSinceSweep, holesSinceSweep: image.holesSinceSweep)
+        republish(cells)
+    }
+
+    public func republishAll() {
+        republish(directory.withLock { $0.allCells }.map(typed))
+    }
+
+    /// Publishes `cells` again as they stand; low-latency ones twice, so their rendition reports
+    /// see every sibling back.
+    private func republish(_ cells: [RenditionCell<Artifact>]) {
         let context = self.context
         for cell in cells { cell.republishRestored(context: context) }
         for cell in cells where cell.writer.withLock({ $0.timeline?.isLowLatency == true }) {

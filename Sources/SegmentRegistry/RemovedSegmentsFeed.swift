@@ -113,10 +113,18 @@ public final class RemovedSegmentsFeed: Sendable {
     /// What the feed holds, for a snapshot of the state (``restore(_:)`` loads it back).
     public struct Image: Codable, Sendable {
         var state: State
+        /// The entries it holds.
+        public var count: Int { state.waiting.count + state.ready.count - state.head }
     }
 
     /// The feed's content now.
-    public func image() -> Image { Image(state: state.withLock { $0 }) }
+    public func image() -> Image {
+        var copy = state.withLock { $0 }
+        // Only what can still be read: the entries before `head` are gone.
+        copy.ready = Array(copy.ready[copy.head...])
+        copy.head = 0
+        return Image(state: copy)
+    }
 
     /// Replaces the feed's content with `image` (at start-up, before anything is recorded).
     public func restore(_ image: Image) { state.withLock { $0 = image.state } }
@@ -198,5 +206,58 @@ public final class RemovedSegmentsFeed: Sendable {
         guard state.head > 0, state.head * 2 >= state.ready.count else { return }
         state.ready.removeFirst(state.head)
         state.head = 0
+    }
+}
+
+// Compact encodings for snapshots: the feed may hold hundreds of thousands of entries.
+extension RemovedSegmentsFeed.Entry {
+    public init(from decoder: any Decoder) throws {
+        var values = try decoder.unkeyedContainer()
+        id = try values.decode(UInt64.self)
+        stream = try values.decode(StreamID.self)
+        rendition = try values.decode(RenditionName.self)
+        sequence = try values.decode(UInt64.self)
+        part = try values.decodeIfPresent(Int.self)
+        path = try values.decode(String.self)
+        removedAt = try values.decode(Timestamp.self)
+        deletableAfter = try values.decode(Timestamp.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var values = encoder.unkeyedContainer()
+        try values.encode(id)
+        try values.encode(stream)
+        try values.encode(rendition)
+        try values.encode(sequence)
+        try values.encode(part)
+        try values.encode(path)
+        try values.encode(removedAt)
+        try values.encode(deletableAfter)
+    }
+}
+
+extension RemovedSegmentsFeed.Waiting {
+    init(from decoder: any Decoder) throws {
+        var values = try decoder.unkeyedContainer()
+        stream = try values.decode(StreamID.self)
+        rendition = try values.decode(RenditionName.self)
+        sequence = try values.decode(UInt64.self)
+        part = try values.decodeIfPresent(Int.self)
+        path = try values.decode(String.self)
+        removedAt = try values.decode(Timestamp.self)
+        deletableAfter = try values.decode(Timestamp.self)
+        order = try values.decode(UInt64.self)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var values = encoder.unkeyedContainer()
+        try values.encode(stream)
+        try values.encode(rendition)
+        try values.encode(sequence)
+        try values.encode(part)
+        try values.encode(path)
+        try values.encode(removedAt)
+        try values.encode(deletableAfter)
+        try values.encode(order)
     }
 }

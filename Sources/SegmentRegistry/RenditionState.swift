@@ -4,6 +4,13 @@ import Synchronization
 
 /// The mutable state of one rendition, owned by its writer lock.
 struct RenditionState: Codable, Sendable {
+    /// Short keys: a snapshot holds one state per rendition (30,000 at scale).
+    private enum CodingKeys: String, CodingKey {
+        case timeline = "t", declarationBox = "dc", isEnded = "e", isEvicted = "x", reportedStale = "s", version = "v"
+        case lastModified = "lm", earlyParts = "ep", longestPlaylistMilliseconds = "lp", chargedRecords = "cr"
+        case chargedPending = "cq", longestPath = "lx"
+    }
+
     /// `nil` until the first segment (a declaration alone creates the rendition).
     var timeline: RenditionTimeline?
     /// The rendition's declaration (`PUT`), if any, and when it was last made (it changes the

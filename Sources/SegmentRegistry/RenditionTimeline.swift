@@ -23,6 +23,14 @@ import HLSModel
 /// - Every listed segment gets a program date-time (registered, else derived: continuous from
 ///   the previous listed segment, or arrival minus duration after a break).
 struct RenditionTimeline: Codable, Sendable {
+    /// Short keys: a snapshot holds one timeline per rendition (30,000 at scale).
+    private enum CodingKeys: String, CodingKey {
+        case targetDuration = "td", windowSize = "ws", gapTimeoutMilliseconds = "gt", maxPendingSegments = "mp"
+        case window = "w", discontinuities = "d", pending = "p", nextSequence = "n", mediaSequenceNumber = "m"
+        case discontinuitySequence = "ds", isPinned = "pin", isEnded = "end", holeSince = "hs", lastAdvanced = "la"
+        case peakBitsPerSecond = "pk", totalBits = "tb", totalSizedMilliseconds = "tm", lowLatency = "ll"
+    }
+
     /// The change a registration made.
     struct Registration: Equatable, Sendable {
         /// What the caller is told.
@@ -72,6 +80,11 @@ struct RenditionTimeline: Codable, Sendable {
 
     /// The fields only a low-latency rendition has.
     private struct LowLatencyFields: Codable, Sendable {
+        private enum CodingKeys: String, CodingKey {
+            case partTarget = "pt", partURITemplate = "pu", mapURI = "mu", completedParts = "cp", partBuffers = "pb"
+            case derivedDates = "dd"
+        }
+
         var partTarget: SegmentDuration?
         var partURITemplate: PartURITemplate?
         var mapURI: QuotedURI?

@@ -51,17 +51,21 @@ public struct StoredState: Sendable, Equatable {
     }
 }
 
-/// A snapshot as a store keeps it: the state after the entry at `position`, encoded.
+/// A snapshot as a store keeps it: the state after the entry at `position`, encoded in parts
+/// that are encoded and decoded in parallel (the retention feed, then the registry's shares).
 public struct StoredSnapshot: Sendable, Equatable {
     public var position: UInt64
     /// The time of the entry at `position` (milliseconds since the Unix epoch).
     public var time: Int64
-    /// A ``StateSnapshot`` as JSON.
-    public var body: [UInt8]
+    /// Each part as JSON, in order.
+    public var parts: [[UInt8]]
 
-    public init(position: UInt64, time: Int64, body: [UInt8]) {
+    public init(position: UInt64, time: Int64, parts: [[UInt8]]) {
         self.position = position
         self.time = time
-        self.body = body
+        self.parts = parts
     }
+
+    /// Its size in bytes.
+    public var byteCount: Int { parts.reduce(0) { $0 + $1.count } }
 }

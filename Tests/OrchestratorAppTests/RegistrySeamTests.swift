@@ -67,6 +67,7 @@ final class JournalingRegistry<Artifact: Sendable>: PlaylistRegistry, Sendable {
     func sweepIsDue(now: Timestamp) -> Bool { base.sweepIsDue(now: now) }
     func image() -> RegistryImage { base.image() }
     func restore(_ image: RegistryImage) { base.restore(image) }
+    func republishAll() { base.republishAll() }
     func snapshot(stream: StreamID, rendition: RenditionName) -> RenditionSnapshot? { base.snapshot(stream: stream, rendition: rendition) }
     func multivariant(stream: StreamID) -> MultivariantSnapshot? { base.multivariant(stream: stream) }
     func presence(stream: StreamID, rendition: RenditionName) -> PlaylistPresence { base.presence(stream: stream, rendition: rendition) }

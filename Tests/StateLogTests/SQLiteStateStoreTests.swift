@@ -61,19 +61,19 @@ import Testing
         do {
             let store = try SQLiteStateStore(path: path, synchronous: .normal, settings: Self.settings)
             try store.append((1...100).map { Self.entry($0) }, removing: [])
-            try store.saveSnapshot(StoredSnapshot(position: 40, time: 1_700_000_000_040, body: Array("first".utf8)))
+            try store.saveSnapshot(StoredSnapshot(position: 40, time: 1_700_000_000_040, parts: [Array("a".utf8), Array("b".utf8), Array("c".utf8)]))
             try store.append((101...120).map { Self.entry($0) }, removing: [])
-            try store.saveSnapshot(StoredSnapshot(position: 90, time: 1_700_000_000_090, body: Array("second".utf8)))
+            try store.saveSnapshot(StoredSnapshot(position: 90, time: 1_700_000_000_090, parts: [Array("first".utf8), Array("second".utf8)]))
             store.close()
         }
         let store = try SQLiteStateStore(path: path, synchronous: .normal, settings: Self.settings)
         #expect(
             try store.load()
                 == StoredState(
-                    snapshot: StoredSnapshot(position: 90, time: 1_700_000_000_090, body: Array("second".utf8)),
+                    snapshot: StoredSnapshot(position: 90, time: 1_700_000_000_090, parts: [Array("first".utf8), Array("second".utf8)]),
                     entries: (91...120).map { Self.entry($0) }))
         store.close()
-        #expect(try Self.sqlite3(path, "SELECT count(*), min(position) FROM log; SELECT count(*) FROM snapshot;").output == "30|91\n1\n")
+        #expect(try Self.sqlite3(path, "SELECT count(*), min(position) FROM log; SELECT count(*) FROM snapshot;").output == "30|91\n2\n")
     }
 
     @Test("a second process (connection) on the same file is refused while the first holds it")
