@@ -23,9 +23,30 @@ public struct RegistryImage: Codable, Sendable {
 
     /// One rendition's state.
     struct Rendition: Codable, Sendable {
-        private enum CodingKeys: String, CodingKey {
-            case stream = "s", rendition = "r", state = "st", attentionAt = "a"
+        init(stream: StreamID, rendition: RenditionName, state: RenditionState, attentionAt: Int64) {
+            self.stream = stream
+            self.rendition = rendition
+            self.state = state
+            self.attentionAt = attentionAt
         }
+
+        /// An array of its fields, like the state it holds.
+        init(from decoder: any Decoder) throws {
+            var fields = try decoder.unkeyedContainer()
+            stream = try fields.decode(StreamID.self)
+            rendition = try fields.decode(RenditionName.self)
+            state = try fields.decode(RenditionState.self)
+            attentionAt = try fields.decode(Int64.self)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var fields = encoder.unkeyedContainer()
+            try fields.encode(stream)
+            try fields.encode(rendition)
+            try fields.encode(state)
+            try fields.encode(attentionAt)
+        }
+
         var stream: StreamID
         var rendition: RenditionName
         var state: RenditionState

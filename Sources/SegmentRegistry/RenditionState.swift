@@ -4,11 +4,38 @@ import Synchronization
 
 /// The mutable state of one rendition, owned by its writer lock.
 struct RenditionState: Codable, Sendable {
-    /// Short keys: a snapshot holds one state per rendition (30,000 at scale).
-    private enum CodingKeys: String, CodingKey {
-        case timeline = "t", declarationBox = "dc", isEnded = "e", isEvicted = "x", reportedStale = "s", version = "v"
-        case lastModified = "lm", earlyParts = "ep", longestPlaylistMilliseconds = "lp", chargedRecords = "cr"
-        case chargedPending = "cq", longestPath = "lx"
+    /// A snapshot holds one state per rendition (30,000 at scale): encoded as an array of its
+    /// fields in this order, which decodes about twice as fast as an object with keys.
+    init(from decoder: any Decoder) throws {
+        var fields = try decoder.unkeyedContainer()
+        timeline = try fields.decodeIfPresent(RenditionTimeline.self)
+        declarationBox = try fields.decodeIfPresent(DeclarationBox.self)
+        isEnded = try fields.decode(Bool.self)
+        isEvicted = try fields.decode(Bool.self)
+        reportedStale = try fields.decode(Bool.self)
+        version = try fields.decode(UInt64.self)
+        lastModified = try fields.decode(Timestamp.self)
+        earlyParts = try fields.decode([PartialSegment].self)
+        longestPlaylistMilliseconds = try fields.decode(Int64.self)
+        chargedRecords = try fields.decode(Int.self)
+        chargedPending = try fields.decode(Int.self)
+        longestPath = try fields.decode(Int.self)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var fields = encoder.unkeyedContainer()
+        try fields.encode(timeline)
+        try fields.encode(declarationBox)
+        try fields.encode(isEnded)
+        try fields.encode(isEvicted)
+        try fields.encode(reportedStale)
+        try fields.encode(version)
+        try fields.encode(lastModified)
+        try fields.encode(earlyParts)
+        try fields.encode(longestPlaylistMilliseconds)
+        try fields.encode(chargedRecords)
+        try fields.encode(chargedPending)
+        try fields.encode(longestPath)
     }
 
     /// `nil` until the first segment (a declaration alone creates the rendition).

@@ -23,12 +23,50 @@ import HLSModel
 /// - Every listed segment gets a program date-time (registered, else derived: continuous from
 ///   the previous listed segment, or arrival minus duration after a break).
 struct RenditionTimeline: Codable, Sendable {
-    /// Short keys: a snapshot holds one timeline per rendition (30,000 at scale).
-    private enum CodingKeys: String, CodingKey {
-        case targetDuration = "td", windowSize = "ws", gapTimeoutMilliseconds = "gt", maxPendingSegments = "mp"
-        case window = "w", discontinuities = "d", pending = "p", nextSequence = "n", mediaSequenceNumber = "m"
-        case discontinuitySequence = "ds", isPinned = "pin", isEnded = "end", holeSince = "hs", lastAdvanced = "la"
-        case peakBitsPerSecond = "pk", totalBits = "tb", totalSizedMilliseconds = "tm", lowLatency = "ll"
+    /// A snapshot holds one timeline per rendition (30,000 at scale): encoded as an array of its
+    /// fields in this order, which decodes about twice as fast as an object with keys.
+    init(from decoder: any Decoder) throws {
+        var fields = try decoder.unkeyedContainer()
+        targetDuration = try fields.decode(Int64.self)
+        windowSize = try fields.decode(Int.self)
+        gapTimeoutMilliseconds = try fields.decode(Int64.self)
+        maxPendingSegments = try fields.decode(UInt64.self)
+        window = try fields.decode([Segment].self)
+        discontinuities = try fields.decode([SequenceNumber].self)
+        pending = try fields.decode([UInt64: Segment].self)
+        nextSequence = try fields.decode(UInt64.self)
+        mediaSequenceNumber = try fields.decode(UInt64.self)
+        discontinuitySequence = try fields.decode(UInt64.self)
+        isPinned = try fields.decode(Bool.self)
+        isEnded = try fields.decode(Bool.self)
+        holeSince = try fields.decodeIfPresent(Timestamp.self)
+        lastAdvanced = try fields.decode(Timestamp.self)
+        peakBitsPerSecond = try fields.decodeIfPresent(UInt64.self)
+        totalBits = try fields.decode(UInt64.self)
+        totalSizedMilliseconds = try fields.decode(Int64.self)
+        lowLatency = try fields.decodeIfPresent(LowLatencyBox.self)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var fields = encoder.unkeyedContainer()
+        try fields.encode(targetDuration)
+        try fields.encode(windowSize)
+        try fields.encode(gapTimeoutMilliseconds)
+        try fields.encode(maxPendingSegments)
+        try fields.encode(window)
+        try fields.encode(discontinuities)
+        try fields.encode(pending)
+        try fields.encode(nextSequence)
+        try fields.encode(mediaSequenceNumber)
+        try fields.encode(discontinuitySequence)
+        try fields.encode(isPinned)
+        try fields.encode(isEnded)
+        try fields.encode(holeSince)
+        try fields.encode(lastAdvanced)
+        try fields.encode(peakBitsPerSecond)
+        try fields.encode(totalBits)
+        try fields.encode(totalSizedMilliseconds)
+        try fields.encode(lowLatency)
     }
 
     /// The change a registration made.
