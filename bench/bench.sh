@@ -29,7 +29,8 @@
 #   BENCH_ONLY=ll (only stage 5, writes only the bench-ll block)  BENCH_LL=0 (skip stage 5)
 #   BENCH_ONLY=state (only the state-store stage: get and ingest with STATE_STORE=memory, sqlite
 #     with STATE_SYNC=normal and full, interleaved BENCH_REPEAT times; a kill -9 and restart of
-#     BENCH_MEM_STREAMS x 3 renditions; writes only the bench-state block)
+#     BENCH_MEM_STREAMS x 3 renditions after an ingest soak of BENCH_STATE_SOAK (60) seconds;
+#     writes only the bench-state block)
 #   BENCH_LL_CONNS ("5000 10000")  BENCH_LL_PARTS (100: 20 s of 200 ms parts)
 #   BENCH_SCRATCH_PATH (.build: swift build's --scratch-path; the binary is PATH/release/...)
 #   BENCH_BASELINE_REV (empty: no A/B; a git revision: its `get` row as get-baseline, and the A/B
@@ -73,6 +74,7 @@ SCRATCH=${BENCH_SCRATCH_PATH:-.build}
 BASELINE_REV=${BENCH_BASELINE_REV:-}
 BASELINE_SCRATCH=${BENCH_BASELINE_SCRATCH_PATH:-.build-baseline}
 MEMORY_BUDGET=${BENCH_MEMORY_BUDGET_MB:-512}
+STATE_SOAK=${BENCH_STATE_SOAK:-60}
 case "$ONLY" in ''|ll|state) ;; *) echo "BENCH_ONLY must be empty, ll or state" >&2; exit 2 ;; esac
 [ "$ONLY" = ll ] && LL=1
 export BENCH_WRK_THREADS=$WRK_THREADS
@@ -274,7 +276,7 @@ preload() {  # preload PREFIX STREAMS
 }
 
 # ---------------------------------------------------------------- rows
-declare -A RPS P50 P99 ERR CPU NOTE REQS NOISE RUNS RUNC CPUMIN LAST_RPS LAST_CPU
+declare -A RPS P50 P99 ERR CPU NOTE REQS NOISE RUNS RUNC CPUMIN LAST_RPS LAST_CPU LAST_REQS
 ROWS=()
 # run_row NAME URL LUA "PIDS for CPU" [VAR=value ...]: one wrk run; fills the arrays above.
 # A repeated row (best of BENCH_REPEAT) keeps the run with the most requests/s.
@@ -302,12 +304,14 @@ run_row() {
     RUNS[$name]="${RUNS[$name]:+${RUNS[$name]}, }$(printf '%.0f' "${r[rps]}") ($cpu µs, noise $noise%)"
     RUNC[$name]=$((${RUNC[$name]:-0} + 1))
     LAST_RPS[$name]=${r[rps]}; LAST_CPU[$name]=$cpu
+    LAST_REQS[$name]=${r[requests]}
     CPUMIN[$name]=$(awk -v a="$cpu" -v b="${CPUMIN[$name]:-}" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }')
     if [ -n "${RPS[$name]:-}" ] && awk -v a="${r[rps]}" -v b="${RPS[$name]}" 'BEGIN { exit !(a <= b) }'; then
         log "$name (again): ${r[rps]} req/s, cpu $cpu us/req, noise $noise% — keeping the better run"
-        rm -f "$file.new"
+        mv "$file.new" "$file.last"
         return 0
     fi
+    cp "$file.new" "$file.last"
     mv "$file.new" "$file"
     REQS[$name]=${r[requests]}
     RPS[$name]=${r[rps]}
@@ -514,8 +518,9 @@ counted_row() {
     reg_after=$(metric "$SERVER_PORT" hls_segments_registered_total)
     ans_after=$(metric "$SERVER_PORT" "$SEGMENT_POSTS")
     err_after=$(metric "$SERVER_PORT" hls_errors_total)
-    sent=$(grep -o 'posts_sent=[0-9]*' "$file" | cut -d= -f2)
-    completed=${REQS[$name]}
+    sent=$(grep -o 'posts_sent=[0-9]*' "$file.last" | cut -d= -f2)
+    # This run's (a repeated row keeps the best run's figures, but the counters are this run's).
+    completed=${LAST_REQS[$name]}
     local registered=$((reg_after - reg_before)) answered=$((ans_after - ans_before)) errors=$((err_after - err_before))
     if [ "$name" = mixed ]; then
         # 19 GETs per POST: the POSTs among the completed requests are at least completed/20 - 64.
@@ -541,7 +546,10 @@ state_stage() {
             preload g "$STREAMS"; preload i "$STREAMS"
             SRV=http://127.0.0.1:$SERVER_PORT
             GET_ENV=(BENCH_GET_PREFIX=g BENCH_GET_STREAMS="$STREAMS")
-            # One pass over every playlist first: with a durable store the first GET of each logs its pin.
+            # Every playlist served once first (not measured): with a durable store the first GET of
+            # each logs its pin, once in the life of a rendition.
+            env "${GET_ENV[@]}" timeout 60 wrk -t"$WRK_THREADS" -c"$CONNS" -d3s -s "$BENCH/lua/get.lua" "$SRV" >/dev/null 2>&1 \
+                || die "wrk failed warming up $mode"
             run_row "get-$mode" "$SRV" get.lua "$SERVER_PID" "${GET_ENV[@]}"
             counted_row "ingest-$mode" "$SRV" ingest.lua "$SERVER_PID" BENCH_POST_PREFIX=i BENCH_POST_STREAMS="$STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
             note_refusals "state-$mode"
@@ -560,9 +568,9 @@ state_stage() {
     sleep 1
     SIZE_PRELOADED_KIB=$(du -k "$dir/restart.db"* | awk '{n += $1} END {print n}')
     local saved_duration=$DURATION
-    DURATION=$SOAK
+    DURATION=$STATE_SOAK
     # The file's size halfway through the soak, read beside it (run_row settles first).
-    (sleep $((SETTLE + SOAK / 2)); du -k "$dir/restart.db"* | awk '{n += $1} END {print n}' >"$dir/half.kib") &
+    (sleep $((SETTLE + STATE_SOAK / 2)); du -k "$dir/restart.db"* | awk '{n += $1} END {print n}' >"$dir/half.kib") &
     local sampler=$!
     run_row state-soak "http://127.0.0.1:$SERVER_PORT" ingest.lua "$SERVER_PID" BENCH_POST_PREFIX=r BENCH_POST_STREAMS="$MEM_STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
     DURATION=$saved_duration
@@ -611,7 +619,7 @@ state_report() {
     echo
     for mode in memory normal full; do echo "- ingest-$mode: ${NOTE[ingest-$mode]}"; done
     echo
-    echo "Restart: $MEM_STREAMS streams x 3 renditions x $WINDOW segments preloaded, then an ingest soak of $SOAK s over all of them (${RPS[state-soak]} POSTs/s, $SNAPSHOTS_WRITTEN snapshots written: $SNAPSHOT_FIGURES). The file: $(mib "$SIZE_PRELOADED_KIB") MiB after the preload, $(mib "$SIZE_HALF_KIB") MiB halfway through the soak, $(mib "$SIZE_SOAKED_KIB") MiB at its end, $(mib "$RESTART_SIZE_KIB") MiB at the kill. After \`kill -9\` (${RESTART_ENTRIES:-?} entries committed by that process): first playlist answered ${RESTART_MS[kill]} ms after exec, ${RESTART_REPLAYED[kill]} entries replayed after the snapshot in ${RESTART_REPLAY_MS[kill]} ms (snapshot load included), byte-identical with the same ETag: ${RESTART_SAME[kill]}. After SIGTERM (a snapshot at the stop): ${RESTART_MS[term]} ms, ${RESTART_REPLAYED[term]} entries replayed, restore ${RESTART_REPLAY_MS[term]} ms, identical: ${RESTART_SAME[term]}."
+    echo "Restart: $MEM_STREAMS streams x 3 renditions x $WINDOW segments preloaded, then an ingest soak of $STATE_SOAK s over all of them (${RPS[state-soak]} POSTs/s, $SNAPSHOTS_WRITTEN snapshots written: $SNAPSHOT_FIGURES). The file: $(mib "$SIZE_PRELOADED_KIB") MiB after the preload, $(mib "$SIZE_HALF_KIB") MiB halfway through the soak, $(mib "$SIZE_SOAKED_KIB") MiB at its end, $(mib "$RESTART_SIZE_KIB") MiB at the kill. After \`kill -9\` (${RESTART_ENTRIES:-?} entries committed by that process): first playlist answered ${RESTART_MS[kill]} ms after exec, ${RESTART_REPLAYED[kill]} entries replayed after the snapshot in ${RESTART_REPLAY_MS[kill]} ms (snapshot load included), byte-identical with the same ETag: ${RESTART_SAME[kill]}. After SIGTERM (a snapshot at the stop): ${RESTART_MS[term]} ms, ${RESTART_REPLAYED[term]} entries replayed, restore ${RESTART_REPLAY_MS[term]} ms, identical: ${RESTART_SAME[term]}."
     echo
     echo "| target | measured | bound | |"
     echo "|---|---|---|---|"
