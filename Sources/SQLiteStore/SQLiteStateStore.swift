@@ -166,33 +166,63 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
     }
 
     public func append(_ entries: [StoredEntry], removing: [UInt64]) throws(StoreFailure) {
+        try transaction { db throws(SQLiteConnection.Failure) in
+            let insert = try db.prepare(
+                "INSERT INTO log(position, time, kind, stream, rendition, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            defer { insert.finalize() }
+            for entry in entries {
+                insert.reset()
+                try insert.bind(1, Int64(bitPattern: entry.position))
+                try insert.bind(2, entry.time)
+                try insert.bind(3, Int64(entry.kind))
+                try insert.bind(4, entry.stream)
+                try insert.bind(5, entry.rendition)
+                try insert.bind(6, entry.body)
+                _ = try insert.step()
+            }
+            if !removing.isEmpty {
+                let delete = try db.prepare("DELETE FROM log WHERE position = ?1")
+                defer { delete.finalize() }
+                for position in removing {
+                    delete.reset()
+                    try delete.bind(1, Int64(bitPattern: position))
+                    _ = try delete.step()
+                }
+            }
+        }
+    }
+
+    public func saveSnapshot(_ snapshot: StoredSnapshot) throws(StoreFailure) {
+        try transaction { db throws(SQLiteConnection.Failure) in
+            try db.execute("DELETE FROM snapshot")
+            let insert = try db.prepare("INSERT INTO snapshot(part, position, time, body) VALUES (?1, ?2, ?3, ?4)")
+            defer { insert.finalize() }
+            for (index, part) in snapshot.parts.enumerated() {
+                insert.reset()
+                try insert.bind(1, Int64(index))
+                try insert.bind(2, Int64(bitPattern: snapshot.position))
+                try insert.bind(3, snapshot.time)
+                try insert.bind(4, part)
+                _ = try insert.step()
+            }
+            let trim = try db.prepare("DELETE FROM log WHERE position <= ?1")
+            defer { trim.finalize() }
+            try trim.bind(1, Int64(bitPattern: snapshot.position))
+            _ = try trim.step()
+        }
+    }
+
+    /// Runs `body` in one write transaction, committed when it returns and rolled back when it
+    /// throws; a failure becomes the ``StoreFailure`` that says what the caller may do: a full
+    /// disk or a lock held elsewhere is ``StoreFailure/unavailable(_:)`` (nothing was kept), an
+    /// I/O error ``StoreFailure/durabilityLost(_:)``.
+    private func transaction(_ body: (SQLiteConnection) throws(SQLiteConnection.Failure) -> Void) throws(StoreFailure) {
         do {
             try connection.withLock { db throws(SQLiteConnection.Failure) in
                 guard let db else { throw SQLiteConnection.Failure(code: 21, message: "the store is closed") }
                 try db.execute("BEGIN IMMEDIATE")
                 do throws(SQLiteConnection.Failure) {
-                    let insert = try db.prepare(
-                        "INSERT INTO log(position, time, kind, stream, rendition, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-                    defer { insert.finalize() }
-                    for entry in entries {
-                        insert.reset()
-                        try insert.bind(1, Int64(bitPattern: entry.position))
-                        try insert.bind(2, entry.time)
-                        try insert.bind(3, Int64(entry.kind))
-                        try insert.bind(4, entry.stream)
-                        try insert.bind(5, entry.rendition)
-                        try insert.bind(6, entry.body)
-                        _ = try insert.step()
-                    }
-                    if !removing.isEmpty {
-                        let delete = try db.prepare("DELETE FROM log WHERE position = ?1")
-                        defer { delete.finalize() }
-                        for position in removing {
-                            delete.reset()
-                            try delete.bind(1, Int64(bitPattern: position))
-                            _ = try delete.step()
-                        }
-                    }
+                    try body(db)
                     try db.execute("COMMIT")
                 } catch {
                     try? db.execute("ROLLBACK")
@@ -201,39 +231,6 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
             }
         } catch {
             if error.isFull || error.isBusy { throw .unavailable("\(location): \(error.message)") }
-            if error.isIOError { throw .durabilityLost("\(location): \(error)") }
-            throw .unavailable("\(location): \(error)")
-        }
-    }
-
-    public func saveSnapshot(_ snapshot: StoredSnapshot) throws(StoreFailure) {
-        do {
-            try connection.withLock { db throws(SQLiteConnection.Failure) in
-                guard let db else { throw SQLiteConnection.Failure(code: 21, message: "the store is closed") }
-                try db.execute("BEGIN IMMEDIATE")
-                do throws(SQLiteConnection.Failure) {
-                    try db.execute("DELETE FROM snapshot")
-                    let insert = try db.prepare("INSERT INTO snapshot(part, position, time, body) VALUES (?1, ?2, ?3, ?4)")
-                    defer { insert.finalize() }
-                    for (index, part) in snapshot.parts.enumerated() {
-                        insert.reset()
-                        try insert.bind(1, Int64(index))
-                        try insert.bind(2, Int64(bitPattern: snapshot.position))
-                        try insert.bind(3, snapshot.time)
-                        try insert.bind(4, part)
-                        _ = try insert.step()
-                    }
-                    let trim = try db.prepare("DELETE FROM log WHERE position <= ?1")
-                    defer { trim.finalize() }
-                    try trim.bind(1, Int64(bitPattern: snapshot.position))
-                    _ = try trim.step()
-                    try db.execute("COMMIT")
-                } catch {
-                    try? db.execute("ROLLBACK")
-                    throw error
-                }
-            }
-        } catch {
             if error.isIOError { throw .durabilityLost("\(location): \(error)") }
             throw .unavailable("\(location): \(error)")
         }
