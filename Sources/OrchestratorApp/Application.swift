@@ -250,13 +250,9 @@ public func buildApplication(
     store: (any StateStore)? = nil,
     fatal: @escaping @Sendable (StoreFailure) -> Void = { _ in }
 ) -> Application {
-    let budget = MemoryBudget(limit: configuration.memoryBudgetBytes)
-    let feed = Orchestrator.removedSegmentsFeed(configuration)
     let orchestrator = Orchestrator(
         configuration: configuration, logger: logger, metrics: OrchestratorMetrics(registry: metricsRegistry),
-        clock: clock,
-        makeRegistry: SegmentRegistry<PublishedPlaylist>.inMemory(budget: budget, removals: { feed.record($0) }),
-        budget: budget, feed: feed, access: access, store: store, fatal: fatal)
+        clock: clock, access: access, store: store, fatal: fatal)
     return Application(configuration: configuration, orchestrator: orchestrator, logger: logger, notifier: notifier)
 }
 

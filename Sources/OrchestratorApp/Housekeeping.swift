@@ -4,9 +4,24 @@ import MicroHTTPD
 import PlaylistRenderer
 import SegmentRegistry
 
-/// The periodic work besides sweeps: held reloads answered when their time is up or the service
-/// stops, and what a sweep did, reported through metrics and logs.
+/// The periodic work: sweeps (logged ones with a durable store) and what they did, reported
+/// through metrics and logs; held reloads answered when their time is up or the service stops.
 extension Orchestrator {
+    /// Runs the periodic housekeeping: at once in memory; with a durable store as a logged sweep
+    /// at the log's time, only when something is due.
+    func sweep() {
+        let now = clock()
+        removedSegmentsFeed.advance(now: now)
+        guard let committer else {
+            let report = ChangeTiming.$started.withValue(ContinuousClock.now) { registry.sweep(now: now) }
+            return noteSweep(report)
+        }
+        guard registry.sweepIsDue(now: now) else { return }
+        committer.submitSweep { [self] result in
+            if case .success(.swept(let report)) = result { noteSweep(report) }
+        }
+    }
+
     /// Answers held blocking reloads whose three target durations have passed with 503
     /// (rfc8216bis §6.2.5.2; never the unchanged playlist, which Apple players reject).
     func expireHeldRequests() {

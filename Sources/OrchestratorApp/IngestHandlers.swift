@@ -149,21 +149,6 @@ extension Orchestrator {
         return .suspended(held)
     }
 
-    /// Runs the periodic housekeeping: at once in memory; with a durable store as a logged sweep
-    /// at the log's time, only when something is due.
-    func sweep() {
-        let now = clock()
-        removedSegmentsFeed.advance(now: now)
-        guard let committer else {
-            let report = ChangeTiming.$started.withValue(ContinuousClock.now) { registry.sweep(now: now) }
-            return noteSweep(report)
-        }
-        guard registry.sweepIsDue(now: now) else { return }
-        committer.submitSweep { [self] result in
-            if case .success(.swept(let report)) = result { noteSweep(report) }
-        }
-    }
-
     /// `{"status":"registered","stream":…,"rendition":…,"sequence":n[,"part":p],"listed":…}` (201),
     /// or the same with `duplicate`/`stale` and no `listed` (200), written straight into bytes:
     /// this is the answer to every ingest request.

@@ -35,17 +35,20 @@ public final class Orchestrator: HTTPResponder, Sendable {
     let rendering: RenderingSwitch
 
     /// Creates the router over a new in-memory registry charging `MEMORY_BUDGET_MB`; `access` is
-    /// `configuration.access` prepared (``AccessControl/init(_:)``), open by default.
+    /// `configuration.access` prepared (``AccessControl/init(_:)``), open by default; `store`, when
+    /// given, is the durable state log the registry is fed from (`fatal` is called when it loses
+    /// durability).
     public convenience init(
         configuration: AppConfiguration, logger: Logger, metrics: OrchestratorMetrics,
-        clock: @escaping @Sendable () -> Timestamp, access: AccessControl = .open
+        clock: @escaping @Sendable () -> Timestamp, access: AccessControl = .open,
+        store: (any StateStore)? = nil, fatal: @escaping @Sendable (StoreFailure) -> Void = { _ in }
     ) {
         let budget = MemoryBudget(limit: configuration.memoryBudgetBytes)
         let feed = Self.removedSegmentsFeed(configuration)
         self.init(
             configuration: configuration, logger: logger, metrics: metrics, clock: clock,
             makeRegistry: SegmentRegistry<PublishedPlaylist>.inMemory(budget: budget, removals: { feed.record($0) }),
-            budget: budget, feed: feed, access: access)
+            budget: budget, feed: feed, access: access, store: store, fatal: fatal)
     }
 
     /// Creates the router over a new registry made by `makeRegistry`: the seam where another

@@ -69,7 +69,6 @@ final class StateCommitter: Sendable {
     private let rendering: RenderingSwitch
     /// Taken while a snapshot is being encoded and written (one at a time).
     private let snapshotSlot = DispatchSemaphore(value: 1)
-    private let snapshotsWritten = Atomic<Int>(0)
     private let clock: @Sendable () -> Timestamp
     private let logger: Logger
     private let fatal: @Sendable (StoreFailure) -> Void
@@ -104,9 +103,6 @@ final class StateCommitter: Sendable {
 
     /// Appends the store refused since start-up.
     var failureCount: Int { failures.load(ordering: .relaxed) }
-
-    /// Snapshots written since start-up.
-    var snapshotCount: Int { snapshotsWritten.load(ordering: .relaxed) }
 
     /// Loads the newest snapshot and applies every entry after it in order (before anything is
     /// served), then starts the thread.
@@ -255,7 +251,6 @@ final class StateCommitter: Sendable {
                 let parts = try SnapshotCodec.encode(state)
                 let stored = StoredSnapshot(position: position, time: time, parts: parts)
                 try store.saveSnapshot(stored)
-                snapshotsWritten.add(1, ordering: .relaxed)
                 logger.info(
                     "state snapshot written",
                     metadata: [

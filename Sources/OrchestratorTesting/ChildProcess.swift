@@ -148,12 +148,6 @@ public final class ChildProcess: Sendable {
         return raw & 0x7f == 0 ? (raw >> 8) & 0xff : raw & 0x7f
     }
 
-    /// Whether a signal ended the child.
-    public var terminatedBySignal: Bool {
-        guard let raw = status.withLock({ $0 }) else { return false }
-        return raw & 0x7f != 0
-    }
-
     /// Sends `signal` to the child (only while it has not been reaped: its pid is still its own).
     public func send(signal: Int32) {
         if isRunning { kill(processIdentifier, signal) }
