@@ -66,14 +66,17 @@ public final class Application: Service, Sendable {
     public func start() throws {
         if let committer = orchestrator.committer {
             let started = ContinuousClock.now
-            let (replayed, snapshot) = try committer.start()
+            let restored = try committer.start()
+            let steps = restored.durations
+            func milliseconds(_ duration: Duration) -> Int { Int(duration / .milliseconds(1)) }
             logger.info(
                 "state restored",
                 metadata: [
-                    "store.location": "\(committer.store.location)", "store.entries": .stringConvertible(replayed),
-                    "store.snapshot_streams": .stringConvertible(snapshot?.streams ?? 0),
-                    "store.snapshot_renditions": .stringConvertible(snapshot?.renditions ?? 0),
+                    "store.location": "\(committer.store.location)", "store.entries": .stringConvertible(restored.entries),
+                    "store.snapshot_streams": .stringConvertible(restored.snapshot?.streams ?? 0),
+                    "store.snapshot_renditions": .stringConvertible(restored.snapshot?.renditions ?? 0),
                     "store.replay_ms": .stringConvertible((ContinuousClock.now - started) / .milliseconds(1)),
+                    "store.steps_ms": "load \(milliseconds(steps.load)), decode \(milliseconds(steps.decode)), restore \(milliseconds(steps.restore)), replay \(milliseconds(steps.replay)), publish \(milliseconds(steps.publish))",
                 ])
         }
         try server.start()

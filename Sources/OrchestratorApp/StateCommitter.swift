@@ -106,32 +106,35 @@ final class StateCommitter: Sendable {
 
     /// Loads the newest snapshot and applies every entry after it in order (before anything is
     /// served), then starts the thread.
-    /// - Returns: the entries replayed, and the streams and renditions the snapshot held.
+    /// - Returns: what was restored, and how long each step took.
     /// - Throws: ``StoreFailure`` when the store cannot be read, holds a snapshot or an entry
     ///   that does not decode (never starts empty over a log it cannot read).
-    func start() throws -> (entries: Int, snapshot: (streams: Int, renditions: Int)?) {
+    func start() throws -> Restoration {
+        var clock = StepClock()
+        var restoration = Restoration()
         let stored = try store.load()
+        restoration.durations.load = clock.lap()
         // Nothing is served before the replay ends: its publications are rendered once, after.
         rendering.set(false)
         defer { rendering.set(true) }
         var last = Cursor()
-        var restored: (streams: Int, renditions: Int)?
         if let snapshot = stored.snapshot {
             let state: StateSnapshot
             do {
-                state = try SnapshotCodec.decode(snapshot.parts)
+                state = try SnapshotCodec.decode(snapshot)
             } catch {
                 throw StoreFailure.unusable("\(store.location): the snapshot at entry \(snapshot.position) does not decode: \(error)")
             }
+            restoration.durations.decode = clock.lap()
             budget.withoutRefusals { registry.restore(state.registry) }
             feed.restore(state.feed)
             last.position = snapshot.position
             last.time = snapshot.time
             last.snapshotPosition = snapshot.position
-            restored = state.registry.counts
+            restoration.snapshot = state.registry.counts
+            restoration.durations.restore = clock.lap()
         }
-        for record in stored.entries {
-            let entry = try LogEntry(record)
+        for entry in try Self.decode(stored.entries) {
             // What the budget refused live was removed from the log; what it took is replayed
             // whatever the budget says now.
             if entry.position <= last.position || entry.time.millisecondsSinceEpoch < last.time {
@@ -141,13 +144,60 @@ final class StateCommitter: Sendable {
             last.position = entry.position
             last.time = entry.time.millisecondsSinceEpoch
         }
+        restoration.entries = stored.entries.count
+        restoration.durations.replay = clock.lap()
         rendering.set(true)
         registry.republishAll()
+        restoration.durations.publish = clock.lap()
         last.snapshotTaken = .now
         cursor.withLock { $0 = last }
         // A queue of its own: its one block is this loop, for the life of the store.
         DispatchQueue(label: "state-committer").async { [self] in run() }
-        return (stored.entries.count, restored)
+        return restoration
+    }
+
+    /// `records` decoded on every core (each decodes alone; only applying needs their order).
+    /// - Throws: the ``CorruptEntry`` of the first one (by position) that does not decode.
+    private static func decode(_ records: [StoredEntry]) throws(CorruptEntry) -> [LogEntry] {
+        let chunk = 4096
+        let chunks = (records.count + chunk - 1) / chunk
+        let results = Mutex<[Result<[LogEntry], CorruptEntry>?]>(Array(repeating: nil, count: chunks))
+        DispatchQueue.concurrentPerform(iterations: chunks) { index in
+            let result = Result { () throws(CorruptEntry) -> [LogEntry] in
+                var entries: [LogEntry] = []
+                entries.reserveCapacity(chunk)
+                for record in records[(index * chunk)..<min(records.count, (index + 1) * chunk)] {
+                    entries.append(try LogEntry(record))
+                }
+                return entries
+            }
+            results.withLock { $0[index] = result }
+        }
+        var entries: [LogEntry] = []
+        entries.reserveCapacity(records.count)
+        for result in results.withLock({ $0 }) { entries += try result!.get() }
+        return entries
+    }
+
+    /// What ``start()`` restored.
+    struct Restoration {
+        /// Entries replayed after the snapshot.
+        var entries = 0
+        /// The streams and renditions the snapshot held (nil: there was none).
+        var snapshot: (streams: Int, renditions: Int)?
+        /// Each step's duration: reading the store, decoding the snapshot, loading it, replaying
+        /// the entries after it, rendering every playlist.
+        var durations = (load: Duration.zero, decode: Duration.zero, restore: Duration.zero, replay: Duration.zero, publish: Duration.zero)
+    }
+
+    /// The time since the last lap.
+    private struct StepClock {
+        var mark = ContinuousClock.now
+        mutating func lap() -> Duration {
+            let now = ContinuousClock.now
+            defer { mark = now }
+            return now - mark
+        }
     }
 
     /// Hands `command` over; `completion` runs on the committer thread once it was appended and
@@ -243,13 +293,14 @@ final class StateCommitter: Sendable {
             cursor.snapshotTaken = .now
             return (cursor.position, cursor.time)
         }
+        let taking = ContinuousClock.now
         let state = StateSnapshot(registry: registry.image(), feed: feed.image())
+        let taken = ContinuousClock.now - taking
         let write: @Sendable () -> Void = { [self] in
             defer { snapshotSlot.signal() }
             let started = ContinuousClock.now
             do {
-                let parts = try SnapshotCodec.encode(state)
-                let stored = StoredSnapshot(position: position, time: time, parts: parts)
+                let stored = try SnapshotCodec.encode(state, position: position, time: time)
                 try store.saveSnapshot(stored)
                 logger.info(
                     "state snapshot written",
@@ -258,6 +309,7 @@ final class StateCommitter: Sendable {
                         "store.snapshot_renditions": .stringConvertible(state.registry.counts.renditions),
                         "store.snapshot_feed_entries": .stringConvertible(state.feed.count),
                         "store.snapshot_ms": .stringConvertible((ContinuousClock.now - started) / .milliseconds(1)),
+                        "store.snapshot_taken_ms": .stringConvertible(taken / .milliseconds(1)),
                     ])
             } catch {
                 logger.warning(
@@ -266,7 +318,7 @@ final class StateCommitter: Sendable {
                 if case StoreFailure.durabilityLost = error { fatal(.durabilityLost("\(error)")) }
             }
         }
-        if inBackground { DispatchQueue.global().async(execute: write) } else { write() }
+        if inBackground { BackgroundThread.run(write) } else { write() }
     }
 
     private func commit(_ batch: [Pending]) {

@@ -35,6 +35,9 @@ final class SQLiteConnection {
         guard code == SQLITE_OK else { throw failure(code) }
     }
 
+    /// Rows the last INSERT, UPDATE or DELETE changed.
+    var changes: Int { Int(sqlite3_changes(handle)) }
+
     /// The first column of the first row of `sql` as text, nil when there is no row.
     func text(_ sql: String) throws(Failure) -> String? {
         let statement = try prepare(sql)
@@ -62,6 +65,11 @@ final class SQLiteConnection {
 
         func bind(_ index: Int32, _ value: Int64) throws(Failure) {
             try check(sqlite3_bind_int64(handle, index, value))
+        }
+
+        func bind(_ index: Int32, _ value: Int64?) throws(Failure) {
+            guard let value else { return try check(sqlite3_bind_null(handle, index)) }
+            try bind(index, value)
         }
 
         func bind(_ index: Int32, _ value: String?) throws(Failure) {

@@ -3,9 +3,12 @@ import Synchronization
 
 /// The state log in an SQLite database file (`STATE_STORE=sqlite:PATH`), in WAL mode.
 ///
-/// The file holds one table of entries (`log`) and one of facts about it (`meta`: the settings
-/// its entries were decided under). Its `application_id` marks it as this service's, so a file of
-/// another program is refused instead of being written into. The connection keeps SQLite's
+/// The file holds a table of entries (`log`), one of facts about it (`meta`: the settings its
+/// entries were decided under, the snapshot's generation), the newest snapshot's parts
+/// (`snapshot`) and its retention feed's items (`feed`, one row each, numbered by generation so
+/// that a snapshot's rows are written in short transactions beside the appends and only become
+/// the snapshot's in the transaction that replaces it). Its `application_id` marks it as this
+/// service's, so a file of another program is refused instead of being written into. The connection keeps SQLite's
 /// exclusive lock from start-up to close: a second process given the same file is refused at
 /// start-up instead of interleaving its own log.
 ///
@@ -20,13 +23,22 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
 
     /// "HLSO" in ASCII: what `PRAGMA application_id` holds in this service's files.
     public static let applicationID: Int32 = 0x484C_534F
-    /// The layout of the tables; a file with a later one is refused.
-    static let schemaVersion = 1
+    /// The layout of the tables; a file with a later one is refused. Layout 1 had no `feed`
+    /// table (its snapshots kept the feed's items in their first part, which still decodes).
+    static let schemaVersion = 2
+    /// Feed rows written (or deleted) per transaction while a snapshot is saved: an append waits
+    /// for at most one such transaction (a few milliseconds).
+    static let feedRowsPerTransaction = 512
+    /// A feed row's key is its generation times this, plus its row number.
+    static let feedGenerationStride: Int64 = 1 << 32
 
     public let location: String
     /// Every call goes through this lock (the committer is the one writer; loads and closes
     /// come from the start-up and shutdown paths).
     private let connection: Mutex<SQLiteConnection?>
+    /// The generation of the newest snapshot's feed rows (0: none written yet). Only
+    /// ``saveSnapshot(_:)`` changes it, one call at a time.
+    private let feedGeneration: Mutex<Int64>
 
     /// Opens or creates the store at `path`.
     ///
@@ -43,7 +55,7 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
             throw .unusable("cannot open \(path): \(error.message)")
         }
         do {
-            try Self.prepare(opened, path: path, synchronous: synchronous, settings: settings)
+            feedGeneration = Mutex(try Self.prepare(opened, path: path, synchronous: synchronous, settings: settings))
         } catch let failure as StoreFailure {
             throw failure
         } catch let error as SQLiteConnection.Failure {
@@ -56,9 +68,11 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
         connection = Mutex(opened)
     }
 
+    /// Sets the connection up, creates or upgrades the tables, checks the settings.
+    /// - Returns: the generation of the newest snapshot's feed rows.
     private static func prepare(
         _ db: SQLiteConnection, path: String, synchronous: Synchronous, settings: [(name: String, value: String)]
-    ) throws {
+    ) throws -> Int64 {
         // Reading the header first: a file that is not a database fails here, before anything is
         // written to it.
         let application = Int32(try db.text("PRAGMA application_id") ?? "0") ?? 0
@@ -96,11 +110,31 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
                     position INTEGER NOT NULL,
                     time INTEGER NOT NULL,
                     body BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS feed(
+                    item INTEGER PRIMARY KEY,
+                    id INTEGER,
+                    arrival INTEGER,
+                    stream TEXT NOT NULL,
+                    rendition TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    part INTEGER,
+                    path TEXT NOT NULL,
+                    removed_at INTEGER NOT NULL,
+                    deletable_after INTEGER NOT NULL);
                 PRAGMA application_id=\(applicationID);
                 PRAGMA user_version=\(schemaVersion);
                 """)
             try checkSettings(db, path: path, settings: settings)
+            let generation = Int64(try db.text("SELECT value FROM meta WHERE name = 'feed_generation'") ?? "0") ?? 0
+            // Rows of a snapshot that was being written when the process stopped, or of one
+            // replaced whose rows were not all deleted yet.
+            let clear = try db.prepare("DELETE FROM feed WHERE item < ?1 OR item >= ?2")
+            defer { clear.finalize() }
+            try clear.bind(1, generation * feedGenerationStride)
+            try clear.bind(2, (generation + 1) * feedGenerationStride)
+            _ = try clear.step()
             try db.execute("COMMIT")
+            return generation
         } catch {
             try? db.execute("ROLLBACK")
             throw error
@@ -145,6 +179,7 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
                     }
                     snapshot?.parts.append(latest.blob(2))
                 }
+                if snapshot != nil { snapshot?.feed = try feedItems(db, generation: feedGeneration.withLock { $0 }) }
                 let select = try db.prepare(
                     "SELECT position, time, kind, stream, rendition, body FROM log WHERE position > ?1 ORDER BY position")
                 defer { select.finalize() }
@@ -192,7 +227,109 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
         }
     }
 
+    /// The feed rows of `generation`, in order.
+    private func feedItems(_ db: SQLiteConnection, generation: Int64) throws(SQLiteConnection.Failure) -> [StoredFeedItem] {
+        let select = try db.prepare(
+            """
+            SELECT id, arrival, stream, rendition, sequence, part, path, removed_at, deletable_after
+            FROM feed WHERE item >= ?1 AND item < ?2 ORDER BY item
+            """)
+        defer { select.finalize() }
+        try select.bind(1, generation * Self.feedGenerationStride)
+        try select.bind(2, (generation + 1) * Self.feedGenerationStride)
+        var items: [StoredFeedItem] = []
+        while try select.step() {
+            items.append(
+                StoredFeedItem(
+                    id: select.isNull(0) ? nil : UInt64(bitPattern: select.int64(0)),
+                    order: select.isNull(1) ? nil : UInt64(bitPattern: select.int64(1)),
+                    stream: select.text(2) ?? "", rendition: select.text(3) ?? "",
+                    sequence: UInt64(bitPattern: select.int64(4)), part: select.isNull(5) ? nil : Int(select.int64(5)),
+                    path: select.text(6) ?? "", removedAt: select.int64(7), deletableAfter: select.int64(8)))
+        }
+        return items
+    }
+
     public func saveSnapshot(_ snapshot: StoredSnapshot) throws(StoreFailure) {
+        let previous = feedGeneration.withLock { $0 }
+        let generation = previous + 1
+        let base = generation * Self.feedGenerationStride
+        do throws(StoreFailure) {
+            // The new rows, a few thousand per transaction: appends go on between them, and until
+            // the snapshot below names their generation they are nobody's.
+            var row = 0
+            while row < snapshot.feed.count {
+                let end = min(snapshot.feed.count, row + Self.feedRowsPerTransaction)
+                try transaction { db throws(SQLiteConnection.Failure) in
+                    try insertFeedItems(db, snapshot.feed[row..<end], from: base + Int64(row))
+                }
+                row = end
+            }
+            try replaceSnapshot(snapshot, generation: generation)
+        } catch {
+            // What was written of the new rows (the next start clears whatever this leaves).
+            if case .durabilityLost = error { throw error }
+            try? deleteFeedItems(keeping: previous)
+            throw error
+        }
+        feedGeneration.withLock { $0 = generation }
+        // The replaced snapshot's rows, a few thousand per transaction.
+        do {
+            try deleteFeedItems(keeping: generation)
+        } catch {
+            // The snapshot is in; rows left behind are cleared by the next snapshot or start.
+            if case .durabilityLost = error { throw error }
+        }
+    }
+
+    private func insertFeedItems(
+        _ db: SQLiteConnection, _ items: ArraySlice<StoredFeedItem>, from first: Int64
+    ) throws(SQLiteConnection.Failure) {
+        let insert = try db.prepare(
+            """
+            INSERT INTO feed(item, id, arrival, stream, rendition, sequence, part, path, removed_at, deletable_after)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            """)
+        defer { insert.finalize() }
+        var key = first
+        for item in items {
+            insert.reset()
+            try insert.bind(1, key)
+            try insert.bind(2, item.id.map { Int64(bitPattern: $0) })
+            try insert.bind(3, item.order.map { Int64(bitPattern: $0) })
+            try insert.bind(4, item.stream)
+            try insert.bind(5, item.rendition)
+            try insert.bind(6, Int64(bitPattern: item.sequence))
+            try insert.bind(7, item.part.map { Int64($0) })
+            try insert.bind(8, item.path)
+            try insert.bind(9, item.removedAt)
+            try insert.bind(10, item.deletableAfter)
+            _ = try insert.step()
+            key += 1
+        }
+    }
+
+    /// Deletes every feed row of another generation than `generation`, a few thousand per
+    /// transaction.
+    private func deleteFeedItems(keeping generation: Int64) throws(StoreFailure) {
+        var deleted = Self.feedRowsPerTransaction
+        while deleted == Self.feedRowsPerTransaction {
+            try transaction { db throws(SQLiteConnection.Failure) in
+                let delete = try db.prepare(
+                    "DELETE FROM feed WHERE item IN (SELECT item FROM feed WHERE item < ?1 OR item >= ?2 LIMIT ?3)")
+                defer { delete.finalize() }
+                try delete.bind(1, generation * Self.feedGenerationStride)
+                try delete.bind(2, (generation + 1) * Self.feedGenerationStride)
+                try delete.bind(3, Int64(Self.feedRowsPerTransaction))
+                _ = try delete.step()
+                deleted = db.changes
+            }
+        }
+    }
+
+    /// The snapshot's parts in place of the previous ones, its feed rows' generation named, and
+    /// the log below it trimmed: one transaction.
+    private func replaceSnapshot(_ snapshot: StoredSnapshot, generation: Int64) throws(StoreFailure) {
         try transaction { db throws(SQLiteConnection.Failure) in
             try db.execute("DELETE FROM snapshot")
             let insert = try db.prepare("INSERT INTO snapshot(part, position, time, body) VALUES (?1, ?2, ?3, ?4)")
@@ -205,6 +342,7 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
                 try insert.bind(4, part)
                 _ = try insert.step()
             }
+            try db.execute("INSERT OR REPLACE INTO meta(name, value) VALUES ('feed_generation', '\(generation)')")
             let trim = try db.prepare("DELETE FROM log WHERE position <= ?1")
             defer { trim.finalize() }
             try trim.bind(1, Int64(bitPattern: snapshot.position))

@@ -98,7 +98,7 @@ public final class RemovedSegmentsFeed: Sendable {
                 let middle = (low + high) / 2
                 if live[middle].id <= cursor { low = middle + 1 } else { high = middle }
             }
-            let entries = Array(live[low..<min(live.endIndex, low + max(0, limit))])
+            let entries = Array(live[low..<(low + min(live.endIndex - low, max(0, limit)))])
             let next = entries.last?.id ?? after ?? (state.nextID > 1 ? state.nextID - 1 : nil)
             return (entries, next)
         }
@@ -107,14 +107,6 @@ public final class RemovedSegmentsFeed: Sendable {
     /// Matures and expires entries at `now` (also done by every ``page(after:limit:now:)``).
     public func advance(now: Timestamp) {
         state.withLock { advance(&$0, now: now) }
-    }
-
-    /// Entries dropped before they could be read (kept too long, or beyond `maxEntries`).
-    /// What the feed holds, for a snapshot of the state (``restore(_:)`` loads it back).
-    public struct Image: Codable, Sendable {
-        var state: State
-        /// The entries it holds.
-        public var count: Int { state.waiting.count + state.ready.count - state.head }
     }
 
     /// The feed's content now.
@@ -129,6 +121,7 @@ public final class RemovedSegmentsFeed: Sendable {
     /// Replaces the feed's content with `image` (at start-up, before anything is recorded).
     public func restore(_ image: Image) { state.withLock { $0 = image.state } }
 
+    /// Entries dropped before they could be read (kept too long, or beyond `maxEntries`).
     public var droppedCount: Int { state.withLock { $0.dropped } }
 
     /// Entries held now (waiting and ready).
@@ -206,58 +199,5 @@ public final class RemovedSegmentsFeed: Sendable {
         guard state.head > 0, state.head * 2 >= state.ready.count else { return }
         state.ready.removeFirst(state.head)
         state.head = 0
-    }
-}
-
-// Compact encodings for snapshots: the feed may hold hundreds of thousands of entries.
-extension RemovedSegmentsFeed.Entry {
-    public init(from decoder: any Decoder) throws {
-        var values = try decoder.unkeyedContainer()
-        id = try values.decode(UInt64.self)
-        stream = try values.decode(StreamID.self)
-        rendition = try values.decode(RenditionName.self)
-        sequence = try values.decode(UInt64.self)
-        part = try values.decodeIfPresent(Int.self)
-        path = try values.decode(String.self)
-        removedAt = try values.decode(Timestamp.self)
-        deletableAfter = try values.decode(Timestamp.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var values = encoder.unkeyedContainer()
-        try values.encode(id)
-        try values.encode(stream)
-        try values.encode(rendition)
-        try values.encode(sequence)
-        try values.encode(part)
-        try values.encode(path)
-        try values.encode(removedAt)
-        try values.encode(deletableAfter)
-    }
-}
-
-extension RemovedSegmentsFeed.Waiting {
-    init(from decoder: any Decoder) throws {
-        var values = try decoder.unkeyedContainer()
-        stream = try values.decode(StreamID.self)
-        rendition = try values.decode(RenditionName.self)
-        sequence = try values.decode(UInt64.self)
-        part = try values.decodeIfPresent(Int.self)
-        path = try values.decode(String.self)
-        removedAt = try values.decode(Timestamp.self)
-        deletableAfter = try values.decode(Timestamp.self)
-        order = try values.decode(UInt64.self)
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var values = encoder.unkeyedContainer()
-        try values.encode(stream)
-        try values.encode(rendition)
-        try values.encode(sequence)
-        try values.encode(part)
-        try values.encode(path)
-        try values.encode(removedAt)
-        try values.encode(deletableAfter)
-        try values.encode(order)
     }
 }

@@ -9,8 +9,10 @@ public protocol StateStore: AnyObject, Sendable {
     /// returns, all of it is durable; when it throws, none of it happened.
     func append(_ entries: [StoredEntry], removing: [UInt64]) throws(StoreFailure)
 
-    /// Keeps `snapshot` as the newest and removes every entry at or below its position, in one
-    /// transaction: the store's size follows the state, not its history.
+    /// Keeps `snapshot` as the newest and removes every entry at or below its position: the
+    /// store's size follows the state, not its history. Atomic: a failure (or a crash) part way
+    /// leaves the previous snapshot and the whole log. Runs beside ``append(_:removing:)`` (on
+    /// another thread) without holding it back for long.
     func saveSnapshot(_ snapshot: StoredSnapshot) throws(StoreFailure)
 
     /// Flushes and closes; nothing may be called after.
@@ -52,20 +54,27 @@ public struct StoredState: Sendable, Equatable {
 }
 
 /// A snapshot as a store keeps it: the state after the entry at `position`, encoded in parts
-/// that are encoded and decoded in parallel (the retention feed, then the registry's shares).
+/// that are encoded and decoded in parallel (the retention feed's counters, then the registry's
+/// shares), and the retention feed's items as rows.
 public struct StoredSnapshot: Sendable, Equatable {
     public var position: UInt64
     /// The time of the entry at `position` (milliseconds since the Unix epoch).
     public var time: Int64
     /// Each part as JSON, in order.
     public var parts: [[UInt8]]
+    /// The retention feed's items, in order.
+    public var feed: [StoredFeedItem]
 
-    public init(position: UInt64, time: Int64, parts: [[UInt8]]) {
+    public init(position: UInt64, time: Int64, parts: [[UInt8]], feed: [StoredFeedItem] = []) {
         self.position = position
         self.time = time
         self.parts = parts
+        self.feed = feed
     }
 
-    /// Its size in bytes.
-    public var byteCount: Int { parts.reduce(0) { $0 + $1.count } }
+    /// Its size in bytes (the feed's items counted by their text and eight bytes a number).
+    public var byteCount: Int {
+        parts.reduce(0) { $0 + $1.count }
+            + feed.reduce(0) { $0 + $1.stream.utf8.count + $1.rendition.utf8.count + $1.path.utf8.count + 48 }
+    }
 }

@@ -14,8 +14,16 @@ import Testing
         windowSize: 4, targetDuration: nil, gapTimeoutMilliseconds: 6_000, maxPendingSegments: 64, maxStreams: 8,
         maxRenditionsPerStream: 4, endedStreamTTLMilliseconds: 20_000, idleStreamTTLMilliseconds: 30_000)
 
-    static func registry() -> SegmentRegistry<[UInt8]> {
-        SegmentRegistry(configuration: configuration, publish: { MediaPlaylistRenderer.renderBytes($0) })
+    /// A registry whose removals go to `feed`.
+    static func registry(feed: RemovedSegmentsFeed) -> SegmentRegistry<[UInt8]> {
+        SegmentRegistry(configuration: configuration, publish: { MediaPlaylistRenderer.renderBytes($0) }, removals: { feed.record($0) })
+    }
+
+    static func feed() -> RemovedSegmentsFeed { RemovedSegmentsFeed(keepMilliseconds: 60_000, maxEntries: 200) }
+
+    /// Everything `feed` reports at `now`, walked from the start.
+    static func feedEntries(_ feed: RemovedSegmentsFeed, at now: Int64) -> [RemovedSegmentsFeed.Entry] {
+        feed.page(after: nil, limit: .max, now: Timestamp(millisecondsSinceEpoch: now)).entries
     }
 
     /// Every playlist of `registry`, as served bytes (without pinning), by stream and rendition.
@@ -36,7 +44,8 @@ import Testing
         var generator = SplitMix64(seed: seed)
         let streams = try ["a", "b", "c"].map { try StreamID(validating: $0) }
         let renditions = try ["720p", "ll"].map { try RenditionName(validating: $0) }
-        let live = Self.registry()
+        let liveFeed = Self.feed()
+        let live = Self.registry(feed: liveFeed)
         var stored: [StoredEntry] = []
         var answers: [String] = []
         var time: Int64 = 1_700_000_000_000
@@ -86,15 +95,24 @@ import Testing
 
         // A snapshot at a random position, through its stored form (JSON), plus the tail.
         let cut = Int.random(in: 0..<stored.count, using: &generator)
-        let prefix = Self.registry()
+        let prefixFeed = Self.feed()
+        let prefix = Self.registry(feed: prefixFeed)
         for record in stored[..<cut] {
             let entry = try LogEntry(record)
             _ = prefix.apply(entry.command, at: entry.time)
         }
         // Cut in shares as the store keeps it, each through JSON, whole again.
         let shares = try prefix.image().split(into: 3).map { try JSONDecoder().decode(RegistryImage.self, from: JSONEncoder().encode($0)) }
-        let restored = Self.registry()
+        let restoredFeed = Self.feed()
+        let restored = Self.registry(feed: restoredFeed)
         restored.restore(try #require(RegistryImage.merge(shares)))
+        // The feed as the store keeps it: its counters through JSON, its items as rows.
+        let feedImage = prefixFeed.image()
+        let header = try JSONDecoder().decode(RemovedSegmentsFeed.Image.self, from: JSONEncoder().encode(feedImage.header))
+        let rows = feedImage.items.map(\.stored)
+        let items = rows.compactMap { RemovedSegmentsFeed.Image.Item($0) }
+        #expect(items.count == rows.count)
+        restoredFeed.restore(try #require(RemovedSegmentsFeed.Image(header: header, items: items)))
         #expect(Self.playlists(restored, streams: streams, renditions: renditions) == Self.playlists(prefix, streams: streams, renditions: renditions))
         var tailAnswers: [String] = []
         for record in stored[cut...] {
@@ -106,7 +124,8 @@ import Testing
         }
 
         // Replayed from the stored form, through the same decoders.
-        let replayed = Self.registry()
+        let replayedFeed = Self.feed()
+        let replayed = Self.registry(feed: replayedFeed)
         var replayedAnswers: [String] = []
         for record in stored {
             let entry = try LogEntry(record)
@@ -117,7 +136,35 @@ import Testing
         #expect(!expected.isEmpty)
         #expect(Self.playlists(replayed, streams: streams, renditions: renditions) == expected)
         #expect(Self.playlists(restored, streams: streams, renditions: renditions) == expected)
+        // The retention feed too: what it reports at the last entry's time and later.
+        for now in [time, time + 30_000, time + 90_000] {
+            let reported = Self.feedEntries(liveFeed, at: now)
+            #expect(Self.feedEntries(replayedFeed, at: now) == reported)
+            #expect(Self.feedEntries(restoredFeed, at: now) == reported)
+        }
+        #expect(liveFeed.count + liveFeed.droppedCount > 0)
 
+    }
+
+    @Test("a stored feed item decodes to the item it was made from; one with both an id and an order, neither, or an invalid name is refused")
+    func storedFeedItem() throws {
+        let item = RemovedSegmentsFeed.Image.Item(
+            kind: .ready(id: 12), stream: try StreamID(validating: "cam"), rendition: try RenditionName(validating: "720p"),
+            sequence: 40, part: 2, path: "/cam/40.2.mp4", removedAt: Timestamp(millisecondsSinceEpoch: 1_000),
+            deletableAfter: Timestamp(millisecondsSinceEpoch: 7_000))
+        #expect(RemovedSegmentsFeed.Image.Item(item.stored) == item)
+        var waiting = item
+        waiting.kind = .waiting(order: 3)
+        #expect(RemovedSegmentsFeed.Image.Item(waiting.stored) == waiting)
+        var both = item.stored
+        both.order = 3
+        #expect(RemovedSegmentsFeed.Image.Item(both) == nil)
+        both.id = nil
+        both.order = nil
+        #expect(RemovedSegmentsFeed.Image.Item(both) == nil)
+        var invalid = item.stored
+        invalid.stream = "no spaces allowed"
+        #expect(RemovedSegmentsFeed.Image.Item(invalid) == nil)
     }
 
     @Test("a stored entry decodes to the command it was made from; a damaged one is refused with its position")

@@ -76,6 +76,79 @@ import Testing
         #expect(try Self.sqlite3(path, "SELECT count(*), min(position) FROM log; SELECT count(*) FROM snapshot;").output == "30|91\n2\n")
     }
 
+    static func feedItem(_ index: Int) -> StoredFeedItem {
+        StoredFeedItem(
+            id: index % 3 == 0 ? nil : UInt64(index), order: index % 3 == 0 ? UInt64(index * 7) : nil,
+            stream: "s\(index % 17)", rendition: "r\(index % 3)", sequence: UInt64(index), part: index % 5 == 0 ? index % 4 : nil,
+            path: "s\(index % 17)/seg-\(index).ts", removedAt: 1_700_000_000_000 + Int64(index),
+            deletableAfter: 1_700_000_006_000 + Int64(index))
+    }
+
+    @Test("a snapshot's feed items (more than one transaction's worth) load back in order; the next snapshot's replace them")
+    func feedItems() throws {
+        let directory = try Directory()
+        let path = directory.path("state.db")
+        let many = (0..<10_000).map(Self.feedItem)
+        let few = (20_000..<20_005).map(Self.feedItem)
+        do {
+            let store = try SQLiteStateStore(path: path, synchronous: .normal, settings: Self.settings)
+            try store.append((1...10).map { Self.entry($0) }, removing: [])
+            try store.saveSnapshot(StoredSnapshot(position: 5, time: 1_700_000_000_005, parts: [[1], [2]], feed: many))
+            store.close()
+        }
+        do {
+            let store = try SQLiteStateStore(path: path, synchronous: .normal, settings: Self.settings)
+            #expect(try store.load().snapshot == StoredSnapshot(position: 5, time: 1_700_000_000_005, parts: [[1], [2]], feed: many))
+            try store.saveSnapshot(StoredSnapshot(position: 8, time: 1_700_000_000_008, parts: [[3], [4]], feed: few))
+            #expect(try store.load().snapshot?.feed == few)
+            store.close()
+        }
+        #expect(try Self.sqlite3(path, "SELECT count(*) FROM feed; SELECT value FROM meta WHERE name = 'feed_generation';").output == "5\n2\n")
+    }
+
+    @Test("feed rows of a snapshot left unfinished (a crash while it was written) are ignored and cleared at the next start")
+    func unfinishedFeedRows() throws {
+        let directory = try Directory()
+        let path = directory.path("state.db")
+        let kept = (0..<3).map(Self.feedItem)
+        do {
+            let store = try SQLiteStateStore(path: path, synchronous: .normal, settings: Self.settings)
+            try store.append((1...4).map { Self.entry($0) }, removing: [])
+            try store.saveSnapshot(StoredSnapshot(position: 2, time: 1_700_000_000_002, parts: [[1], [2]], feed: kept))
+            store.close()
+        }
+        // Generation 2's rows, as a snapshot interrupted before the transaction that names them.
+        let stray = "INSERT INTO feed(item, id, arrival, stream, rendition, sequence, part, path, removed_at, deletable_after) "
+            + "VALUES (\(2 << 32), 9, NULL, 'x', 'y', 1, NULL, 'p', 1, 2), (\((2 << 32) + 1), 10, NULL, 'x', 'y', 2, NULL, 'q', 1, 2);"
+        #expect(try Self.sqlite3(path, stray).status == 0)
+        let store = try SQLiteStateStore(path: path, synchronous: .normal, settings: Self.settings)
+        #expect(try store.load() == StoredState(
+            snapshot: StoredSnapshot(position: 2, time: 1_700_000_000_002, parts: [[1], [2]], feed: kept),
+            entries: (3...4).map { Self.entry($0) }))
+        store.close()
+        #expect(try Self.sqlite3(path, "SELECT count(*) FROM feed;").output == "3\n")
+    }
+
+    @Test("a file of layout 1 (no feed table: its snapshot holds the feed's items in its first part) opens, loads and is upgraded")
+    func layoutOne() throws {
+        let directory = try Directory()
+        let path = directory.path("state.db")
+        do {
+            let store = try SQLiteStateStore(path: path, synchronous: .normal, settings: Self.settings)
+            try store.append((1...3).map { Self.entry($0) }, removing: [])
+            try store.saveSnapshot(StoredSnapshot(position: 1, time: 1_700_000_000_001, parts: [Array("feed".utf8), [2]]))
+            store.close()
+        }
+        let downgrade = "DROP TABLE feed; DELETE FROM meta WHERE name = 'feed_generation'; PRAGMA user_version=1;"
+        #expect(try Self.sqlite3(path, downgrade).status == 0)
+        let store = try SQLiteStateStore(path: path, synchronous: .normal, settings: Self.settings)
+        #expect(try store.load() == StoredState(
+            snapshot: StoredSnapshot(position: 1, time: 1_700_000_000_001, parts: [Array("feed".utf8), [2]]),
+            entries: (2...3).map { Self.entry($0) }))
+        store.close()
+        #expect(try Self.sqlite3(path, "PRAGMA user_version; SELECT count(*) FROM feed;").output == "2\n0\n")
+    }
+
     @Test("a second process (connection) on the same file is refused while the first holds it")
     func exclusive() throws {
         let directory = try Directory()
