@@ -83,7 +83,9 @@ enum ErrorMapping {
     static func isUnexpected(_ error: any Error) -> Bool {
         !(error is RoutingError || error is ValidationError || error is RegistryError || error is LookupError
             || error is ReloadDirectives.Invalid || error is HeldRequestLimitReached || error is LowLatencyError
-            || error is RequestRejection || error is AccessDenied)
+            || error is RequestRejection || error is AccessDenied
+            // The committer logs a store failure once, when it starts (and when it is over).
+            || error is StoreFailure)
     }
 
     /// The JSON error `{"error": message}` with `status`. A 5xx reports a passing condition of
