@@ -19,18 +19,19 @@ REVISION         ?=
 STAMP            := deploy/stamp-revision.sh $(REVISION)
 
 # Debian packages each target needs (installed only when missing).
-BUILD_PACKAGES := libmicrohttpd-dev libsqlite3-dev pkg-config zlib1g-dev
+BUILD_PACKAGES := libmicrohttpd-dev libsqlite3-dev libhiredis-dev pkg-config zlib1g-dev
 # ffmpeg plays the live playlist in a test; prometheus provides promtool; nginx and curl test
-# the HTTP/2 front configuration.
-TEST_PACKAGES  := $(BUILD_PACKAGES) ffmpeg prometheus nginx curl sqlite3
+# the HTTP/2 front configuration; sqlite3 reads the state file; the Redis tests start
+# redis-servers of their own on free ports.
+TEST_PACKAGES  := $(BUILD_PACKAGES) ffmpeg prometheus nginx curl sqlite3 redis-server
 # make bench: load generator, the nginx reference, a C compiler for the libmicrohttpd floor.
 BENCH_PACKAGES := $(BUILD_PACKAGES) wrk nginx gcc libc6-dev python3 curl procps
 
-# Packages whose installation makes Debian start a daemon: nginx on :80, prometheus on :9090. The
-# tests start an nginx of their own and only use promtool, so on a host running systemd the
-# service of each one apt_ensure has just installed is stopped and disabled again (one that was
-# there before is left alone).
-DAEMON_PACKAGES     := nginx prometheus
+# Packages whose installation makes Debian start a daemon: nginx on :80, prometheus on :9090,
+# redis-server on :6379. The tests start an nginx and redis-servers of their own and only use
+# promtool, so on a host running systemd the service of each one apt_ensure has just installed
+# is stopped and disabled again (one that was there before is left alone).
+DAEMON_PACKAGES     := nginx prometheus redis-server
 SYSTEMD_RUNTIME_DIR ?= /run/systemd/system
 
 define apt_ensure

@@ -50,6 +50,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // hiredis, for the shared state log on Redis; linked by name (see the header).
+        .systemLibrary(
+            name: "CHiredis",
+            path: "Modules/CHiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
         // The only Swift target that touches libmicrohttpd.
         .target(
             name: "MicroHTTPD",
@@ -63,6 +69,9 @@ let package = Package(
         .target(name: "StateLog", dependencies: ["HLSModel", "SegmentRegistry"], swiftSettings: swiftSettings),
         // The state log in SQLite (`STATE_STORE=sqlite:PATH`): the only Swift target that touches SQLite.
         .target(name: "SQLiteStore", dependencies: ["CSQLite", "StateLog"], swiftSettings: swiftSettings),
+        // A Redis client over hiredis (connections, pipelines, the stream commands of a shared
+        // log): the only Swift target that touches hiredis.
+        .target(name: "RedisClient", dependencies: ["CHiredis"], swiftSettings: swiftSettings),
         // Who may write: bearer tokens and JWTs, the scope/stream decision as a pure function.
         // The only target that imports JWTKit and Crypto.
         .target(
@@ -102,7 +111,7 @@ let package = Package(
         .target(
             name: "OrchestratorTesting",
             dependencies: [
-                "MicroHTTPD", "OrchestratorApp", "Authorization",
+                "MicroHTTPD", "OrchestratorApp", "Authorization", "RedisClient",
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: swiftSettings
@@ -118,6 +127,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "HLSModelTests", dependencies: ["HLSModel"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RedisClientTests",
+            dependencies: ["RedisClient", "OrchestratorTesting"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "StateLogTests",
             dependencies: ["StateLog", "SQLiteStore", "SegmentRegistry", "HLSModel", "PlaylistRenderer", "OrchestratorTesting"],
