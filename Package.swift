@@ -72,6 +72,8 @@ let package = Package(
         // A Redis client over hiredis (connections, pipelines, the stream commands of a shared
         // log): the only Swift target that touches hiredis.
         .target(name: "RedisClient", dependencies: ["CHiredis"], swiftSettings: swiftSettings),
+        // The state log shared by several instances, in Redis (`STATE_STORE=redis://…`).
+        .target(name: "RedisStore", dependencies: ["RedisClient", "StateLog"], swiftSettings: swiftSettings),
         // Who may write: bearer tokens and JWTs, the scope/stream decision as a pure function.
         // The only target that imports JWTKit and Crypto.
         .target(
@@ -129,7 +131,9 @@ let package = Package(
         .testTarget(name: "HLSModelTests", dependencies: ["HLSModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RedisClientTests",
-            dependencies: ["RedisClient", "OrchestratorTesting"],
+            dependencies: [
+                "RedisClient", "RedisStore", "StateLog", "SegmentRegistry", "HLSModel", "PlaylistRenderer", "OrchestratorTesting",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

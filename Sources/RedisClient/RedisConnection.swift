@@ -3,9 +3,10 @@ import Glibc
 
 /// One blocking connection to a Redis server through hiredis: commands as byte arguments (the
 /// `Argv` calls: hiredis's variadic `redisCommand` does not import), one at a time or pipelined.
-/// Not thread-safe: its owner serializes every call. After a ``RedisError/connection(_:)`` it is
+/// Calls must not overlap: its owner serializes them (under a lock, or on one thread); it may be
+/// handed from thread to thread between calls. After a ``RedisError/connection(_:)`` it is
 /// unusable; connect again.
-public final class RedisConnection {
+public final class RedisConnection: @unchecked Sendable {
     public let address: RedisAddress
     private let context: UnsafeMutablePointer<redisContext>
 

@@ -4,7 +4,7 @@ public import SegmentRegistry
 /// One item of the retention feed as a store keeps it beside a snapshot: plain columns, one row
 /// each (the feed may hold hundreds of thousands; as rows they are written and read several times
 /// faster than as JSON).
-public struct StoredFeedItem: Sendable, Equatable {
+public struct StoredFeedItem: Sendable, Equatable, Codable {
     /// The feed id of a matured entry; nil while it waits.
     public var id: UInt64?
     /// The arrival order of a waiting entry; nil once it matured.

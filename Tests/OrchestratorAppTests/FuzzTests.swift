@@ -11,23 +11,10 @@ import Testing
 // own few), and that every playlist stays valid for a strict RFC 8216 parser and for a parser
 // that trims lines (Python m3u8, hls.js).
 
-/// SplitMix64 (Steele, Lea and Flood, 2014): a tiny deterministic generator, so a run — and a
-/// failure — replays exactly from its seed. The standard library's shuffles and `random(in:)`
-/// are not promised to be stable across versions, so the helpers below are written out.
-struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A number in `0..<bound`.
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-
+// The deterministic generator is OrchestratorTesting's SplitMix64 (the standard library's
+// shuffles and `random(in:)` are not promised to be stable across versions, so the helpers
+// below are written out).
+extension SplitMix64 {
     /// True with probability `probability`.
     mutating func chance(_ probability: Double) -> Bool { Double(next() >> 11) / Double(UInt64(1) << 53) < probability }
 
@@ -324,7 +311,7 @@ final class FuzzRun {
         self.port = port
         self.total = total
         self.timeLimit = timeLimit
-        rng = SplitMix64(state: seed)
+        rng = SplitMix64(seed: seed)
         lastUsed = Array(repeating: ContinuousClock.now, count: 6)
     }
 

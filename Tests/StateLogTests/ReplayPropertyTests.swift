@@ -1,5 +1,6 @@
 import Foundation
 import HLSModel
+import OrchestratorTesting
 import PlaylistRenderer
 import SegmentRegistry
 import StateLog
@@ -10,13 +11,11 @@ import Testing
 /// applied live, and replayed from their stored form into a fresh registry, give byte-identical
 /// playlists and the same answers.
 @Suite struct ReplayPropertyTests {
-    static let configuration = RegistryConfiguration(
-        windowSize: 4, targetDuration: nil, gapTimeoutMilliseconds: 6_000, maxPendingSegments: 64, maxStreams: 8,
-        maxRenditionsPerStream: 4, endedStreamTTLMilliseconds: 20_000, idleStreamTTLMilliseconds: 30_000)
-
     /// A registry whose removals go to `feed`.
     static func registry(feed: RemovedSegmentsFeed) -> SegmentRegistry<[UInt8]> {
-        SegmentRegistry(configuration: configuration, publish: { MediaPlaylistRenderer.renderBytes($0) }, removals: { feed.record($0) })
+        SegmentRegistry(
+            configuration: RandomCommandLog.configuration, publish: { MediaPlaylistRenderer.renderBytes($0) },
+            removals: { feed.record($0) })
     }
 
     static func feed() -> RemovedSegmentsFeed { RemovedSegmentsFeed(keepMilliseconds: 60_000, maxEntries: 200) }
@@ -26,70 +25,23 @@ import Testing
         feed.page(after: nil, limit: .max, now: Timestamp(millisecondsSinceEpoch: now)).entries
     }
 
-    /// Every playlist of `registry`, as served bytes (without pinning), by stream and rendition.
-    static func playlists(_ registry: SegmentRegistry<[UInt8]>, streams: [StreamID], renditions: [RenditionName]) -> [String: [UInt8]] {
-        var all: [String: [UInt8]] = [:]
-        for stream in streams {
-            for rendition in renditions {
-                if let current = registry.unpinnedPlaylist(stream: stream, rendition: rendition) {
-                    all["\(stream)/\(rendition)"] = current.artifact
-                }
-            }
-        }
-        return all
-    }
+    static func playlists(_ registry: SegmentRegistry<[UInt8]>) -> [String: [UInt8]] { RandomCommandLog.playlists(registry) }
+    static func describe(_ outcome: CommandOutcome) -> String { RandomCommandLog.describe(outcome) }
 
     @Test("live application and a replay of the stored log give byte-identical playlists", arguments: Array(UInt64(1)...24))
     func replay(seed: UInt64) throws {
-        var generator = SplitMix64(seed: seed)
-        let streams = try ["a", "b", "c"].map { try StreamID(validating: $0) }
-        let renditions = try ["720p", "ll"].map { try RenditionName(validating: $0) }
+        var generator = SplitMix64(seed: seed ^ 0x5EED)
         let liveFeed = Self.feed()
         let live = Self.registry(feed: liveFeed)
         var stored: [StoredEntry] = []
         var answers: [String] = []
-        var time: Int64 = 1_700_000_000_000
-        for position in UInt64(1)...400 {
-            time += Int64.random(in: 0...900, using: &generator)
-            let stream = streams[Int.random(in: 0..<streams.count, using: &generator)]
-            let rendition = renditions[Int.random(in: 0..<renditions.count, using: &generator)]
-            let sequence = Int.random(in: 0...30, using: &generator)
-            let roll = Int.random(in: 0..<100, using: &generator)
-            var body: [UInt8] = []
-            let command: RegistryCommand
-            switch roll {
-            case 0..<45 where rendition.rawValue == "720p":
-                // Sometimes a conflicting path for a known sequence.
-                let path = roll < 3 ? "/other/\(sequence).ts" : "/\(stream)/\(sequence).ts"
-                body = Array(#"{"sequence":\#(sequence),"duration":\#(roll % 2 == 0 ? "2.0" : "1.5"),"path":"\#(path)"}"#.utf8)
-                command = .register(try Segment(json: body), stream: stream, rendition: rendition)
-            case 0..<30:
-                body = Array(#"{"sequence":\#(sequence),"duration":1.0,"path":"/\#(stream)/ll\#(sequence).ts"}"#.utf8)
-                command = .register(try Segment(json: body), stream: stream, rendition: rendition)
-            case 30..<55:
-                let part = Int.random(in: 0...3, using: &generator)
-                body = Array(
-                    #"{"sequence":\#(sequence),"part":\#(part),"duration":0.25,"path":"/\#(stream)/ll\#(sequence).\#(part).mp4","independent":\#(part == 0)}"#
-                        .utf8)
-                command = .registerPart(try PartialSegment(json: body), stream: stream, rendition: rendition)
-            case 55..<62:
-                body = Array(
-                    (rendition.rawValue == "ll"
-                        ? #"{"part_target":0.25,"target_duration":2,"part_uri_template":"/\#(stream)/ll{sequence}.{part}.mp4","bandwidth":800000}"#
-                        : #"{"bandwidth":\#(1_000_000 + sequence),"codecs":"avc1.64001f"}"#).utf8)
-                command = .declare(try RenditionDeclaration(json: body), stream: stream, rendition: rendition)
-            case 62..<78:
-                command = .pin(stream: stream, rendition: rendition)
-            case 78..<92:
-                command = .sweep
-            case 92..<96:
-                command = .end(stream)
-            default:
-                command = .forget(stream)
-            }
-            let outcome = live.apply(command, at: Timestamp(millisecondsSinceEpoch: time))
+        var time: Int64 = 0
+        for (index, step) in try RandomCommandLog.make(seed: seed).enumerated() {
+            time = step.time
+            let outcome = live.apply(step.command, at: Timestamp(millisecondsSinceEpoch: step.time))
             answers.append(Self.describe(outcome))
-            let entry = LogEntry(position: position, time: Timestamp(millisecondsSinceEpoch: time), command: command, body: body)
+            let entry = LogEntry(
+                position: UInt64(index + 1), time: Timestamp(millisecondsSinceEpoch: step.time), command: step.command, body: step.body)
             stored.append(entry.stored)
         }
 
@@ -113,7 +65,7 @@ import Testing
         let items = rows.compactMap { RemovedSegmentsFeed.Image.Item($0) }
         #expect(items.count == rows.count)
         restoredFeed.restore(try #require(RemovedSegmentsFeed.Image(header: header, items: items)))
-        #expect(Self.playlists(restored, streams: streams, renditions: renditions) == Self.playlists(prefix, streams: streams, renditions: renditions))
+        #expect(Self.playlists(restored) == Self.playlists(prefix))
         var tailAnswers: [String] = []
         for record in stored[cut...] {
             let entry = try LogEntry(record)
@@ -132,10 +84,10 @@ import Testing
             replayedAnswers.append(Self.describe(replayed.apply(entry.command, at: entry.time)))
         }
         #expect(replayedAnswers == answers)
-        let expected = Self.playlists(live, streams: streams, renditions: renditions)
+        let expected = Self.playlists(live)
         #expect(!expected.isEmpty)
-        #expect(Self.playlists(replayed, streams: streams, renditions: renditions) == expected)
-        #expect(Self.playlists(restored, streams: streams, renditions: renditions) == expected)
+        #expect(Self.playlists(replayed) == expected)
+        #expect(Self.playlists(restored) == expected)
         // The retention feed too: what it reports at the last entry's time and later.
         for now in [time, time + 30_000, time + 90_000] {
             let reported = Self.feedEntries(liveFeed, at: now)
@@ -189,26 +141,5 @@ import Testing
         damaged = entry.stored
         damaged.stream = "bad id!"
         #expect(throws: CorruptEntry(position: 9, reason: "invalid stream id")) { try LogEntry(damaged) }
-    }
-
-    static func describe(_ outcome: CommandOutcome) -> String {
-        switch outcome {
-        case .refused(let error): "refused \(error)"
-        case .swept(let report): "swept \(report.skippedSegments) \(report.evictions.map(\.stream.rawValue))"
-        default: "\(outcome)"
-        }
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so every seed replays the same run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
