@@ -88,7 +88,7 @@ let package = Package(
             name: "OrchestratorApp",
             dependencies: [
                 "MicroHTTPD", "HLSModel", "SegmentRegistry", "PlaylistRenderer", "Authorization", "StateLog",
-                "SQLiteStore",
+                "SQLiteStore", "RedisStore", "RedisClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "OrchestratorAppTests",
             dependencies: [
-                "OrchestratorApp", "OrchestratorTesting", "MicroHTTPD", "HLSModel", "Authorization",
+                "OrchestratorApp", "OrchestratorTesting", "MicroHTTPD", "HLSModel", "Authorization", "RedisClient",
             ],
             swiftSettings: swiftSettings
         ),

@@ -57,18 +57,24 @@ enum HLSOrchestrator {
 
         // NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID: systemd's protocol, from the process only.
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
-        let store: (any StateStore)?
+        let store: StateBackend?
         do {
             store = try openStateStore(configuration)
         } catch {
             StandardError.write("hls-orchestrator: STATE_STORE: \(error)\n")
+            // Unreachable (Redis down): 1, so that the unit's restart tries again; anything
+            // else is the configuration's: 2.
+            if case .unavailable = error { ProcessExit.exit(1) }
             ProcessExit.exit(2)
         }
         let application = buildApplication(
             configuration: configuration, logger: logger, metricsRegistry: metricsRegistry, notifier: notifier,
             access: access, store: store,
-            fatal: { _ in
-                // Durability is unknown (the store logged why): stop rather than acknowledge more.
+            fatal: { failure in
+                // The store logged why. A shared log this instance can no longer follow: 3 (a
+                // restart loads the newest snapshot). Durability unknown: 1, rather than
+                // acknowledge more.
+                if case .unusable = failure { ProcessExit.exit(3) }
                 ProcessExit.exit(1)
             })
         let group = ServiceGroup(
@@ -78,9 +84,11 @@ enum HLSOrchestrator {
             try await group.run()
         } catch {
             logger.error("service stopped with an error", metadata: ["error.type": "\(type(of: error))", "error.message": "\(error)"])
-            // A log that cannot be replayed is refused like an unusable STATE_STORE.
+            // A log that cannot be replayed is refused like an unusable STATE_STORE (a shared
+            // log that became unreachable during the replay: 1, to be tried again).
             if error is StoreFailure || error is CorruptEntry {
                 StandardError.write("hls-orchestrator: STATE_STORE: \(error)\n")
+                if case StoreFailure.unavailable = error { ProcessExit.exit(1) }
                 ProcessExit.exit(2)
             }
             ProcessExit.exit(1)

@@ -1,6 +1,7 @@
 import Authorization
 import FoundationEssentials
 import Logging
+import RedisClient
 import SQLiteStore
 
 /// Every setting of the service, parsed once from the environment (and `.env`) at start-up.
@@ -78,8 +79,9 @@ public struct AppConfiguration: Sendable, Equatable {
     /// GETs (0 turns the cache off).
     public var responseCacheEntries: Int = 65_536
 
-    /// `STATE_STORE`: where the state log is kept: `memory` (nothing survives the process) or
-    /// `sqlite:PATH` (a durable log in an SQLite file; every 201 is on disk first).
+    /// `STATE_STORE`: where the state log is kept: `memory` (nothing survives the process),
+    /// `sqlite:PATH` (a durable log in an SQLite file; every 201 is on disk first) or
+    /// `redis://[:password@]host[:port][/db]` (a log shared by several instances).
     public var stateStore: StateStoreSetting = .memory
     /// `STATE_SYNC`: `normal` (survives a killed process) or `full` (also a power loss).
     public var stateSync: SQLiteStateStore.Synchronous = .normal
@@ -88,6 +90,7 @@ public struct AppConfiguration: Sendable, Equatable {
     public enum StateStoreSetting: Sendable, Equatable {
         case memory
         case sqlite(path: String)
+        case redis(RedisAddress)
     }
 
     /// The settings that decide what a state log entry does: a durable log refuses to replay
@@ -273,9 +276,18 @@ public struct AppConfiguration: Sendable, Equatable {
                 stateStore = .memory
             } else if store.hasPrefix("sqlite:"), store.count > "sqlite:".count {
                 stateStore = .sqlite(path: String(store.dropFirst("sqlite:".count)))
+            } else if store.hasPrefix("redis://") {
+                do {
+                    stateStore = .redis(try RedisAddress(url: store))
+                } catch {
+                    // The value may hold a password: the message names what is wrong, not the value.
+                    throw ConfigurationError(
+                        variable: "STATE_STORE", value: "redis://…", expected: "redis://[:password@]host[:port][/db] (\(error))")
+                }
             } else {
                 throw ConfigurationError(
-                    variable: "STATE_STORE", value: store, expected: "memory, or sqlite:PATH such as sqlite:/var/lib/hls-orchestrator/state.db")
+                    variable: "STATE_STORE", value: store,
+                    expected: "memory, sqlite:PATH such as sqlite:/var/lib/hls-orchestrator/state.db, or redis://[:password@]host[:port][/db]")
             }
         }
         if let sync = reader.string("STATE_SYNC") {

@@ -72,7 +72,7 @@ public final class Application: Service, Sendable {
             logger.info(
                 "state restored",
                 metadata: [
-                    "store.location": "\(committer.store.location)", "store.entries": .stringConvertible(restored.entries),
+                    "store.location": "\(committer.location)", "store.entries": .stringConvertible(restored.entries),
                     "store.snapshot_streams": .stringConvertible(restored.snapshot?.streams ?? 0),
                     "store.snapshot_renditions": .stringConvertible(restored.snapshot?.renditions ?? 0),
                     "store.replay_ms": .stringConvertible((ContinuousClock.now - started) / .milliseconds(1)),
@@ -250,7 +250,7 @@ public func buildApplication(
     clock: @escaping @Sendable () -> Timestamp = SystemClock.now,
     notifier: SystemdNotifier = .disabled,
     access: AccessControl = .open,
-    store: (any StateStore)? = nil,
+    store: StateBackend? = nil,
     fatal: @escaping @Sendable (StoreFailure) -> Void = { _ in }
 ) -> Application {
     let orchestrator = Orchestrator(

@@ -12,7 +12,7 @@ import Synchronization
 /// Each request is validated here (a bad body is answered 400 before anything else), turned into
 /// a command, and answered from the ``CommandOutcome`` that applying it decided. With the
 /// in-memory store the command is applied at once on the worker thread; with a durable store
-/// (``StateCommitter``) the connection is suspended, the command is appended to the log, applied
+/// (a ``CommandLog``) the connection is suspended, the command is appended to the log, applied
 /// in log order, and the connection resumed with the answer: never a 2xx before the change is
 /// durable, never a worker thread waiting on the disk.
 extension Orchestrator {
@@ -118,7 +118,7 @@ extension Orchestrator {
     /// applied, then the request is answered as any other playlist GET. Several GETs of the same
     /// rendition wait on one entry.
     func pinThenServe(
-        _ stream: StreamID, _ rendition: RenditionName, _ request: HTTPRequest, committer: StateCommitter,
+        _ stream: StreamID, _ rendition: RenditionName, _ request: HTTPRequest, committer: any CommandLog,
         park: (() -> SuspendedRequest)?, started: ContinuousClock.Instant
     ) -> HTTPReply {
         let serve: @Sendable (Result<CommandOutcome, StoreFailure>, (() -> SuspendedRequest)?) -> HTTPReply = {

@@ -30,7 +30,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
     /// Segments and parts that left a playlist, reported once they may be deleted.
     let removedSegmentsFeed: RemovedSegmentsFeed
     /// The ordered writer of the durable state log; nil with `STATE_STORE=memory`.
-    let committer: StateCommitter?
+    let committer: (any CommandLog)?
     /// Off while the state log is replayed: publications are not rendered until the end.
     let rendering: RenderingSwitch
 
@@ -41,7 +41,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
     public convenience init(
         configuration: AppConfiguration, logger: Logger, metrics: OrchestratorMetrics,
         clock: @escaping @Sendable () -> Timestamp, access: AccessControl = .open,
-        store: (any StateStore)? = nil, fatal: @escaping @Sendable (StoreFailure) -> Void = { _ in }
+        store: StateBackend? = nil, fatal: @escaping @Sendable (StoreFailure) -> Void = { _ in }
     ) {
         let budget = MemoryBudget(limit: configuration.memoryBudgetBytes)
         let feed = Self.removedSegmentsFeed(configuration)
@@ -60,7 +60,7 @@ public final class Orchestrator: HTTPResponder, Sendable {
         budget: MemoryBudget? = nil,
         feed: RemovedSegmentsFeed? = nil,
         access: AccessControl = .open,
-        store: (any StateStore)? = nil,
+        store: StateBackend? = nil,
         fatal: @escaping @Sendable (StoreFailure) -> Void = { _ in }
     ) {
         // Credentials configured but not prepared would leave writes open: a programmer error.
@@ -113,10 +113,16 @@ public final class Orchestrator: HTTPResponder, Sendable {
         self.logger = logger
         self.clock = clock
         let (registry, budget, feed) = (self.registry, self.budget, self.removedSegmentsFeed)
-        committer = store.map { store in
-            StateCommitter(
-                store: store, registry: registry, feed: feed, budget: budget, rendering: rendering, clock: clock, logger: logger,
-                fatal: fatal)
+        committer = store.map { backend -> any CommandLog in
+            switch backend {
+            case .sqlite(let store):
+                StateCommitter(
+                    store: store, registry: registry, feed: feed, budget: budget, rendering: rendering, clock: clock, logger: logger,
+                    fatal: fatal)
+            case .redis(let log):
+                SharedLogCommitter(
+                    log: log, registry: registry, feed: feed, budget: budget, rendering: rendering, logger: logger, fatal: fatal)
+            }
         }
         errorCacheControl = "max-age=\(configuration.targetDuration ?? 2)"
         splitsListeners = configuration.ingestPort != nil

@@ -160,7 +160,7 @@ public final class OrchestratorMetrics: Sendable {
     /// at scrape time first, so they are always exact.
     func exposition(
         activeStreams count: Int, heldRequests held: Int, budget: MemoryBudget? = nil, feed: RemovedSegmentsFeed? = nil,
-        store: StateCommitter? = nil
+        store: (any CommandLog)? = nil
     ) -> [UInt8] {
         activeStreams.record(count)
         heldRequests.record(held)
@@ -169,7 +169,7 @@ public final class OrchestratorMetrics: Sendable {
 
     /// The Prometheus text exposition of every metric, of the memory budget and of the process,
     /// sorted.
-    private func exposition(budget: MemoryBudget?, feed: RemovedSegmentsFeed?, store: StateCommitter?) -> [UInt8] {
+    private func exposition(budget: MemoryBudget?, feed: RemovedSegmentsFeed?, store: (any CommandLog)?) -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(8 * 1024)
         registry.emit(into: &buffer)

@@ -20,28 +20,9 @@ import Synchronization
 /// When an append fails, none of the batch was kept: each command is answered with the
 /// failure (503) and `isHealthy` turns false until an append succeeds. A failure that leaves
 /// durability unknown (an I/O error) calls `fatal`, which stops the process.
-final class StateCommitter: Sendable {
-    typealias Completion = @Sendable (Result<CommandOutcome, StoreFailure>) -> Void
-
-    private struct Pending {
-        var command: RegistryCommand
-        var body: [UInt8]
-        var completions: [Completion]
-    }
-
-    private struct Queue {
-        var pending: [Pending] = []
-        /// The pending pin of each rendition: later GETs wait on the same entry.
-        var pins: [PinKey: Int] = [:]
-        var hasPendingSweep = false
-        var stopping = false
-        var stopped = false
-    }
-
-    private struct PinKey: Hashable {
-        let stream: StreamID
-        let rendition: RenditionName
-    }
+final class StateCommitter: CommandLog {
+    typealias Completion = CommandCompletion
+    private typealias Pending = CommandQueue.Pending
 
     /// Position and time of the last entry, and entries to remove with the next append; touched
     /// by the replay and then by the committer thread only.
@@ -72,9 +53,8 @@ final class StateCommitter: Sendable {
     private let clock: @Sendable () -> Timestamp
     private let logger: Logger
     private let fatal: @Sendable (StoreFailure) -> Void
-    private let queue = Mutex(Queue())
+    private let queue = CommandQueue()
     private let cursor = Mutex(Cursor())
-    private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let healthy = Atomic<Bool>(true)
     private let committed = Atomic<Int>(0)
@@ -94,6 +74,8 @@ final class StateCommitter: Sendable {
         self.logger = logger
         self.fatal = fatal
     }
+
+    var location: String { store.location }
 
     /// Whether the last append succeeded (`/readyz` answers 503 while it did not).
     var isHealthy: Bool { healthy.load(ordering: .relaxed) }
@@ -179,89 +161,29 @@ final class StateCommitter: Sendable {
         return entries
     }
 
-    /// What ``start()`` restored.
-    struct Restoration {
-        /// Entries replayed after the snapshot.
-        var entries = 0
-        /// The streams and renditions the snapshot held (nil: there was none).
-        var snapshot: (streams: Int, renditions: Int)?
-        /// Each step's duration: reading the store, decoding the snapshot, loading it, replaying
-        /// the entries after it, rendering every playlist.
-        var durations = (load: Duration.zero, decode: Duration.zero, restore: Duration.zero, replay: Duration.zero, publish: Duration.zero)
-    }
-
-    /// The time since the last lap.
-    private struct StepClock {
-        var mark = ContinuousClock.now
-        mutating func lap() -> Duration {
-            let now = ContinuousClock.now
-            defer { mark = now }
-            return now - mark
-        }
-    }
-
     /// Hands `command` over; `completion` runs on the committer thread once it was appended and
     /// applied (or refused by the store). After ``stop()``, completes at once with a failure.
     func submit(_ command: RegistryCommand, body: [UInt8] = [], completion: @escaping Completion) {
-        let accepted = queue.withLock { queue -> Bool in
-            guard !queue.stopping else { return false }
-            if case .pin(let stream, let rendition) = command {
-                let key = PinKey(stream: stream, rendition: rendition)
-                if let index = queue.pins[key] {
-                    queue.pending[index].completions.append(completion)
-                    return true
-                }
-                queue.pins[key] = queue.pending.count
-            }
-            queue.pending.append(Pending(command: command, body: body, completions: [completion]))
-            return true
-        }
-        guard accepted else {
+        guard queue.submit(command, body: body, completion: completion) else {
             return completion(.failure(.unavailable("the service is shutting down")))
         }
-        wake.signal()
     }
 
     /// Submits a sweep at the log's time unless one is already waiting.
     func submitSweep(completion: @escaping Completion) {
-        let first = queue.withLock { queue -> Bool in
-            if queue.hasPendingSweep || queue.stopping { return false }
-            queue.hasPendingSweep = true
-            return true
-        }
-        if first { submit(.sweep, completion: completion) }
+        if queue.claimSweep() { submit(.sweep, completion: completion) }
     }
 
     /// Commits what is pending, stops the thread and closes the store.
     func stop() {
-        let running = queue.withLock { queue -> Bool in
-            let running = !queue.stopping
-            queue.stopping = true
-            return running
-        }
-        guard running else { return }
-        wake.signal()
+        guard queue.stop() else { return }
         finished.wait()
         store.close()
     }
 
     private func run() {
         while true {
-            wake.wait()
-            let (batch, stopping) = queue.withLock { queue -> ([Pending], Bool) in
-                let count = min(queue.pending.count, Self.maximumBatch)
-                let batch = Array(queue.pending.prefix(count))
-                queue.pending.removeFirst(count)
-                queue.pins.removeAll(keepingCapacity: true)
-                for (index, pending) in queue.pending.enumerated() {
-                    if case .pin(let stream, let rendition) = pending.command {
-                        queue.pins[PinKey(stream: stream, rendition: rendition)] = index
-                    }
-                }
-                if batch.contains(where: { $0.command == .sweep }) { queue.hasPendingSweep = false }
-                if !queue.pending.isEmpty { wake.signal() }
-                return (batch, queue.stopping && queue.pending.isEmpty)
-            }
+            let (batch, stopping) = queue.take(upTo: Self.maximumBatch)
             if !batch.isEmpty {
                 commit(batch)
                 let due = cursor.withLock { cursor in

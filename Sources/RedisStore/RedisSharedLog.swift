@@ -102,7 +102,9 @@ public final class RedisSharedLog: Sendable {
     }
 
     /// Replaces the snapshot with `snapshot`, the state after the entry `id`, in one
-    /// transaction (`MULTI`/`EXEC`), then trims the log below it: entries at or before `id`.
+    /// transaction (`MULTI`/`EXEC`), then trims the log up to the previous snapshot's entry: the
+    /// entries between the two stay, so an instance that lags behind the newest snapshot (by
+    /// less than a snapshot's interval) still reads every entry in order.
     public func saveSnapshot(_ snapshot: StoredSnapshot, at id: StreamEntryID) throws(StoreFailure) {
         let feed: [UInt8]
         do {
@@ -110,9 +112,14 @@ public final class RedisSharedLog: Sendable {
         } catch {
             throw .unavailable("\(location): the snapshot's feed does not encode: \(error)")
         }
+        let previous = try onWriter { redis throws(RedisError) in
+            try redis.checked([Array("HGET".utf8), Array(snapshotKey.utf8), Array("id".utf8)])
+        }.text.flatMap(StreamEntryID.init) ?? .zero
+        let trimmed = min(previous, id)
         var fields: [[UInt8]] = [
             Array("HSET".utf8), Array(snapshotKey.utf8),
             Array("id".utf8), Array(id.description.utf8),
+            Array("trimmed".utf8), Array(trimmed.description.utf8),
             Array("time".utf8), Array("\(snapshot.time)".utf8),
             Array("parts".utf8), Array("\(snapshot.parts.count)".utf8),
             Array("feed".utf8), feed,
@@ -121,7 +128,7 @@ public final class RedisSharedLog: Sendable {
             fields.append(Array("part:\(index)".utf8))
             fields.append(part)
         }
-        let next = StreamEntryID(milliseconds: id.milliseconds, sequence: id.sequence + 1)
+        let next = StreamEntryID(milliseconds: trimmed.milliseconds, sequence: trimmed.sequence + 1)
         let replies = try onWriter { redis throws(RedisError) in
             try redis.pipeline([
                 [Array("MULTI".utf8)], [Array("DEL".utf8), Array(snapshotKey.utf8)], fields, [Array("EXEC".utf8)],
@@ -132,6 +139,25 @@ public final class RedisSharedLog: Sendable {
             if case .error(let message) = reply { throw .unavailable("\(location): saving the snapshot: \(message)") }
         }
         guard case .array = replies[3] else { throw .unavailable("\(location): the snapshot's transaction was not applied") }
+    }
+
+    /// The last entry the log no longer holds (entries at or below it were trimmed away); zero
+    /// while nothing was trimmed. A reader whose position is below it missed entries.
+    public func trimmedThrough() throws(StoreFailure) -> StreamEntryID {
+        let reply = try onReader(extraTimeout: .zero) { redis throws(RedisError) in
+            try redis.checked([Array("HGET".utf8), Array(snapshotKey.utf8), Array("trimmed".utf8)])
+        }
+        return reply.text.flatMap(StreamEntryID.init) ?? .zero
+    }
+
+    /// Claims the turn to write the next snapshot for `duration` (`SET NX PX`): true for the one
+    /// instance that got it.
+    public func claimSnapshotTurn(owner: String, for duration: Duration) throws(StoreFailure) -> Bool {
+        let reply = try onWriter { redis throws(RedisError) in
+            try redis.checked(
+                ["SET", "\(prefix):snapshot-turn", owner, "NX", "PX", "\(max(1, Int(duration / .milliseconds(1))))"].map { Array($0.utf8) })
+        }
+        return reply == .status("OK")
     }
 
     /// The newest snapshot and the id of the entry it follows; nil when there is none.

@@ -94,10 +94,15 @@ import Testing
             #expect(tail.map(\.id) == Array(ids[cut...]))
             #expect(try Self.apply(tail, to: restored) == Array(answers[cut...]))
             #expect(RandomCommandLog.playlists(restored) == expected)
-            // The log below the snapshot is gone.
+            // The first snapshot trims nothing; the next trims up to the one before it, so an
+            // instance lagging behind the newest snapshot still reads every entry.
+            #expect(try joining.bounds()?.length == steps.count)
+            #expect(try joining.trimmedThrough() == .zero)
+            try writer.saveSnapshot(StoredSnapshot(position: 0, time: 0, parts: shares, feed: []), at: ids[ids.count - 1])
             let bounds = try #require(try joining.bounds())
             #expect(bounds.length == steps.count - cut)
             #expect(bounds.lastGenerated == ids.last)
+            #expect(try joining.trimmedThrough() == at)
         }
     }
 

@@ -1,0 +1,147 @@
+import Foundation
+import MicroHTTPD
+import OrchestratorApp
+import OrchestratorTesting
+import RedisClient
+import Testing
+
+/// Several instances on one Redis log (`STATE_STORE=redis://…`), over real sockets: what is
+/// posted to one is served by every one with the same bytes and `ETag`, concurrent posts are
+/// decided once for all, an end is seen everywhere, a blocking reload held on one instance is
+/// answered by a part posted to another, and an instance started later serves the same.
+@Suite struct SharedLogHTTPTests {
+    static func instance(_ server: RedisServer) throws -> TestApplication {
+        try TestApplication { configuration in
+            configuration.stateStore = .redis(server.address)
+        }
+    }
+
+    /// The playlist at `path` on every instance once they all serve the same bytes (they apply
+    /// the log on their own readers, each a few milliseconds apart at most).
+    static func agreed(_ path: String, on instances: [TestApplication], containing needle: String) async throws -> HTTPClientResponse {
+        var last: [HTTPClientResponse] = []
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            last = []
+            for app in instances { last.append(try await app.get(path)) }
+            if last.allSatisfy({ $0.status == .ok && $0.text.contains(needle) && $0.body == last[0].body && $0.headers["ETag"] == last[0].headers["ETag"] }) {
+                return last[0]
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("the instances did not agree on \(path): \(last.map { "\($0.status) \($0.headers["ETag"] ?? "-") \($0.text)" })")
+        return last[0]
+    }
+
+    @Test("three instances: one serves what another was posted, byte for byte with the same ETag; concurrent posts are decided once; an end is seen by all")
+    func threeInstances() async throws {
+        let server = try RedisServer()
+        let a = try Self.instance(server)
+        let b = try Self.instance(server)
+        let c = try Self.instance(server)
+        let instances = [a, b, c]
+        let playlist = "/streams/live/renditions/720p/playlist.m3u8"
+        for sequence in 0..<4 {
+            #expect(try await a.register("live", "720p", sequence).status == .created)
+        }
+        let served = try await Self.agreed(playlist, on: instances, containing: "/720p/3.ts")
+        #expect(served.text.contains("#EXT-X-MEDIA-SEQUENCE:0"))
+
+        // The same sequence posted to A and B at once with different paths: one 201, one 409.
+        async let first = a.post(
+            "/streams/live/renditions/720p/segments", json: #"{"sequence": 4, "duration": 2.0, "path": "/720p/4-a.ts"}"#)
+        async let second = b.post(
+            "/streams/live/renditions/720p/segments", json: #"{"sequence": 4, "duration": 2.0, "path": "/720p/4-b.ts"}"#)
+        let (fromA, fromB) = (try await first.status, try await second.status)
+        #expect([fromA.rawValue, fromB.rawValue].sorted() == [201, 409])
+        let winner = fromA == .created ? "4-a.ts" : "4-b.ts"
+        _ = try await Self.agreed(playlist, on: instances, containing: winner)
+
+        // The same path at once: one 201, one 200 (a duplicate).
+        let body = #"{"sequence": 5, "duration": 2.0, "path": "/720p/5.ts"}"#
+        async let third = b.post("/streams/live/renditions/720p/segments", json: body)
+        async let fourth = c.post("/streams/live/renditions/720p/segments", json: body)
+        #expect([try await third.status, try await fourth.status].map(\.rawValue).sorted() == [200, 201])
+
+        // An end posted to C: ENDLIST everywhere, and later segments refused everywhere.
+        #expect(try await c.post("/streams/live/end").status == .ok)
+        _ = try await Self.agreed(playlist, on: instances, containing: "#EXT-X-ENDLIST")
+        #expect(try await a.register("live", "720p", 6).status == .conflict)
+        #expect(try await b.register("live", "720p", 6).status == .conflict)
+
+        // A fourth instance started now restores the log and serves the same bytes.
+        let d = try Self.instance(server)
+        _ = try await Self.agreed(playlist, on: instances + [d], containing: "#EXT-X-ENDLIST")
+        for app in instances + [d] { await app.shutdown() }
+    }
+
+    @Test("a blocking reload held on one instance is answered when a part is posted to another")
+    func lowLatencyAcrossInstances() async throws {
+        let server = try RedisServer()
+        let a = try Self.instance(server)
+        let b = try Self.instance(server)
+        let declared = try await a.request(
+            .put, "/streams/ll/renditions/ll",
+            body: #"{"target_duration": 1, "part_target": 0.25, "part_uri_template": "/ll/{sequence}.{part}.m4s"}"#)
+        #expect(declared.status == .created)
+        let part = { (sequence: Int, index: Int) in
+            #"{"sequence":\#(sequence),"part":\#(index),"duration":0.25,"path":"/ll/\#(sequence).\#(index).m4s","independent":\#(index == 0)}"#
+        }
+        // A whole segment first (an LL playlist starts with one), then the first part of the next.
+        for index in 0..<4 { #expect(try await a.post("/streams/ll/renditions/ll/parts", json: part(0, index)).status == .created) }
+        #expect(
+            try await a.post("/streams/ll/renditions/ll/segments", json: #"{"sequence":0,"duration":1.0,"path":"/ll/0.m4s"}"#).status
+                == .created)
+        #expect(try await a.post("/streams/ll/renditions/ll/parts", json: part(1, 0)).status == .created)
+        _ = try await Self.agreed("/streams/ll/renditions/ll/playlist.m3u8", on: [a, b], containing: "1.0.m4s")
+        async let held = b.get("/streams/ll/renditions/ll/playlist.m3u8?_HLS_msn=1&_HLS_part=1")
+        try await Task.sleep(for: .milliseconds(300))
+        let posted = ContinuousClock.now
+        #expect(try await a.post("/streams/ll/renditions/ll/parts", json: part(1, 1)).status == .created)
+        let answer = try await held
+        #expect(answer.status == .ok)
+        #expect(answer.text.contains("/ll/1.1.m4s"))
+        #expect(ContinuousClock.now - posted < .seconds(2))
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test("Redis stopped: writes 503 with Retry-After within 5 s, reads keep serving, /readyz 503; Redis back: writes go through again without a restart")
+    func redisUnreachable() async throws {
+        let server = try RedisServer(arguments: ["--appendonly", "yes", "--appendfsync", "always"])
+        let a = try Self.instance(server)
+        let b = try Self.instance(server)
+        let playlist = "/streams/cam/renditions/720p/playlist.m3u8"
+        for sequence in 0..<3 { #expect(try await a.register("cam", "720p", sequence).status == .created) }
+        let before = try await Self.agreed(playlist, on: [a, b], containing: "/720p/2.ts")
+
+        server.stop()
+        let started = ContinuousClock.now
+        let refused = try await a.register("cam", "720p", 3)
+        #expect(refused.status == .serviceUnavailable)
+        #expect(refused.headers["Retry-After"] != nil)
+        #expect(refused.text.hasPrefix("{\"error\":"))
+        #expect(ContinuousClock.now - started < .seconds(6))
+        let stillServed = try await b.get(playlist)
+        #expect(stillServed.status == .ok && stillServed.body == before.body)
+        #expect(try await waitUntil(timeout: .seconds(10)) {
+            (try? HTTPClientConnection(port: a.port).request(.get, "/readyz"))?.status == .serviceUnavailable
+        })
+
+        try server.restart()
+        // Each instance connects again on its own (backoff up to 2 s).
+        var accepted = false
+        let deadline = ContinuousClock.now + .seconds(15)
+        while !accepted && ContinuousClock.now < deadline {
+            accepted = try await a.register("cam", "720p", 3).status == .created
+            if !accepted { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(accepted)
+        _ = try await Self.agreed(playlist, on: [a, b], containing: "/720p/3.ts")
+        #expect(try await waitUntil(timeout: .seconds(10)) {
+            (try? HTTPClientConnection(port: b.port).request(.get, "/readyz"))?.status == .ok
+        })
+        await a.shutdown()
+        await b.shutdown()
+    }
+}
