@@ -7,7 +7,7 @@
 ARG SWIFT_IMAGE=swift:6.3.1-bookworm
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd-dev libsqlite3-dev pkg-config zlib1g-dev \
+    && apt-get install -y --no-install-recommends libmicrohttpd-dev libsqlite3-dev libhiredis-dev pkg-config zlib1g-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first, so editing the sources does not re-fetch them.
@@ -20,18 +20,18 @@ COPY . .
 ARG REVISION=
 # --static-swift-stdlib links the Swift runtime and Foundation into the binary, so the runtime
 # image needs no Swift toolchain. The binary then loads (readelf -d, NEEDED): libmicrohttpd.so.12,
-# libsqlite3.so.0, libz.so.1, libstdc++.so.6, libgcc_s.so.1 and glibc (libc, libm).
+# libsqlite3.so.0, libhiredis.so.0.14, libz.so.1, libstdc++.so.6, libgcc_s.so.1 and glibc (libc, libm).
 RUN deploy/stamp-revision.sh "$REVISION" \
     && swift build -c release --product hls-orchestrator --static-swift-stdlib \
     && install -D -m 0755 "$(swift build -c release --show-bin-path)/hls-orchestrator" /out/hls-orchestrator
 
 # --- runtime: Debian slim, the binary and the libmicrohttpd runtime library -------------------
 FROM debian:bookworm-slim
-# libmicrohttpd12 and libsqlite3-0; libstdc++6 is named although apt already pulls it into the
+# libmicrohttpd12, libsqlite3-0 and libhiredis0.14; libstdc++6 is named although apt already pulls it into the
 # base image, which also holds zlib1g, libgcc-s1 and libc6. /var/lib/hls-orchestrator holds the
 # durable state (STATE_STORE below): mount a volume there.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd12 libsqlite3-0 libstdc++6 \
+    && apt-get install -y --no-install-recommends libmicrohttpd12 libsqlite3-0 libhiredis0.14 libstdc++6 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 hls \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

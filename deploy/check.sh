@@ -259,10 +259,29 @@ for variable, path in environment.items():
     elif "file" not in declared.get(name, {}):
         problems.append(f"secrets: {name} is not defined with a file")
 if f"orchestrator:{port}" not in targets: problems.append(f"prometheus.yml does not scrape orchestrator:{port}")
+# Profile "shared": Redis with AOF on a volume, two instances on its log, nginx in front of both.
+services = compose["services"]
+shared = {name: service for name, service in services.items() if "shared" in (service.get("profiles") or [])}
+redis = shared.get("redis", {})
+if "--appendonly" not in redis.get("command", []) or redis["command"][redis["command"].index("--appendonly") + 1] != "yes":
+    problems.append("shared: redis must run with --appendonly yes")
+if not any(str(v).endswith(":/data") for v in redis.get("volumes", [])): problems.append("shared: redis keeps /data on no volume")
+instances = [name for name, service in shared.items() if str(service.get("environment", {}).get("STATE_STORE", "")).startswith("redis://redis:")]
+if len(instances) < 2: problems.append(f"shared: fewer than two instances on redis://redis: ({instances})")
+for name in instances:
+    service = shared[name]
+    if "healthcheck" not in service.get("healthcheck", {}).get("test", []): problems.append(f"shared: {name} has no healthcheck")
+    if service.get("depends_on", {}).get("redis", {}).get("condition") != "service_healthy": problems.append(f"shared: {name} does not wait for redis")
+balancer = shared.get("balancer", {})
+if not any(str(v).startswith("./deploy/nginx/shared-balancer.conf:") for v in balancer.get("volumes", [])):
+    problems.append("shared: the balancer does not mount deploy/nginx/shared-balancer.conf")
+upstream = open("deploy/nginx/shared-balancer.conf").read()
+for name in instances:
+    if f"server {name}:8080" not in upstream: problems.append(f"shared: the balancer does not send to {name}:8080")
 for p in problems: print("compose: " + p, file=sys.stderr)
 sys.exit(1 if problems else 0)
 PY
-    echo "compose: docker-compose.yml wires env_file, restart, healthcheck, the token secret, the Prometheus scrape and its alert rules"
+    echo "compose: docker-compose.yml wires env_file, restart, healthcheck, the token secret, the Prometheus scrape and its alert rules; profile shared: Redis with AOF and two instances behind nginx"
 }
 
 check_unit "${1:-}"

@@ -65,25 +65,8 @@ final class NginxFront: Sendable {
         _ = try await waitUntil(timeout: .seconds(10)) { (try? HTTPClientConnection(port: port)) != nil }
     }
 
-    /// A loopback port the kernel hands out as ephemeral (bound to port 0, then released), so
-    /// that nginx listens on a port no other server on the machine was given.
-    static func ephemeralPort() throws -> UInt16 {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(descriptor, generic, length) == 0 && getsockname(descriptor, generic, &length) == 0
-            }
-        }
-        guard bound else { throw POSIXError(.EADDRINUSE) }
-        return UInt16(bigEndian: address.sin_port)
-    }
+    /// A loopback port no other server on the machine was given (``ephemeralLoopbackPort()``).
+    static func ephemeralPort() throws -> UInt16 { try ephemeralLoopbackPort() }
 
     /// Stops nginx (only the process this test started) and removes its files.
     func stop() async throws {

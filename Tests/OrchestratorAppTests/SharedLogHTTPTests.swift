@@ -144,4 +144,73 @@ import Testing
         await a.shutdown()
         await b.shutdown()
     }
+
+    @Test("the shipped balancer (deploy/nginx/shared-balancer.conf) in front of two instances on one Redis: ingest through it, GETs spread over both, the same bytes every time")
+    func balancer() async throws {
+        let server = try RedisServer()
+        let a = try Self.instance(server)
+        let b = try Self.instance(server)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("balancer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("logs"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The shipped server block, with the compose service names and port moved to loopback.
+        let shipped = try String(
+            contentsOf: NginxFront.repositoryRoot.appendingPathComponent("deploy/nginx/shared-balancer.conf"), encoding: .utf8)
+        let port = try ephemeralLoopbackPort()
+        let adapted = shipped
+            .replacingOccurrences(of: "server orchestrator-a:8080", with: "server 127.0.0.1:\(a.port)")
+            .replacingOccurrences(of: "server orchestrator-b:8080", with: "server 127.0.0.1:\(b.port)")
+            .replacingOccurrences(of: "listen 80;", with: "listen 127.0.0.1:\(port);")
+        #expect(adapted != shipped && !adapted.contains("orchestrator-a") && !adapted.contains("listen 80;"))
+        let site = directory.appendingPathComponent("site.conf")
+        try adapted.write(to: site, atomically: true, encoding: .utf8)
+        let configuration = """
+            worker_processes 1;
+            pid \(directory.path)/nginx.pid;
+            error_log \(directory.path)/logs/error.log warn;
+            events { worker_connections 256; }
+            http {
+                access_log off;
+                client_body_temp_path \(directory.path);
+                proxy_temp_path \(directory.path);
+                fastcgi_temp_path \(directory.path);
+                uwsgi_temp_path \(directory.path);
+                scgi_temp_path \(directory.path);
+                include \(site.path);
+            }
+            """
+        let file = directory.appendingPathComponent("nginx.conf")
+        try configuration.write(to: file, atomically: true, encoding: .utf8)
+        let nginx = try ChildProcess("/usr/sbin/nginx", ["-p", directory.path, "-c", file.path, "-g", "daemon off;"])
+        #expect(try await waitUntil(timeout: .seconds(10)) { (try? HTTPClientConnection(port: port)) != nil })
+
+        let playlist = "/streams/lb/renditions/720p/playlist.m3u8"
+        let (readsA, readsB) = (try await a.metric("hls_requests_total") ?? 0, try await b.metric("hls_requests_total") ?? 0)
+        try await offPool {
+            let connection = try HTTPClientConnection(port: port)
+            for sequence in 0..<6 {
+                let posted = try connection.request(
+                    .post, "/streams/lb/renditions/720p/segments",
+                    headers: [("Content-Type", "application/json")],
+                    body: Array(#"{"sequence": \#(sequence), "duration": 2.0, "path": "/720p/\#(sequence).ts"}"#.utf8))
+                #expect(posted.status == .created, "\(posted.status) \(posted.text)")
+            }
+        }
+        let expected = try await Self.agreed(playlist, on: [a, b], containing: "/720p/5.ts")
+        try await offPool {
+            let connection = try HTTPClientConnection(port: port)
+            for _ in 0..<20 {
+                let served = try connection.request(.get, playlist)
+                #expect(served.status == .ok && served.body == expected.body && served.headers["ETag"] == expected.headers["ETag"])
+            }
+        }
+        // Round robin: both instances answered some of them (the counters include /metrics itself).
+        let servedByA = (try await a.metric("hls_requests_total") ?? 0) - readsA
+        let servedByB = (try await b.metric("hls_requests_total") ?? 0) - readsB
+        #expect(servedByA >= 8 && servedByB >= 8, "A \(servedByA), B \(servedByB)")
+        nginx.terminate()
+        _ = try await waitUntil(timeout: .seconds(10)) { !nginx.isRunning }
+        await a.shutdown()
+        await b.shutdown()
+    }
 }
