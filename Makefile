@@ -25,7 +25,7 @@ BUILD_PACKAGES := libmicrohttpd-dev libsqlite3-dev libhiredis-dev pkg-config zli
 # redis-servers of their own on free ports.
 TEST_PACKAGES  := $(BUILD_PACKAGES) ffmpeg prometheus nginx curl sqlite3 redis-server
 # make bench: load generator, the nginx reference, a C compiler for the libmicrohttpd floor.
-BENCH_PACKAGES := $(BUILD_PACKAGES) wrk nginx gcc libc6-dev python3 curl procps
+BENCH_PACKAGES := $(BUILD_PACKAGES) wrk nginx gcc libc6-dev python3 curl procps redis-server
 
 # Packages whose installation makes Debian start a daemon: nginx on :80, prometheus on :9090,
 # redis-server on :6379. The tests start an nginx and redis-servers of their own and only use

@@ -31,6 +31,10 @@
 #     with STATE_SYNC=normal and full, interleaved BENCH_REPEAT times; a kill -9 and restart of
 #     BENCH_MEM_STREAMS x 3 renditions after an ingest soak of BENCH_STATE_SOAK (60) seconds;
 #     writes only the bench-state block)
+#   BENCH_ONLY=shared (only the shared-log stage: a redis-server with AOF and two instances A and B
+#     on it; get on B against a single memory instance, ingest through A against memory, the
+#     visibility latency from A's 201 to B listing it, and LL wakes held on B against held on A,
+#     BENCH_SHARED_SAMPLES (500) each; writes only the bench-shared block)
 #   BENCH_LL_CONNS ("5000 10000")  BENCH_LL_PARTS (100: 20 s of 200 ms parts)
 #   BENCH_SCRATCH_PATH (.build: swift build's --scratch-path; the binary is PATH/release/...)
 #   BENCH_BASELINE_REV (empty: no A/B; a git revision: its `get` row as get-baseline, and the A/B
@@ -75,7 +79,8 @@ BASELINE_REV=${BENCH_BASELINE_REV:-}
 BASELINE_SCRATCH=${BENCH_BASELINE_SCRATCH_PATH:-.build-baseline}
 MEMORY_BUDGET=${BENCH_MEMORY_BUDGET_MB:-512}
 STATE_SOAK=${BENCH_STATE_SOAK:-60}
-case "$ONLY" in ''|ll|state) ;; *) echo "BENCH_ONLY must be empty, ll or state" >&2; exit 2 ;; esac
+SHARED_SAMPLES=${BENCH_SHARED_SAMPLES:-500}
+case "$ONLY" in ''|ll|state|shared) ;; *) echo "BENCH_ONLY must be empty, ll, state or shared" >&2; exit 2 ;; esac
 [ "$ONLY" = ll ] && LL=1
 export BENCH_WRK_THREADS=$WRK_THREADS
 STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -631,6 +636,90 @@ state_report() {
     check "restarts byte-identical (body and ETag)" "$([ "${RESTART_SAME[kill]}${RESTART_SAME[term]}" = yesyes ] && echo 1 || echo 0)" ">=" 1 "${RESTART_SAME[kill]}, ${RESTART_SAME[term]}"
     check "store file flat over the soak (end ≤ 1.2 × halfway)" "$(ratio "$SIZE_SOAKED_KIB" "$SIZE_HALF_KIB")" "<=" 1.2 "$(ratio "$SIZE_SOAKED_KIB" "$SIZE_HALF_KIB")× ($(mib "$SIZE_HALF_KIB") → $(mib "$SIZE_SOAKED_KIB") MiB)"
 }
+# ---------------------------------------------------------------- 7. shared log (BENCH_ONLY=shared)
+shared_stage() {
+    local dir=$OUT/shared redis_port a_pid a_port b_pid b_port
+    rm -rf "$dir"; mkdir -p "$dir"
+    command -v redis-server >/dev/null || die "redis-server is needed (make bench installs it)"
+    redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    redis-server --port "$redis_port" --bind 127.0.0.1 --appendonly yes --appendfsync everysec --save "" \
+        --dir "$dir" --daemonize no >"$dir/redis.log" 2>&1 &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    wait_port "$redis_port" "$REDIS_PID" redis-server
+    local store="redis://127.0.0.1:$redis_port"
+    for round in $(seq "$REPEAT"); do
+        # The reference: one instance with STATE_STORE=memory.
+        start_server shared-memory STATE_STORE=memory
+        preload g "$STREAMS"; preload i "$STREAMS"
+        env BENCH_GET_PREFIX=g BENCH_GET_STREAMS="$STREAMS" timeout 60 wrk -t"$WRK_THREADS" -c"$CONNS" -d3s -s "$BENCH/lua/get.lua" \
+            "http://127.0.0.1:$SERVER_PORT" >/dev/null 2>&1 || die "wrk failed warming up memory"
+        run_row get-single "http://127.0.0.1:$SERVER_PORT" get.lua "$SERVER_PID" BENCH_GET_PREFIX=g BENCH_GET_STREAMS="$STREAMS"
+        counted_row ingest-single "http://127.0.0.1:$SERVER_PORT" ingest.lua "$SERVER_PID" BENCH_POST_PREFIX=i BENCH_POST_STREAMS="$STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
+        stop_pid "$SERVER_PID"
+        # Two instances on one fresh log (keys prefixed as the service does; FLUSHALL between rounds).
+        redis-cli -p "$redis_port" FLUSHALL >/dev/null
+        start_server shared-a STATE_STORE="$store"; a_pid=$SERVER_PID; a_port=$SERVER_PORT
+        start_server shared-b STATE_STORE="$store"; b_pid=$SERVER_PID; b_port=$SERVER_PORT
+        SERVER_PORT=$a_port; preload g "$STREAMS"; preload i "$STREAMS"
+        # Every playlist read once on B first: its first GET appends the pin.
+        env BENCH_GET_PREFIX=g BENCH_GET_STREAMS="$STREAMS" timeout 60 wrk -t"$WRK_THREADS" -c"$CONNS" -d3s -s "$BENCH/lua/get.lua" \
+            "http://127.0.0.1:$b_port" >/dev/null 2>&1 || die "wrk failed warming up B"
+        run_row get-b "http://127.0.0.1:$b_port" get.lua "$b_pid" BENCH_GET_PREFIX=g BENCH_GET_STREAMS="$STREAMS"
+        SERVER_PORT=$a_port
+        counted_row ingest-a "http://127.0.0.1:$a_port" ingest.lua "$a_pid $b_pid" BENCH_POST_PREFIX=i BENCH_POST_STREAMS="$STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
+        if [ "$round" = 1 ]; then
+            SHARED_LINE[visibility]=$(python3 "$BENCH/shared_latency.py" visibility --a "$a_port" --b "$b_port" --samples "$SHARED_SAMPLES" --stream vis) \
+                || die "visibility: ${SHARED_LINE[visibility]}"
+            SHARED_LINE[wake-cross]=$(python3 "$BENCH/shared_latency.py" wake --a "$a_port" --b "$b_port" --samples "$SHARED_SAMPLES" --stream wakeb) \
+                || die "wake across: ${SHARED_LINE[wake-cross]}"
+            SHARED_LINE[wake-same]=$(python3 "$BENCH/shared_latency.py" wake --a "$a_port" --b "$a_port" --samples "$SHARED_SAMPLES" --stream wakea) \
+                || die "wake same: ${SHARED_LINE[wake-same]}"
+            for key in visibility wake-cross wake-same; do log "$key: ${SHARED_LINE[$key]}"; done
+        fi
+        stop_pid "$a_pid"; stop_pid "$b_pid"
+    done
+    stop_pid "$REDIS_PID"
+}
+declare -A SHARED_LINE
+# shared_field KEY FIELD: a field of a shared_latency.py RESULT line.
+shared_field() { sed -E "s/.* $2=([0-9]+).*/\1/" <<<"${SHARED_LINE[$1]}"; }
+shared_report() {
+    echo "Date: $STARTED_AT · command: \`$COMMAND\` · commit $COMMIT_DESC"
+    echo
+    echo "A redis-server 7 (AOF, appendfsync everysec) on loopback and two instances A and B with \`STATE_STORE=redis://…\` on it, against one instance with \`STATE_STORE=memory\`: the same wrk rows as the rates stage (HTTP_THREADS=$HTTP_THREADS, $CONNS connections, ${DURATION} s, $STREAMS streams x 3 renditions preloaded), interleaved $REPEAT times (best kept); the latencies over $SHARED_SAMPLES samples each (bench/shared_latency.py)."
+    echo
+    echo "| row | requests/s | p50 / p99 |"
+    echo "|---|---:|---|"
+    for row in get-single get-b ingest-single ingest-a; do
+        printf '| %s | %s | %s / %s µs |\n' "$row" "${RPS[$row]}" "${P50[$row]}" "${P99[$row]}"
+    done
+    echo
+    echo "- ingest-single: ${NOTE[ingest-single]}"
+    echo "- ingest-a: ${NOTE[ingest-a]}"
+    echo "- visibility, A's 201 → B lists the segment: p50 $(shared_field visibility p50_us) µs, p99 $(shared_field visibility p99_us) µs, max $(shared_field visibility max_us) µs"
+    echo "- LL blocking reload held on B, part posted to A (POST sent → held answer): p50 $(shared_field wake-cross p50_us) µs, p99 $(shared_field wake-cross p99_us) µs; held on A itself: p50 $(shared_field wake-same p50_us) µs, p99 $(shared_field wake-same p99_us) µs"
+    echo
+    echo "| target | measured | bound | |"
+    echo "|---|---|---|---|"
+    check "get on B / a single memory instance ≥ 0.9" "$(ratio "${RPS[get-b]}" "${RPS[get-single]}")" ">=" 0.9 "$(ratio "${RPS[get-b]}" "${RPS[get-single]}")"
+    check "visibility p99 ≤ 10 ms" "$(shared_field visibility p99_us)" "<=" 10000 "$(shared_field visibility p99_us) µs"
+    echo "| ingest through A / memory (no bound: reported) | $(ratio "${RPS[ingest-a]}" "${RPS[ingest-single]}") | - | - |"
+    echo "| LL wake p99 across / same instance (reported) | $(ratio "$(shared_field wake-cross p99_us)" "$(shared_field wake-same p99_us)") | - | - |"
+}
+if [ "$ONLY" = shared ]; then
+    shared_stage
+    { shared_report; } >"$OUT/report-shared.md"
+    echo
+    cat "$OUT/report-shared.md"
+    if [ -n "$RESULTS" ]; then
+        write_block "$RESULTS" "<!-- bench-shared:begin -->" "<!-- bench-shared:end -->" "Latest shared-log check" "$OUT/report-shared.md"
+        log "wrote the shared-log block into ${RESULTS#$ROOT/}"
+    fi
+    [ "${BENCH_STRICT:-0}" = 1 ] && [ "$MISSES" -gt 0 ] && exit 1
+    exit 0
+fi
+
 if [ "$ONLY" = state ]; then
     command -v sqlite3 >/dev/null || die "sqlite3 is needed (apt-get install sqlite3)"
     state_stage
