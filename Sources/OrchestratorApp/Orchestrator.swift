@@ -121,7 +121,8 @@ public final class Orchestrator: HTTPResponder, Sendable {
                     fatal: fatal)
             case .redis(let log):
                 SharedLogCommitter(
-                    log: log, registry: registry, feed: feed, budget: budget, rendering: rendering, logger: logger, fatal: fatal)
+                    log: log, registry: registry, feed: feed, budget: budget, rendering: rendering, logger: logger,
+                    settings: configuration.decidingSettings, fatal: fatal)
             }
         }
         errorCacheControl = "max-age=\(configuration.targetDuration ?? 2)"

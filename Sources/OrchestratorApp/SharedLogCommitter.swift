@@ -45,6 +45,8 @@ final class SharedLogCommitter: CommandLog {
     private let rendering: RenderingSwitch
     private let logger: Logger
     private let fatal: @Sendable (StoreFailure) -> Void
+    /// The playlist settings every instance shares (written again when re-seeding).
+    private let settings: [(name: String, value: String)]
     private let queue = CommandQueue()
 
     private struct Awaiting {
@@ -71,7 +73,8 @@ final class SharedLogCommitter: CommandLog {
 
     init(
         log: RedisSharedLog, registry: any PlaylistRegistry<PublishedPlaylist>, feed: RemovedSegmentsFeed, budget: MemoryBudget,
-        rendering: RenderingSwitch, logger: Logger, fatal: @escaping @Sendable (StoreFailure) -> Void
+        rendering: RenderingSwitch, logger: Logger, settings: [(name: String, value: String)],
+        fatal: @escaping @Sendable (StoreFailure) -> Void
     ) {
         self.log = log
         self.registry = registry
@@ -80,6 +83,7 @@ final class SharedLogCommitter: CommandLog {
         self.rendering = rendering
         self.logger = logger
         self.fatal = fatal
+        self.settings = settings
         var generator = SystemRandomNumberGenerator()
         token = String(generator.next() & 0xFFFF_FFFF_FFFF, radix: 36)
     }
@@ -204,7 +208,11 @@ final class SharedLogCommitter: CommandLog {
         while !stopping.load(ordering: .relaxed) {
             let after = position.withLock { $0 }
             do throws(StoreFailure) {
-                let trimmed = try log.trimmedThrough()
+                let (holdsPosition, trimmed) = try log.check(position: after)
+                if !holdsPosition {
+                    try reseed(after)
+                    continue
+                }
                 if after < trimmed {
                     throw .unusable(
                         "\(log.location): this instance is at entry \(after) of the shared log, which was trimmed up to \(trimmed): "
@@ -243,6 +251,51 @@ final class SharedLogCommitter: CommandLog {
         }
         readerDone.signal()
     }
+
+    /// The log lost entries this instance applied (a Redis restarted without them, a replica
+    /// promoted that had not received them): every instance that notices offers its position;
+    /// after a gathering pause the one furthest ahead writes its state as the new snapshot and
+    /// the others with the same position go on. One behind it stops (its restart loads the
+    /// snapshot): no instance ever serves a lower media sequence than it served before.
+    private func reseed(_ position: StreamEntryID) throws(StoreFailure) {
+        reading.store(false, ordering: .relaxed)
+        logger.critical(
+            "the shared state log lost entries this instance applied; re-seeding it",
+            metadata: ["store.location": "\(log.location)", "store.entry": "\(position)"])
+        try log.offerToReseed(owner: token, position: position)
+        Self.sleep(Self.reseedGathering)
+        let candidates = try log.reseedCandidates()
+        guard let leader = candidates.max(by: { ($0.value, $0.key) < ($1.value, $1.key) }) else { return }
+        if leader.key == token {
+            let state = StateSnapshot(registry: registry.image(), feed: feed.image())
+            let stored: StoredSnapshot
+            do {
+                stored = try SnapshotCodec.encode(state, position: 0, time: Int64(clamping: position.milliseconds))
+            } catch {
+                throw .unavailable("the state does not encode: \(error)")
+            }
+            let marker = LogEntry(position: 0, time: Timestamp(millisecondsSinceEpoch: 0), command: .sweep, body: []).stored
+            try log.reseed(stored, at: position, marker: marker, origin: "\(token):0", settings: settings)
+            logger.notice("shared state log re-seeded from this instance", metadata: ["store.entry": "\(position)"])
+            return
+        }
+        // Another instance re-seeds; this one goes on only if it holds exactly what it wrote.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if let (id, _) = try log.loadSnapshot(), id >= leader.value {
+                if position == id { return }
+                throw .unusable(
+                    "\(log.location): the log was re-seeded at entry \(id) by another instance and this one is at \(position): "
+                        + "a restart loads the new snapshot")
+            }
+            Self.sleep(.milliseconds(100))
+        }
+        throw .unavailable("\(log.location): the log was not re-seeded within 10 s")
+    }
+
+    /// How long instances that noticed a lost log wait for each other before the one furthest
+    /// ahead re-seeds it (every reader checks at least once per read block).
+    static let reseedGathering: Duration = .seconds(1)
 
     /// Applies one entry at its time; answers this instance's client if it was its entry.
     private func apply(_ shared: SharedLogEntry) {

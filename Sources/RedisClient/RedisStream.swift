@@ -69,9 +69,16 @@ extension RedisConnection {
         try Self.entryID(checked(Self.appendArguments(key, fields: fields)))
     }
 
-    /// The arguments of ``streamAppend(_:fields:)``, for a ``pipeline(_:)``.
-    public static func appendArguments(_ key: String, fields: [(name: String, value: [UInt8])]) -> [[UInt8]] {
-        var arguments: [[UInt8]] = [Array("XADD".utf8), Array(key.utf8), Array("*".utf8)]
+    /// `XADD key id field value …` with an explicit id (above the stream's last one, or Redis
+    /// refuses it).
+    public func streamAppend(_ key: String, id: StreamEntryID, fields: [(name: String, value: [UInt8])]) throws(RedisError) -> StreamEntryID {
+        try Self.entryID(checked(Self.appendArguments(key, id: id, fields: fields)))
+    }
+
+    /// The arguments of ``streamAppend(_:fields:)``, for a ``pipeline(_:)``; with `id`, that id
+    /// instead of one the server gives.
+    public static func appendArguments(_ key: String, id: StreamEntryID? = nil, fields: [(name: String, value: [UInt8])]) -> [[UInt8]] {
+        var arguments: [[UInt8]] = [Array("XADD".utf8), Array(key.utf8), Array((id?.description ?? "*").utf8)]
         for (name, value) in fields {
             arguments.append(Array(name.utf8))
             arguments.append(value)

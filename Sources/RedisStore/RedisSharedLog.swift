@@ -188,6 +188,68 @@ public final class RedisSharedLog: Sendable {
         return (id, StoredSnapshot(position: 0, time: time, parts: parts, feed: items))
     }
 
+    // MARK: - Re-seeding a Redis that lost entries
+
+    var candidatesKey: String { "\(prefix):reseed-candidates" }
+
+    /// Puts this instance (`owner`, at `position`) among the candidates to re-seed the log.
+    public func offerToReseed(owner: String, position: StreamEntryID) throws(StoreFailure) {
+        _ = try onWriter { redis throws(RedisError) in
+            try redis.checked(["HSET", candidatesKey, owner, position.description].map { Array($0.utf8) })
+        }
+    }
+
+    /// The candidates so far, by owner.
+    public func reseedCandidates() throws(StoreFailure) -> [String: StreamEntryID] {
+        let reply = try onWriter { redis throws(RedisError) in try redis.checked(["HGETALL", candidatesKey].map { Array($0.utf8) }) }
+        guard case .array(let flat) = reply else { throw .unavailable("\(location): HGETALL replied \(reply)") }
+        var candidates: [String: StreamEntryID] = [:]
+        for index in stride(from: 0, to: flat.count - 1, by: 2) {
+            if let owner = flat[index].text, let position = flat[index + 1].text.flatMap(StreamEntryID.init) { candidates[owner] = position }
+        }
+        return candidates
+    }
+
+    /// Re-seeds a log that lost entries from this instance's state: the shared settings again,
+    /// `snapshot` as the state after `id`, and, unless the log already holds a later entry,
+    /// `marker` appended with the id just after it, so that every later entry's id is above
+    /// `id`; then the candidates are cleared.
+    public func reseed(
+        _ snapshot: StoredSnapshot, at id: StreamEntryID, marker: StoredEntry, origin: String,
+        settings: [(name: String, value: String)]
+    ) throws(StoreFailure) {
+        _ = try onWriter { redis throws(RedisError) in
+            try redis.pipeline(
+                settings.map { [Array("HSETNX".utf8), Array(settingsKey.utf8), Array($0.name.utf8), Array($0.value.utf8)] })
+        }
+        try saveSnapshot(snapshot, at: id)
+        // Entries appended since Redis came back keep their place after the snapshot; without
+        // any above `id`, the marker makes every later id higher.
+        if (try bounds())?.lastGenerated ?? .zero <= id {
+            let next = StreamEntryID(milliseconds: id.milliseconds, sequence: id.sequence + 1)
+            _ = try onWriter { redis throws(RedisError) in
+                try redis.streamAppend(logKey, id: next, fields: SharedLogEntry.fields(marker, origin: origin))
+            }
+        }
+        _ = try onWriter { redis throws(RedisError) in try redis.command(["DEL", candidatesKey].map { Array($0.utf8) }) }
+    }
+
+    /// Whether the log still holds the entry at `position` (or trimmed it below a snapshot), and
+    /// the last entry trimmed: one round trip. A log that holds neither lost entries (a Redis
+    /// restarted without them, or a replica that had not received them).
+    public func check(position: StreamEntryID) throws(StoreFailure) -> (holdsPosition: Bool, trimmed: StreamEntryID) {
+        guard position > .zero else { return (true, try trimmedThrough()) }
+        let replies = try onReader(extraTimeout: .zero) { redis throws(RedisError) in
+            try redis.pipeline([
+                [Array("HGET".utf8), Array(snapshotKey.utf8), Array("trimmed".utf8)],
+                ["XRANGE", logKey, position.description, position.description, "COUNT", "1"].map { Array($0.utf8) },
+            ])
+        }
+        let trimmed = replies[0].text.flatMap(StreamEntryID.init) ?? .zero
+        guard case .array(let found) = replies[1] else { throw .unavailable("\(location): XRANGE replied \(replies[1])") }
+        return (!found.isEmpty || position <= trimmed, trimmed)
+    }
+
     /// Drops both connections (the next call connects again).
     public func close() {
         writer.withLock { $0 = nil }

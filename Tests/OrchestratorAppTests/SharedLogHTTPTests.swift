@@ -213,4 +213,41 @@ import Testing
         await a.shutdown()
         await b.shutdown()
     }
+
+    @Test("Redis restarted empty (no AOF): the instances notice, the one furthest ahead re-seeds the log, no playlist goes back, and ingest goes on")
+    func redisRestartedEmpty() async throws {
+        let server = try RedisServer()  // no AOF: a restart comes back empty
+        let a = try Self.instance(server)
+        let b = try Self.instance(server)
+        let playlist = "/streams/keep/renditions/720p/playlist.m3u8"
+        for sequence in 0..<8 { #expect(try await a.register("keep", "720p", sequence).status == .created) }
+        let before = try await Self.agreed(playlist, on: [a, b], containing: "/720p/7.ts")
+        #expect(before.text.contains("#EXT-X-MEDIA-SEQUENCE:2"))
+
+        server.kill()
+        try server.restart()
+        // Re-seeded by one of them; meanwhile and after, both serve what they served.
+        for app in [a, b] {
+            let served = try await app.get(playlist)
+            #expect(served.status == .ok && served.body == before.body)
+        }
+        var accepted = false
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !accepted && ContinuousClock.now < deadline {
+            accepted = try await b.register("keep", "720p", 8).status == .created
+            if !accepted { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(accepted, "ingest did not resume after the re-seed")
+        let after = try await Self.agreed(playlist, on: [a, b], containing: "/720p/8.ts")
+        #expect(after.text.contains("#EXT-X-MEDIA-SEQUENCE:3"), "\(after.text)")
+        // What came before the loss is still decided: a retry is a duplicate, a conflict a 409.
+        #expect(try await a.register("keep", "720p", 7).status == .ok)
+        #expect(
+            try await a.post("/streams/keep/renditions/720p/segments", json: #"{"sequence": 8, "duration": 2.0, "path": "/other.ts"}"#).status
+                == .conflict)
+        // A third instance joining now loads the re-seeded snapshot.
+        let c = try Self.instance(server)
+        _ = try await Self.agreed(playlist, on: [a, b, c], containing: "/720p/8.ts")
+        for app in [a, b, c] { await app.shutdown() }
+    }
 }
