@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "OrchestratorAppTests",
             dependencies: [
-                "OrchestratorApp", "OrchestratorTesting", "MicroHTTPD", "HLSModel", "Authorization", "RedisClient",
+                "OrchestratorApp", "OrchestratorTesting", "MicroHTTPD", "HLSModel", "Authorization", "RedisClient", "RedisStore",
             ],
             swiftSettings: swiftSettings
         ),

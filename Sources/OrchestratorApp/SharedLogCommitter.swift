@@ -36,6 +36,8 @@ final class SharedLogCommitter: CommandLog {
     /// followed the last one this instance saw taken, or this much time passed with any.
     static let snapshotEntries = 100_000
     static let snapshotInterval: Duration = .seconds(60)
+    /// ``snapshotEntries``, lower in tests.
+    let snapshotThreshold = Atomic<Int>(SharedLogCommitter.snapshotEntries)
     let log: RedisSharedLog
     /// This process among the instances: the origin of its entries.
     let token: String
@@ -226,7 +228,7 @@ final class SharedLogCommitter: CommandLog {
                 if !reading.exchange(true, ordering: .relaxed) {
                     logger.notice("shared state log readable again", metadata: ["store.location": "\(log.location)"])
                 }
-                if sinceSnapshot >= Self.snapshotEntries || (sinceSnapshot > 0 && ContinuousClock.now - snapshotChecked >= Self.snapshotInterval) {
+                if sinceSnapshot >= snapshotThreshold.load(ordering: .relaxed) || (sinceSnapshot > 0 && ContinuousClock.now - snapshotChecked >= Self.snapshotInterval) {
                     sinceSnapshot = 0
                     snapshotChecked = .now
                     snapshotIfOurTurn()
@@ -342,7 +344,10 @@ final class SharedLogCommitter: CommandLog {
         let at = position.withLock { $0 }
         let state = StateSnapshot(registry: registry.image(), feed: feed.image())
         BackgroundThread.run { [self] in
-            defer { snapshotSlot.signal() }
+            defer {
+                try? log.releaseSnapshotTurn()
+                snapshotSlot.signal()
+            }
             do {
                 let stored = try SnapshotCodec.encode(state, position: 0, time: Int64(clamping: at.milliseconds))
                 try log.saveSnapshot(stored, at: at)

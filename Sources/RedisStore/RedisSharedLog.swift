@@ -188,6 +188,11 @@ public final class RedisSharedLog: Sendable {
         return (id, StoredSnapshot(position: 0, time: time, parts: parts, feed: items))
     }
 
+    /// Gives the turn back once the snapshot is written (the next one may be any instance's).
+    public func releaseSnapshotTurn() throws(StoreFailure) {
+        _ = try onWriter { redis throws(RedisError) in try redis.checked(["DEL", "\(prefix):snapshot-turn"].map { Array($0.utf8) }) }
+    }
+
     // MARK: - Re-seeding a Redis that lost entries
 
     var candidatesKey: String { "\(prefix):reseed-candidates" }
