@@ -227,6 +227,10 @@ final class SharedLogCommitter: CommandLog {
                 backoff = .milliseconds(50)
                 if !reading.exchange(true, ordering: .relaxed) {
                     logger.notice("shared state log readable again", metadata: ["store.location": "\(log.location)"])
+                    // Redis answers again: appends are taken to work until one fails (else an
+                    // instance that no client writes to while it is unready would stay unready
+                    // behind a balancer that sends writes only to ready ones).
+                    writing.store(true, ordering: .relaxed)
                 }
                 if sinceSnapshot >= snapshotThreshold.load(ordering: .relaxed) || (sinceSnapshot > 0 && ContinuousClock.now - snapshotChecked >= Self.snapshotInterval) {
                     sinceSnapshot = 0

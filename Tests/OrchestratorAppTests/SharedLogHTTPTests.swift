@@ -129,6 +129,10 @@ import Testing
         })
 
         try server.restart()
+        // Ready again without any write reaching it (a balancer sends none to an unready one).
+        #expect(try await waitUntil(timeout: .seconds(10)) {
+            (try? HTTPClientConnection(port: a.port).request(.get, "/readyz"))?.status == .ok
+        })
         // Each instance connects again on its own (backoff up to 2 s).
         var accepted = false
         let deadline = ContinuousClock.now + .seconds(15)
