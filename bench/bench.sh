@@ -669,8 +669,15 @@ shared_stage() {
         SERVER_PORT=$a_port
         counted_row ingest-a "http://127.0.0.1:$a_port" ingest.lua "$a_pid $b_pid" BENCH_POST_PREFIX=i BENCH_POST_STREAMS="$STREAMS" BENCH_START_SEQ=$((WINDOW + 1))
         if [ "$round" = 1 ]; then
+            # Players read from B while the probe ingests through A and polls B.
+            env BENCH_GET_PREFIX=g BENCH_GET_STREAMS="$STREAMS" timeout 120 wrk -t1 -c16 -d60s -s "$BENCH/lua/get.lua" \
+                "http://127.0.0.1:$b_port" >"$OUT/wrk-shared-players.txt" 2>&1 &
+            local players=$!
+            PIDS+=("$players")
+            sleep 1
             SHARED_LINE[visibility]=$(python3 "$BENCH/shared_latency.py" visibility --a "$a_port" --b "$b_port" --samples "$SHARED_SAMPLES" --stream vis) \
                 || die "visibility: ${SHARED_LINE[visibility]}"
+            stop_pid "$players"
             SHARED_LINE[wake-cross]=$(python3 "$BENCH/shared_latency.py" wake --a "$a_port" --b "$b_port" --samples "$SHARED_SAMPLES" --stream wakeb) \
                 || die "wake across: ${SHARED_LINE[wake-cross]}"
             SHARED_LINE[wake-same]=$(python3 "$BENCH/shared_latency.py" wake --a "$a_port" --b "$a_port" --samples "$SHARED_SAMPLES" --stream wakea) \
@@ -697,7 +704,7 @@ shared_report() {
     echo
     echo "- ingest-single: ${NOTE[ingest-single]}"
     echo "- ingest-a: ${NOTE[ingest-a]}"
-    echo "- visibility, A's 201 → B lists the segment: p50 $(shared_field visibility p50_us) µs, p99 $(shared_field visibility p99_us) µs, max $(shared_field visibility max_us) µs"
+    echo "- visibility, A's 201 → B lists the segment (while wrk, 16 connections, reads B's playlists): p50 $(shared_field visibility p50_us) µs, p99 $(shared_field visibility p99_us) µs, max $(shared_field visibility max_us) µs"
     echo "- LL blocking reload held on B, part posted to A (POST sent → held answer): p50 $(shared_field wake-cross p50_us) µs, p99 $(shared_field wake-cross p99_us) µs; held on A itself: p50 $(shared_field wake-same p50_us) µs, p99 $(shared_field wake-same p99_us) µs"
     echo
     echo "| target | measured | bound | |"
