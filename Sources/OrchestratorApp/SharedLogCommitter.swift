@@ -45,6 +45,7 @@ final class SharedLogCommitter: CommandLog {
     private let feed: RemovedSegmentsFeed
     private let budget: MemoryBudget
     private let rendering: RenderingSwitch
+    private let loader: StateLoader
     private let logger: Logger
     private let fatal: @Sendable (StoreFailure) -> Void
     /// The playlist settings every instance shares (written again when re-seeding).
@@ -83,6 +84,7 @@ final class SharedLogCommitter: CommandLog {
         self.feed = feed
         self.budget = budget
         self.rendering = rendering
+        loader = StateLoader(registry: registry, feed: feed, budget: budget, rendering: rendering)
         self.logger = logger
         self.fatal = fatal
         self.settings = settings
@@ -103,18 +105,8 @@ final class SharedLogCommitter: CommandLog {
         var last = StreamEntryID.zero
         if let (id, stored) = try log.loadSnapshot() {
             restoration.durations.load = clock.lap()
-            let state: StateSnapshot
-            do {
-                state = try SnapshotCodec.decode(stored)
-            } catch {
-                throw StoreFailure.unusable("\(log.location): the snapshot at entry \(id) does not decode: \(error)")
-            }
-            restoration.durations.decode = clock.lap()
-            budget.withoutRefusals { registry.restore(state.registry) }
-            feed.restore(state.feed)
+            try loader.load(stored, entry: "\(id)", location: log.location, into: &restoration, clock: &clock)
             last = id
-            restoration.snapshot = state.registry.counts
-            restoration.durations.restore = clock.lap()
         }
         // Everything after the snapshot, to the end of the log as it is now.
         while true {
@@ -124,10 +116,7 @@ final class SharedLogCommitter: CommandLog {
             restoration.entries += entries.count
             last = newest.id
         }
-        restoration.durations.replay = clock.lap()
-        rendering.set(true)
-        registry.republishAll()
-        restoration.durations.publish = clock.lap()
+        loader.publishAll(into: &restoration, clock: &clock)
         position.withLock { $0 = last }
         DispatchQueue(label: "shared-log-writer").async { [self] in write() }
         DispatchQueue(label: "shared-log-reader").async { [self] in read() }

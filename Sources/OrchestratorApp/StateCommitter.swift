@@ -48,6 +48,7 @@ final class StateCommitter: CommandLog {
     private let feed: RemovedSegmentsFeed
     private let budget: MemoryBudget
     private let rendering: RenderingSwitch
+    private let loader: StateLoader
     /// Taken while a snapshot is being encoded and written (one at a time).
     private let snapshotSlot = DispatchSemaphore(value: 1)
     private let clock: @Sendable () -> Timestamp
@@ -70,6 +71,7 @@ final class StateCommitter: CommandLog {
         self.feed = feed
         self.budget = budget
         self.rendering = rendering
+        loader = StateLoader(registry: registry, feed: feed, budget: budget, rendering: rendering)
         self.clock = clock
         self.logger = logger
         self.fatal = fatal
@@ -101,20 +103,10 @@ final class StateCommitter: CommandLog {
         defer { rendering.set(true) }
         var last = Cursor()
         if let snapshot = stored.snapshot {
-            let state: StateSnapshot
-            do {
-                state = try SnapshotCodec.decode(snapshot)
-            } catch {
-                throw StoreFailure.unusable("\(store.location): the snapshot at entry \(snapshot.position) does not decode: \(error)")
-            }
-            restoration.durations.decode = clock.lap()
-            budget.withoutRefusals { registry.restore(state.registry) }
-            feed.restore(state.feed)
+            try loader.load(snapshot, entry: "\(snapshot.position)", location: store.location, into: &restoration, clock: &clock)
             last.position = snapshot.position
             last.time = snapshot.time
             last.snapshotPosition = snapshot.position
-            restoration.snapshot = state.registry.counts
-            restoration.durations.restore = clock.lap()
         }
         for entry in try Self.decode(stored.entries) {
             // What the budget refused live was removed from the log; what it took is replayed
@@ -127,10 +119,7 @@ final class StateCommitter: CommandLog {
             last.time = entry.time.millisecondsSinceEpoch
         }
         restoration.entries = stored.entries.count
-        restoration.durations.replay = clock.lap()
-        rendering.set(true)
-        registry.republishAll()
-        restoration.durations.publish = clock.lap()
+        loader.publishAll(into: &restoration, clock: &clock)
         last.snapshotTaken = .now
         cursor.withLock { $0 = last }
         // A queue of its own: its one block is this loop, for the life of the store.

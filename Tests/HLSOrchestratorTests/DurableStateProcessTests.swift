@@ -117,50 +117,18 @@ import Testing
     func killDuringIngest() async throws {
         let directory = try StateDirectory()
         let (first, port) = try await Self.start(directory, ["SLIDING_WINDOW_SIZE": "6"])
-        final class Shared: Sendable {
-            let acknowledged = Mutex<[Int: Int]>([:])  // client → highest sequence answered 201 (in order)
-            let stop = Atomic<Bool>(false)
-        }
-        let shared = Shared()
-        let clients = (0..<8).map { client in
-            Task.detached {
-                try await offPool {
-                    let connection = try HTTPClientConnection(port: port, timeout: .seconds(5))
-                    var sequence = 0
-                    while !shared.stop.load(ordering: .relaxed) {
-                        guard let response = try? Self.post(connection, "/streams/c\(client)/renditions/r/segments", Self.segment(sequence, "c\(client)")) else {
-                            return  // the process is gone
-                        }
-                        if response.status == .created { shared.acknowledged.withLock { $0[client] = sequence } }
-                        sequence += 1
-                    }
-                }
-            }
-        }
+        let ingest = IngestClients(port: port, count: 8) { Array(Self.segment($0, $1).utf8) }
         // Let them run, then kill the process under them.
         try await Task.sleep(for: .milliseconds(800))
         first.send(signal: SIGKILL)
         _ = try await first.waitForExit()
-        shared.stop.store(true, ordering: .relaxed)
-        for client in clients { _ = try? await client.value }
-        let answered = shared.acknowledged.withLock { $0 }
+        let answered = await ingest.stop()
         #expect(answered.count == 8, "every client got some 201s: \(answered)")
         #expect(answered.values.reduce(0, +) > 80, "\(answered)")
 
         let (second, port2) = try await Self.start(directory, ["SLIDING_WINDOW_SIZE": "6"])
-        try await offPool {
-            let connection = try HTTPClientConnection(port: port2)
-            for (client, last) in answered.sorted(by: { $0.key < $1.key }) {
-                // The newest acknowledged segment is listed (in-order ingest lists each at once)…
-                let playlist = try connection.request(.get, "/streams/c\(client)/renditions/r/playlist.m3u8").text
-                #expect(playlist.contains("/c\(client)/\(last).ts\n") || playlist.contains("/c\(client)/\(last + 1).ts\n"), "\(playlist)")
-                // …and every acknowledged one is known: posting it again is never a new 201.
-                for sequence in stride(from: last, through: max(0, last - 10), by: -1) {
-                    let again = try Self.post(connection, "/streams/c\(client)/renditions/r/segments", Self.segment(sequence, "c\(client)"))
-                    #expect(again.status == .ok, "c\(client) \(sequence): \(again.status) \(again.text)")
-                }
-            }
-        }
+        let problems = try await ingest.problems(on: port2, answered: answered)
+        #expect(problems.isEmpty, "\(problems)")
         second.send(signal: SIGTERM)
         #expect(try await second.waitForExit() == 0)
     }

@@ -26,46 +26,15 @@ import Testing
         let redis = try RedisServer()
         let (first, port) = try await Self.start(redis)
         let (second, otherPort) = try await Self.start(redis)
-        final class Shared: Sendable {
-            let acknowledged = Mutex<[Int: Int]>([:])  // client → highest sequence answered 201 (in order)
-            let stop = Atomic<Bool>(false)
-        }
-        let shared = Shared()
-        let clients = (0..<8).map { client in
-            Task.detached {
-                try await offPool {
-                    let connection = try HTTPClientConnection(port: port, timeout: .seconds(5))
-                    var sequence = 0
-                    while !shared.stop.load(ordering: .relaxed) {
-                        guard let response = try? connection.request(.post, "/streams/c\(client)/renditions/r/segments", body: Self.segment(sequence, "c\(client)")) else {
-                            return  // the process is gone
-                        }
-                        if response.status == .created { shared.acknowledged.withLock { $0[client] = sequence } }
-                        sequence += 1
-                    }
-                }
-            }
-        }
+        let ingest = IngestClients(port: port, count: 8, body: Self.segment)
         try await Task.sleep(for: .milliseconds(800))
         first.send(signal: SIGKILL)
         _ = try await first.waitForExit()
-        shared.stop.store(true, ordering: .relaxed)
-        for client in clients { _ = try? await client.value }
-        let answered = shared.acknowledged.withLock { $0 }
+        let answered = await ingest.stop()
         #expect(answered.count == 8, "every client got some 201s: \(answered)")
         #expect(answered.values.reduce(0, +) > 40, "\(answered)")
-
-        try await offPool {
-            let connection = try HTTPClientConnection(port: otherPort)
-            for (client, last) in answered.sorted(by: { $0.key < $1.key }) {
-                let playlist = try connection.request(.get, "/streams/c\(client)/renditions/r/playlist.m3u8").text
-                #expect(playlist.contains("/c\(client)/\(last).ts\n") || playlist.contains("/c\(client)/\(last + 1).ts\n"), "\(playlist)")
-                for sequence in stride(from: last, through: max(0, last - 10), by: -1) {
-                    let again = try connection.request(.post, "/streams/c\(client)/renditions/r/segments", body: Self.segment(sequence, "c\(client)"))
-                    #expect(again.status == .ok, "c\(client) \(sequence): \(again.status) \(again.text)")
-                }
-            }
-        }
+        let problems = try await ingest.problems(on: otherPort, answered: answered)
+        #expect(problems.isEmpty, "\(problems)")
         second.send(signal: SIGTERM)
         #expect(try await second.waitForExit() == 0)
     }
